@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian package axnn needs to build, test and benchmark. Nothing comes from elsewhere.
+# A no-op (no apt-get update, no install) when all of them are already present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev        # LibTorch 1.13 (CPU): fp32 baselines, later the torch ops and layers
+  libdnnl-dev         # oneDNN: the exact int8 GEMM baseline of the benchmarks
+  libcli11-dev        # the axnn command line
+  nlohmann-json3-dev  # .axm metadata, --json output
+  libfmt-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,59 @@
+// LUT-GEMM: C[m][n] = sum_k table[A[m][k]][B[k][n]], bit-exact, for operand codes of width 2..8.
+//
+// A (M x K) is the stationary operand, packed once with the table by LutGemm::create (in a layer it
+// is the weight: the conv im2col GEMM W[CO][CI*KH*KW] x cols[CI*KH*KW][OH*OW], so M is the output
+// channels and N the output positions). B (K x N) streams through run(). Codes are bytes of which
+// only the low `bits` bits are read, so int8 values in range can be passed as their raw bytes.
+// table[a][b] has 2^bits x 2^bits int32 entries. Accumulation wraps modulo 2^32 like int32
+// hardware: the result is exact whenever the true sum fits in int32.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "core/cpu.h"
+
+namespace axnn::kernels {
+
+struct LutGemmDesc {
+  std::span<const int32_t> table;  // 2^bits x 2^bits, row-major [a_code][b_code]
+  int bits = 8;
+  const uint8_t* a = nullptr;  // M x K codes
+  int64_t m = 0;
+  int64_t k = 0;
+  int64_t lda = 0;  // row stride of A in elements; 0 means k
+  // Highest ISA level to use; default active_isa(). The best impl at or below it that supports the
+  // table is chosen (an impl may decline a table, e.g. one whose entries span more than 16 bits).
+  std::optional<Isa> isa;
+};
+
+class LutGemm {
+ public:
+  // Packs the table and A. Throws axnn::Error on bad sizes, widths or pointers.
+  static LutGemm create(const LutGemmDesc& desc);
+
+  // B: K x N codes with row stride ldb (0 means n); C: M x N int32 with row stride ldc (0 means n).
+  // threads: how many OpenMP threads to use; 0 means omp_get_max_threads().
+  void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb = 0, int64_t ldc = 0,
+           int threads = 0) const;
+
+  std::string_view impl_name() const;  // "ref", "avx2" or "avx512"
+  int64_t m() const;
+  int64_t k() const;
+
+  class Impl;  // one per ISA, in src/kernels/cpu
+
+ private:
+  explicit LutGemm(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+// The ground truth: plain loops over the unpacked operands, same contract as LutGemm.
+void lut_gemm_ref(std::span<const int32_t> table, int bits, const uint8_t* a, const uint8_t* b,
+                  int32_t* c, int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldb,
+                  int64_t ldc);
+
+}  // namespace axnn::kernels

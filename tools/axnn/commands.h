@@ -1,0 +1,11 @@
+// Each subcommand group of the axnn executable registers itself on the top-level app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace axnn::cli {
+
+void add_mult_command(CLI::App& app);   // mult_command.cpp
+void add_bench_command(CLI::App& app);  // bench_command.cpp
+
+}  // namespace axnn::cli

@@ -1,0 +1,31 @@
+// axnn: approximate multipliers in quantized DNNs. One subcommand per task, thin over the library.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "axnn: design deep neural networks for approximate hardware multipliers.\n"
+      "Keeps a library of approximate multipliers (generated, imported, tables) with exact error\n"
+      "metrics, and emulates them bit-exactly in fast CPU LUT-GEMM kernels.\n"
+      "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
+      "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  axnn::cli::add_mult_command(app);
+  axnn::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const axnn::Error& e) {
+    std::fprintf(stderr, "axnn: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "axnn: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
