@@ -1,0 +1,83 @@
+// LutGemm: validation and dispatch over the ordered impl list avx512 -> avx2 -> ref.
+#include "kernels/lut_gemm.h"
+
+#include <omp.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "kernels/cpu/lut_gemm_impl.h"
+
+namespace axnn::kernels {
+namespace {
+
+// Bound on m, k, n and strides: keeps every index product far from int64 overflow and every
+// per-row count within int32 for the OpenMP loops.
+constexpr int64_t kMaxDim = int64_t{1} << 31;
+
+struct ImplEntry {
+  Isa isa;
+  std::shared_ptr<const LutGemm::Impl> (*make)(const LutGemmDesc&);
+};
+
+constexpr ImplEntry kImpls[] = {
+    {Isa::kAvx512, make_lut_gemm_avx512},
+    {Isa::kAvx2, make_lut_gemm_avx2},
+    {Isa::kRef, make_lut_gemm_ref},
+};
+
+}  // namespace
+
+LutGemm LutGemm::create(const LutGemmDesc& desc) {
+  AXNN_CHECK(desc.bits >= 2 && desc.bits <= 8, "LutGemmDesc.bits = {}: expected 2..8", desc.bits);
+  const size_t entries = size_t{1} << (2 * desc.bits);
+  AXNN_CHECK(desc.table.data() != nullptr, "LutGemmDesc.table is null");
+  AXNN_CHECK(desc.table.size() == entries,
+             "LutGemmDesc.table has {} entries: bits = {} needs 2^bits x 2^bits = {}",
+             desc.table.size(), desc.bits, entries);
+  AXNN_CHECK(desc.a != nullptr, "LutGemmDesc.a is null");
+  AXNN_CHECK(desc.m > 0 && desc.m < kMaxDim, "LutGemmDesc.m = {}: expected 1..{}", desc.m,
+             kMaxDim - 1);
+  AXNN_CHECK(desc.k > 0 && desc.k < kMaxDim, "LutGemmDesc.k = {}: expected 1..{}", desc.k,
+             kMaxDim - 1);
+  AXNN_CHECK(desc.lda == 0 || (desc.lda >= desc.k && desc.lda < kMaxDim),
+             "LutGemmDesc.lda = {}: expected 0 (dense) or k = {} .. {}", desc.lda, desc.k,
+             kMaxDim - 1);
+  const Isa detected = detected_isa();
+  const Isa want = desc.isa.value_or(active_isa());
+  AXNN_CHECK(want <= detected, "LutGemmDesc.isa = {}: this CPU supports only up to {}",
+             isa_name(want), isa_name(detected));
+
+  LutGemmDesc resolved = desc;
+  resolved.lda = desc.lda == 0 ? desc.k : desc.lda;
+  for (const ImplEntry& entry : kImpls) {
+    if (entry.isa > want) continue;
+    if (auto impl = entry.make(resolved)) {
+      log().debug("lut_gemm: m={} k={} bits={} isa<={}: using {}", desc.m, desc.k, desc.bits,
+                  isa_name(want), impl->name());
+      return LutGemm(std::move(impl));
+    }
+    log().debug("lut_gemm: {} declines this table (bits={}), trying the next impl",
+                isa_name(entry.isa), desc.bits);
+  }
+  throw Error("lut_gemm: no impl accepted the table");  // unreachable: ref accepts every table
+}
+
+void LutGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                  int threads) const {
+  AXNN_CHECK(b != nullptr, "LutGemm::run: b is null");
+  AXNN_CHECK(c != nullptr, "LutGemm::run: c is null");
+  AXNN_CHECK(n > 0 && n < kMaxDim, "LutGemm::run: n = {}: expected 1..{}", n, kMaxDim - 1);
+  AXNN_CHECK(ldb == 0 || (ldb >= n && ldb < kMaxDim),
+             "LutGemm::run: ldb = {}: expected 0 (dense) or n = {} .. {}", ldb, n, kMaxDim - 1);
+  AXNN_CHECK(ldc == 0 || (ldc >= n && ldc < kMaxDim),
+             "LutGemm::run: ldc = {}: expected 0 (dense) or n = {} .. {}", ldc, n, kMaxDim - 1);
+  AXNN_CHECK(threads >= 0, "LutGemm::run: threads = {}: expected >= 0", threads);
+  if (threads == 0) threads = omp_get_max_threads();
+  impl_->run(b, n, c, ldb == 0 ? n : ldb, ldc == 0 ? n : ldc, threads);
+}
+
+std::string_view LutGemm::impl_name() const { return impl_->name(); }
+int64_t LutGemm::m() const { return impl_->m(); }
+int64_t LutGemm::k() const { return impl_->k(); }
+
+}  // namespace axnn::kernels
