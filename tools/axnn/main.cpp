@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
       "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", AXNN_VERSION);
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   axnn::cli::add_mult_command(app);
   axnn::cli::add_bench_command(app);

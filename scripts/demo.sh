@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# A short tour: installs and builds axnn, then shows the multiplier library and the LUT-GEMM kernels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/build.sh release
+axnn=build/release/tools/axnn/axnn
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n\033[1m$ axnn %s\033[0m\n' "$*"; "$axnn" "$@"; }
+
+step mult list
+step mult show exact8s
+step mult show trunc8s_k4 --json
+step mult generate drum --bits 8 --unsigned --k 4 -o "$work/drum8u_k4.axm"
+step mult show "$work/drum8u_k4.axm"
+step mult convert "$work/drum8u_k4.axm" -o "$work/drum8u_k4.bin"
+step mult show "$work/drum8u_k4.bin"
+step bench lutgemm --problems bench/problems/smoke.txt --threads 1
+step bench lutgemm --m 64 --k 576 --n 3136 --threads 1
+step bench lutgemm --m 256 --k 2304 --n 196 --threads 1
