@@ -1,0 +1,188 @@
+#include "mult/registry.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+#include <regex>
+#include <system_error>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "mult/formats.h"
+#include "mult/generators.h"
+
+namespace axnn {
+namespace {
+
+constexpr const char* kGrammar =
+    "built-in names are exact<b><s|u>, trunc<b><s|u>_k<k>, bam<b><s|u>_h<hbl>_v<vbl>, "
+    "drum<b><s|u>_k<k>, mitchell<b><s|u>, cols<b><s|u>_<0/1 keep flags, column 0 first> "
+    "(b = 2..8, s signed, u unsigned; `axnn mult list` shows examples)";
+constexpr size_t kSuggestions = 5;
+
+std::optional<Multiplier> parse_builtin(const std::string& name) {
+  // Widths and parameters are at most 3 digits so that stoi cannot overflow; ranges are checked
+  // by the generators.
+  static const std::regex kPlain(R"((exact|mitchell)(\d{1,3})([su]))");
+  static const std::regex kOneK(R"((trunc|drum)(\d{1,3})([su])_k(\d{1,3}))");
+  static const std::regex kBam(R"(bam(\d{1,3})([su])_h(\d{1,3})_v(\d{1,3}))");
+  static const std::regex kCols(R"(cols(\d{1,3})([su])_([01]+))");
+  std::smatch m;
+  auto num = [&m](int i) { return std::stoi(m[i].str()); };
+  if (std::regex_match(name, m, kPlain)) {
+    const bool is_signed = m[3] == "s";
+    return m[1] == "exact" ? make_exact(num(2), is_signed) : make_mitchell(num(2), is_signed);
+  }
+  if (std::regex_match(name, m, kOneK)) {
+    const bool is_signed = m[3] == "s";
+    return m[1] == "trunc" ? make_truncated(num(2), is_signed, num(4))
+                           : make_drum(num(2), is_signed, num(4));
+  }
+  if (std::regex_match(name, m, kBam)) return make_bam(num(1), m[2] == "s", num(3), num(4));
+  if (std::regex_match(name, m, kCols)) {
+    const int bits = num(1);
+    const bool is_signed = m[2] == "s";
+    const std::string flags = m[3].str();
+    // Columns the name leaves out at the top are kept; too many flags is make_columns' error.
+    std::vector<bool> keep(std::max<size_t>(flags.size(), partial_product_columns(bits, is_signed)),
+                           true);
+    for (size_t c = 0; c < flags.size(); ++c) keep[c] = flags[c] == '1';
+    return make_columns(bits, is_signed, keep);
+  }
+  return std::nullopt;
+}
+
+// Reads a multiplier file found in a search folder; a broken file is skipped with a warning so that
+// one bad file does not hide the others.
+std::optional<Multiplier> try_read(const std::filesystem::path& path) {
+  try {
+    return read_multiplier(path);
+  } catch (const Error& e) {
+    log().warn("skipping multiplier file {}: {}", path.string(), e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<Multiplier> make_builtin(std::string_view name) {
+  try {
+    return parse_builtin(std::string(name));
+  } catch (const Error& e) {
+    throw Error(fmt::format("multiplier '{}': {}", name, e.what()));
+  }
+}
+
+std::vector<std::string> curated_builtin_names() {
+  std::vector<std::string> names;
+  for (const int b : {8, 4}) {
+    for (const char s : {'s', 'u'}) {
+      const std::string w = fmt::format("{}{}", b, s);
+      // A TRAM-style pattern: the b/2 lowest columns and column b/2+1 discarded.
+      std::string flags(b / 2, '0');
+      flags += "10";
+      names.insert(names.end(),
+                   {"exact" + w, fmt::format("trunc{}_k{}", w, b / 2),
+                    fmt::format("trunc{}_k{}", w, b - b / 4), fmt::format("bam{}_h1_v{}", w, b - 2),
+                    fmt::format("drum{}_k{}", w, b / 2), fmt::format("drum{}_k{}", w, b - b / 4),
+                    "mitchell" + w, fmt::format("cols{}_{}", w, flags)});
+    }
+  }
+  return names;
+}
+
+int edit_distance(std::string_view a, std::string_view b) {
+  std::vector<int> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int diagonal = row[0];
+    row[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const int up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+MultiplierRegistry::MultiplierRegistry(std::vector<std::filesystem::path> search_dirs)
+    : search_dirs_(std::move(search_dirs)) {
+  for (const auto& dir : search_dirs_) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) continue;
+    std::vector<MultiplierFile> found;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.is_regular_file(ec) && entry.path().extension() == ".axm") {
+        found.push_back({entry.path().stem().string(), entry.path()});
+      }
+    }
+    std::sort(found.begin(), found.end(),
+              [](const auto& l, const auto& r) { return l.stem < r.stem; });
+    files_.insert(files_.end(), found.begin(), found.end());
+  }
+}
+
+std::optional<std::filesystem::path> MultiplierRegistry::user_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return std::filesystem::path(xdg) / "axnn" / "multipliers";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::filesystem::path(home) / ".local" / "share" / "axnn" / "multipliers";
+  }
+  return std::nullopt;
+}
+
+MultiplierRegistry MultiplierRegistry::from_environment() {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* path = std::getenv("AXNN_MULT_PATH")) {
+    std::string_view rest(path);
+    while (!rest.empty()) {
+      const size_t colon = rest.find(':');
+      const std::string_view dir = rest.substr(0, colon);
+      if (!dir.empty()) dirs.emplace_back(dir);
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    }
+  }
+  if (auto dir = user_dir()) dirs.push_back(*dir);
+  return MultiplierRegistry(std::move(dirs));
+}
+
+Multiplier MultiplierRegistry::get(std::string_view name_or_path) const {
+  AXNN_CHECK(!name_or_path.empty(), "empty multiplier name; {}", kGrammar);
+  if (auto builtin = make_builtin(name_or_path)) return std::move(*builtin);
+  for (const auto& file : files_) {
+    if (file.stem == name_or_path) return read_multiplier(file.path);
+  }
+  for (const auto& file : files_) {
+    auto mult = try_read(file.path);
+    if (mult && mult->name() == name_or_path) return std::move(*mult);
+  }
+  const std::filesystem::path path(name_or_path);
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return read_multiplier(path);
+
+  std::vector<std::string> known = curated_builtin_names();
+  for (const auto& file : files_) known.push_back(file.stem);
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  std::stable_sort(known.begin(), known.end(), [&](const auto& l, const auto& r) {
+    return edit_distance(name_or_path, l) < edit_distance(name_or_path, r);
+  });
+  known.resize(std::min(known.size(), kSuggestions));
+  std::vector<std::string> dirs;
+  for (const auto& dir : search_dirs_) dirs.push_back(dir.string());
+  throw Error(fmt::format(
+      "unknown multiplier '{}' (neither a built-in name, nor a .axm file in [{}], nor a file); "
+      "closest known names: {}; {}",
+      name_or_path, fmt::join(dirs, ", "), fmt::join(known, ", "), kGrammar));
+}
+
+Multiplier get_multiplier(std::string_view name_or_path) {
+  return MultiplierRegistry::from_environment().get(name_or_path);
+}
+
+}  // namespace axnn
