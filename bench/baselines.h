@@ -1,0 +1,53 @@
+// Exact GEMM baselines a LUT-GEMM figure is compared with, on the same shape and threads. The
+// library headers (oneDNN, LibTorch) stay inside the .cpp files so that including this is cheap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace axnn::bench {
+
+// oneDNN int8 matmul, u8 activations x s8 weights -> s32, the exact counterpart of LUT-GEMM:
+// dst[N x M] = src[N x K] * wei[K x M], the weights reordered once into the primitive's preferred
+// layout (as LutGemm::create packs A once). The primitive is created once; run() executes it.
+// oneDNN runs on OpenMP, so it uses omp_get_max_threads() at run() time.
+class OnednnInt8Gemm {
+ public:
+  OnednnInt8Gemm(int64_t m, int64_t k, int64_t n, uint32_t seed);
+  ~OnednnInt8Gemm();
+  OnednnInt8Gemm(const OnednnInt8Gemm&) = delete;
+  OnednnInt8Gemm& operator=(const OnednnInt8Gemm&) = delete;
+
+  void run();
+  std::string impl_info() const;  // the implementation oneDNN picked, e.g. "brg:avx512_core_vnni"
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// LibTorch fp32 GEMM C[M x N] = A[M x K] * B[K x N] through at::mm_out (no allocation per run) on
+// at::set_num_threads(threads).
+class TorchSgemm {
+ public:
+  TorchSgemm(int64_t m, int64_t k, int64_t n, int threads, uint32_t seed);
+  ~TorchSgemm();
+  TorchSgemm(const TorchSgemm&) = delete;
+  TorchSgemm& operator=(const TorchSgemm&) = delete;
+
+  void run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+std::string onednn_version();  // "2.6.3"
+std::string torch_version();   // "1.13.0"
+// The shared library that provides the BLAS sgemm LibTorch calls for fp32 at::mm (Debian's libtorch
+// uses whichever libblas.so.3 alternative is installed, which decides the fp32 figure); empty if
+// no sgemm_ symbol is loaded.
+std::string torch_blas_library();
+
+}  // namespace axnn::bench

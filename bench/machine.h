@@ -1,0 +1,23 @@
+// What a benchmark figure was measured on, printed with every result.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace axnn::bench {
+
+struct MachineInfo {
+  std::string cpu_model;     // "model name" from /proc/cpuinfo; "unknown" if absent
+  int logical_cpus = 0;      // online logical CPUs
+  std::string detected_isa;  // what this CPU supports (axnn::detected_isa)
+  std::string onednn_version;
+  std::string torch_version;
+  std::string torch_blas;    // library providing LibTorch's sgemm; "unknown" if not found
+};
+
+// Collected once and cached.
+const MachineInfo& machine_info();
+
+nlohmann::json to_json(const MachineInfo& info);
+
+}  // namespace axnn::bench

@@ -1,0 +1,104 @@
+// axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8 (oneDNN)
+// and fp32 (LibTorch) GEMMs on the same shape and threads.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "bench/lut_gemm_bench.h"
+#include "bench/problems.h"
+#include "commands.h"
+#include "core/cpu.h"
+#include "core/error.h"
+
+namespace axnn::cli {
+
+namespace {
+
+struct LutGemmArgs {
+  int64_t m = 0;
+  int64_t k = 0;
+  int64_t n = 0;
+  std::string problems;
+  int threads = 1;
+  std::string isa;
+  int bits = 8;
+  int repeat = bench::TimingOptions{}.min_runs;
+  double min_time = bench::TimingOptions{}.min_seconds;
+  bool json = false;
+};
+
+void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
+  AXNN_CHECK(shape_given != !args.problems.empty(),
+             "bench lutgemm: give either --m, --k and --n or --problems FILE");
+  std::vector<bench::Problem> problems;
+  if (shape_given) {
+    bench::Problem problem{args.m, args.k, args.n, ""};
+    bench::check_problem(problem, "--m/--k/--n");
+    problems.push_back(problem);
+  } else {
+    problems = bench::load_problems(args.problems);
+  }
+
+  bench::LutGemmBenchOptions options;
+  options.threads = args.threads;
+  options.bits = args.bits;
+  if (!args.isa.empty()) options.isa = parse_isa(args.isa);
+  options.timing.min_runs = args.repeat;
+  options.timing.min_seconds = args.min_time;
+  bench::check_options(options);
+
+  if (!args.json) std::fputs(bench::format_table_header().c_str(), stdout);
+  nlohmann::json results = nlohmann::json::array();
+  for (const bench::Problem& problem : problems) {
+    const bench::LutGemmBenchResult result = bench::run_lut_gemm_bench(problem, options);
+    if (args.json) {
+      results.push_back(bench::to_json(result));
+    } else {
+      std::fputs(bench::format_table_row(result).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+  if (args.json) {
+    const nlohmann::json& out = shape_given ? results.front() : results;
+    std::puts(out.dump(2).c_str());
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmark kernels against exact baselines");
+  bench->require_subcommand(1);
+
+  auto args = std::make_shared<LutGemmArgs>();
+  CLI::App* lut = bench->add_subcommand(
+      "lutgemm",
+      "Time LUT-GEMM (C = sum_k table[A][B]) on random codes and a random table, check it against\n"
+      "the reference, and compare with oneDNN int8 and LibTorch fp32 GEMM on the same shape and\n"
+      "threads. M = output channels / features, K = reduction, N = output positions / tokens.");
+  CLI::Option* m = lut->add_option("--m", args->m, "Rows of A and C (output channels)");
+  CLI::Option* k = lut->add_option("--k", args->k, "Reduction length");
+  CLI::Option* n = lut->add_option("--n", args->n, "Columns of B and C (positions / tokens)");
+  CLI::Option* problems =
+      lut->add_option("--problems", args->problems,
+                      "Batch file, one 'M K N [name]' per line, '#' comments (bench/problems/)");
+  m->needs(k, n)->excludes(problems);
+  k->needs(m, n)->excludes(problems);
+  n->needs(m, k)->excludes(problems);
+  lut->add_option("--threads", args->threads,
+                  "Threads for LUT-GEMM, oneDNN and LibTorch alike")
+      ->capture_default_str();
+  lut->add_option("--isa", args->isa,
+                  "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
+  lut->add_option("--bits", args->bits, "Operand code width, 2..8")->capture_default_str();
+  lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")
+      ->capture_default_str();
+  lut->add_option("--min-time", args->min_time,
+                  "Minimum total timed seconds per kernel (runs continue until both are reached)")
+      ->capture_default_str();
+  lut->add_flag("--json", args->json,
+                "Print JSON: one object for a shape, an array for a batch");
+  lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
+}
+
+}  // namespace axnn::cli
