@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/cpu/lut_gemm_impl.h"
@@ -26,6 +28,20 @@ constexpr ImplEntry kImpls[] = {
 };
 
 }  // namespace
+
+OffsetTable make_offset_table(const LutGemmDesc& desc) {
+  const auto [lo, hi] = std::minmax_element(desc.table.begin(), desc.table.end());
+  OffsetTable out;
+  if (int64_t{*hi} - int64_t{*lo} > 65535) return out;
+  out.bias = *lo;
+  out.offsets.resize(256 * 256);
+  const unsigned mask = (1u << desc.bits) - 1;
+  for (unsigned a = 0; a < 256; ++a)
+    for (unsigned b = 0; b < 256; ++b)
+      out.offsets[a * 256 + b] =
+          static_cast<uint16_t>(desc.table[((a & mask) << desc.bits) | (b & mask)] - out.bias);
+  return out;
+}
 
 LutGemm LutGemm::create(const LutGemmDesc& desc) {
   AXNN_CHECK(desc.bits >= 2 && desc.bits <= 8, "LutGemmDesc.bits = {}: expected 2..8", desc.bits);

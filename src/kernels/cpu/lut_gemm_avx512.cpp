@@ -1,7 +1,329 @@
+// AVX-512 (F, BW, VL, VBMI) LUT-GEMM.
+//
+// Table. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable) are stored per
+// activation code b as two byte planes of 256 bytes over the weight code a: planes_[b] =
+// {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8}, 512 bytes, 128 KB in all. Looking up 64 weight
+// codes for one activation code is, per plane, two merge-masked vpermi2b: the first resolves the
+// codes with bit 7 clear from the low 128 entries, the second the others from the high 128 (the
+// bit-7 masks of the stationary A are computed at create). No gathers anywhere.
+//
+// 16-bit accumulation. A word w = x0 + 256 x1 (two bytes, or one uint16 offset) is summed as
+// S1 += w (mod 2^16) and S2 += w >> 8. For up to 256 terms sum x1 = S2 and
+// sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
+// partial sums are widened (every k block, at most 256 k). The bias adds k * bias mod 2^32.
+//
+// Two schedules, chosen per run from N (build cost against reuse):
+// - table-load (large N). For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] =
+//   u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte index vector, arranged
+//   at create so that vpunpck{l,h}bw of the lo/hi results yields the rows in natural order). Then
+//   each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per load. Eight columns
+//   of B are accumulated at a time in 16 registers, widened into an N x 32 int32 buffer per k
+//   block, and the buffer is transposed into C. The per-k stride of T is padded (16 KB + 640 B) so
+//   that rows of successive k do not alias in the cache sets. Threads split the 32-row blocks.
+// - planes-over-m (small N, where building 256 rows per k would not pay off). For each column n
+//   and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to 4 index
+//   vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32 column
+//   buffer every 256 k, which is scattered into column n of C. Threads split the columns.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+
 #include "kernels/cpu/lut_gemm_impl.h"
 
 namespace axnn::kernels {
+namespace {
 
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc&) { return nullptr; }
+constexpr int64_t kBlockRows = 32;              // rows of A per table-load block (one zmm of u16)
+constexpr int64_t kKBlock = 16;                 // k per table build (even)
+constexpr int64_t kTStride = 256 * 32 + 320;    // uint16 per k in T, padded against set aliasing
+constexpr int64_t kTableCols = 8;               // columns of B per table-load register tile
+constexpr int64_t kChunk = 64;                  // rows of A per planes-over-m index vector
+constexpr int kMaxChunks = 4;                   // index vectors per k (16 accumulators)
+constexpr int64_t kFlushK = 256;                // 16-bit partial sums stay exact up to here
+// Table-load is chosen when N is at least this multiple of the 256 rows it builds per k.
+constexpr int64_t kTableLoadMinN = 512;
+
+struct Planes {
+  __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
+};
+
+inline Planes load_planes(const uint8_t* src) {
+  const auto* p = reinterpret_cast<const __m512i*>(src);
+  return {_mm512_load_si512(p + 0), _mm512_load_si512(p + 1), _mm512_load_si512(p + 2),
+          _mm512_load_si512(p + 3), _mm512_load_si512(p + 4), _mm512_load_si512(p + 5),
+          _mm512_load_si512(p + 6), _mm512_load_si512(p + 7)};
+}
+
+// 64 lookups: lo/hi bytes of u[idx[i]][b] where t holds the planes of b. high = bit 7 of idx.
+inline void lookup(const Planes& t, __m512i idx, __mmask64 high, __mmask64 low, __m512i& lo,
+                   __m512i& hi) {
+  lo = _mm512_mask2_permutex2var_epi8(t.lo0, idx, low, t.lo1);
+  lo = _mm512_mask2_permutex2var_epi8(t.lo2, lo, high, t.lo3);
+  hi = _mm512_mask2_permutex2var_epi8(t.hi0, idx, low, t.hi1);
+  hi = _mm512_mask2_permutex2var_epi8(t.hi2, hi, high, t.hi3);
+}
+
+// Exact sums of the 32 words behind (s1, s2), as 2 x 16 uint32 (see the top comment).
+inline void widen_words(__m512i s1, __m512i s2, __m512i& r0, __m512i& r1) {
+  const __m512i x0 = _mm512_sub_epi16(s1, _mm512_slli_epi16(s2, 8));
+  r0 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(s2)), 8),
+                        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(x0)));
+  r1 = _mm512_add_epi32(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(s2, 1)), 8),
+      _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(x0, 1)));
+}
+
+inline void store_or_add(int32_t* dst, __m512i v, bool add) {
+  if (add) v = _mm512_add_epi32(v, _mm512_load_si512(dst));
+  _mm512_store_si512(dst, v);
+}
+
+// 16-bit plane accumulators of 64 lookups: l* for the lo plane, h* for the hi plane.
+struct PlaneAcc {
+  __m512i l1, l2, h1, h2;
+};
+
+// Widens a PlaneAcc into the 64 int32 sums of its rows, in row order.
+inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
+  // Per plane, bytes of even rows are x0 and of odd rows x1 of each word.
+  const __m512i lo_odd = a.l2, lo_even = _mm512_sub_epi16(a.l1, _mm512_slli_epi16(a.l2, 8));
+  const __m512i hi_odd = a.h2, hi_even = _mm512_sub_epi16(a.h1, _mm512_slli_epi16(a.h2, 8));
+  const __m512i interleave_lo =
+      _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i interleave_hi =
+      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  for (int half = 0; half < 2; ++half) {
+    auto part = [half](__m512i v) {
+      return _mm512_cvtepu16_epi32(half ? _mm512_extracti64x4_epi64(v, 1)
+                                        : _mm512_castsi512_si256(v));
+    };
+    const __m512i even = _mm512_add_epi32(_mm512_slli_epi32(part(hi_even), 8), part(lo_even));
+    const __m512i odd = _mm512_add_epi32(_mm512_slli_epi32(part(hi_odd), 8), part(lo_odd));
+    store_or_add(dst + 32 * half, _mm512_permutex2var_epi32(even, interleave_lo, odd), add);
+    store_or_add(dst + 32 * half + 16, _mm512_permutex2var_epi32(even, interleave_hi, odd), add);
+  }
+}
+
+// Per-thread scratch that keeps its pages between runs.
+template <class T>
+T* scratch(AlignedBuffer<T>& buf, size_t& capacity, size_t count) {
+  if (count > capacity) {
+    buf = make_aligned<T>(count);
+    capacity = count;
+  }
+  return buf.get();
+}
+
+class LutGemmAvx512 final : public LutGemm::Impl {
+ public:
+  LutGemmAvx512(const LutGemmDesc& desc, const OffsetTable& offsets)
+      : Impl(desc.m, desc.k),
+        bias_(offsets.bias),
+        blocks_((desc.m + kBlockRows - 1) / kBlockRows),
+        pairs_((desc.k + 1) / 2),
+        chunks_((desc.m + kChunk - 1) / kChunk) {
+    planes_ = make_aligned<uint8_t>(256 * 512);
+    for (int b = 0; b < 256; ++b)
+      for (int a = 0; a < 256; ++a) {
+        const uint16_t u = offsets.offsets[a * 256 + b];
+        planes_[b * 512 + a] = static_cast<uint8_t>(u & 255);
+        planes_[b * 512 + 256 + a] = static_cast<uint8_t>(u >> 8);
+      }
+    auto code = [&](int64_t row, int64_t col) -> uint8_t {
+      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] : 0;
+    };
+    // Table-load index vectors: lane l of pair p holds rows 8l..8l+7 of k = 2p, then of 2p + 1.
+    pair_idx_ = make_aligned<uint8_t>(blocks_ * pairs_ * 64);
+    pair_mask_.resize(blocks_ * pairs_ * 2);
+    for (int64_t mb = 0; mb < blocks_; ++mb)
+      for (int64_t p = 0; p < pairs_; ++p) {
+        uint8_t* v = pair_idx_.get() + (mb * pairs_ + p) * 64;
+        for (int r = 0; r < 32; ++r) {
+          v[16 * (r / 8) + r % 8] = code(mb * kBlockRows + r, 2 * p);
+          v[16 * (r / 8) + 8 + r % 8] = code(mb * kBlockRows + r, 2 * p + 1);
+        }
+        set_masks(v, &pair_mask_[(mb * pairs_ + p) * 2]);
+      }
+    // Planes-over-m index vectors: A^T, rows padded to whole chunks.
+    const int64_t padded = chunks_ * kChunk;
+    a_t_ = make_aligned<uint8_t>(desc.k * padded);
+    a_t_mask_.resize(desc.k * chunks_ * 2);
+    for (int64_t p = 0; p < desc.k; ++p) {
+      for (int64_t r = 0; r < padded; ++r) a_t_[p * padded + r] = code(r, p);
+      for (int64_t c = 0; c < chunks_; ++c)
+        set_masks(a_t_.get() + p * padded + c * kChunk, &a_t_mask_[(p * chunks_ + c) * 2]);
+    }
+  }
+
+  std::string_view name() const override { return "avx512"; }
+
+  void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+           int threads) const override {
+    if (n >= kTableLoadMinN)
+      run_table_load(b, n, c, ldb, ldc, threads);
+    else
+      run_planes(b, n, c, ldb, ldc, threads);
+  }
+
+ private:
+  static void set_masks(const uint8_t* v, uint64_t* masks) {
+    uint64_t high = 0;
+    for (int i = 0; i < 64; ++i) high |= static_cast<uint64_t>(v[i] >> 7) << i;
+    masks[0] = high;
+    masks[1] = ~high;
+  }
+
+  int32_t k_bias() const {
+    return static_cast<int32_t>(static_cast<uint32_t>(k()) * static_cast<uint32_t>(bias_));
+  }
+
+  // T[kk][b][0..31] for the pairs [p0, p0 + count) of row block mb.
+  void build_table(int64_t mb, int64_t p0, int64_t count, uint16_t* t) const {
+    const uint8_t* idx = pair_idx_.get() + (mb * pairs_ + p0) * 64;
+    const uint64_t* masks = pair_mask_.data() + (mb * pairs_ + p0) * 2;
+    for (int code = 0; code < 256; ++code) {
+      const Planes planes = load_planes(planes_.get() + 512 * code);
+      for (int64_t p = 0; p < count; ++p) {
+        __m512i lo, hi;
+        lookup(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p], masks[2 * p + 1], lo, hi);
+        _mm512_store_si512(t + (2 * p) * kTStride + 32 * code, _mm512_unpacklo_epi8(lo, hi));
+        _mm512_store_si512(t + (2 * p + 1) * kTStride + 32 * code, _mm512_unpackhi_epi8(lo, hi));
+      }
+    }
+  }
+
+  // kCols columns of B against T for kb k: widened sums into dst[col][32].
+  template <int kCols>
+  static void table_load_tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb,
+                              int32_t* dst, bool add) {
+    __m512i s1[kCols], s2[kCols];
+    for (int j = 0; j < kCols; ++j) s1[j] = s2[j] = _mm512_setzero_si512();
+    for (int64_t kk = 0; kk < kb; ++kk) {
+      const char* tk = reinterpret_cast<const char*>(t + kk * kTStride);
+      const uint8_t* bk = b + kk * ldb;
+      for (int j = 0; j < kCols; ++j) {
+        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(bk[j]) << 6));
+        s1[j] = _mm512_add_epi16(s1[j], v);
+        s2[j] = _mm512_add_epi16(s2[j], _mm512_srli_epi16(v, 8));
+      }
+    }
+    for (int j = 0; j < kCols; ++j) {
+      __m512i r0, r1;
+      widen_words(s1[j], s2[j], r0, r1);
+      store_or_add(dst + 32 * j, r0, add);
+      store_or_add(dst + 32 * j + 16, r1, add);
+    }
+  }
+
+  void run_table_load(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                      int threads) const {
+    const int64_t rows = m(), depth = k();
+    const int32_t bias = k_bias();
+#pragma omp parallel num_threads(threads)
+    {
+      thread_local AlignedBuffer<uint16_t> t_buf;
+      thread_local size_t t_cap = 0;
+      thread_local AlignedBuffer<int32_t> acc_buf;
+      thread_local size_t acc_cap = 0;
+      uint16_t* t = scratch(t_buf, t_cap, kKBlock * kTStride);
+      int32_t* acc = scratch(acc_buf, acc_cap, n * kBlockRows);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t mb = 0; mb < blocks_; ++mb) {
+        for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
+          const int64_t kb = std::min(kKBlock, depth - k0);
+          build_table(mb, k0 / 2, (kb + 1) / 2, t);
+          const uint8_t* bk = b + k0 * ldb;
+          int64_t j = 0;
+          for (; j + kTableCols <= n; j += kTableCols)
+            table_load_tile<kTableCols>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
+          for (; j < n; ++j) table_load_tile<1>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
+        }
+        const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
+        for (int64_t r = 0; r < mr; ++r) {
+          int32_t* dst = c + (m0 + r) * ldc;
+          for (int64_t j = 0; j < n; ++j)
+            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j * kBlockRows + r]) +
+                                          static_cast<uint32_t>(bias));
+        }
+      }
+    }
+  }
+
+  // Column n against chunks [c0, c0 + kCount) of A^T for k in [k0, k0 + kb).
+  template <int kCount>
+  void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb,
+                   int32_t* dst, bool add) const {
+    const int64_t padded = chunks_ * kChunk;
+    const __m512i odd_bytes = _mm512_set1_epi16(0x0100);
+    PlaneAcc acc[kCount];
+    for (int g = 0; g < kCount; ++g)
+      acc[g].l1 = acc[g].l2 = acc[g].h1 = acc[g].h2 = _mm512_setzero_si512();
+    for (int64_t p = k0; p < k0 + kb; ++p) {
+      const Planes planes = load_planes(planes_.get() + 512 * b[p * ldb]);
+      const uint8_t* idx = a_t_.get() + p * padded + c0 * kChunk;
+      const uint64_t* masks = a_t_mask_.data() + (p * chunks_ + c0) * 2;
+      for (int g = 0; g < kCount; ++g) {
+        __m512i lo, hi;
+        lookup(planes, _mm512_load_si512(idx + kChunk * g), masks[2 * g], masks[2 * g + 1], lo,
+               hi);
+        acc[g].l1 = _mm512_add_epi16(acc[g].l1, lo);
+        acc[g].l2 = _mm512_add_epi16(acc[g].l2, _mm512_srli_epi16(lo, 8));
+        acc[g].h1 = _mm512_add_epi16(acc[g].h1, hi);
+        // The odd bytes as words through the multiply port, to balance against the shift.
+        acc[g].h2 = _mm512_add_epi16(acc[g].h2, _mm512_maddubs_epi16(hi, odd_bytes));
+      }
+    }
+    for (int g = 0; g < kCount; ++g) flush_planes(acc[g], dst + (c0 + g) * kChunk, add);
+  }
+
+  void run_planes(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                  int threads) const {
+    const int64_t rows = m(), depth = k(), padded = chunks_ * kChunk;
+    const int32_t bias = k_bias();
+#pragma omp parallel num_threads(threads)
+    {
+      thread_local AlignedBuffer<int32_t> acc_buf;
+      thread_local size_t acc_cap = 0;
+      int32_t* acc = scratch(acc_buf, acc_cap, padded);
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t k0 = 0; k0 < depth; k0 += kFlushK) {
+          const int64_t kb = std::min(kFlushK, depth - k0);
+          int64_t c0 = 0;
+          for (; c0 + kMaxChunks <= chunks_; c0 += kMaxChunks)
+            planes_tile<kMaxChunks>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
+          switch (chunks_ - c0) {
+            case 3: planes_tile<3>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            case 2: planes_tile<2>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            case 1: planes_tile<1>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            default: break;
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r)
+          c[r * ldc + j] =
+              static_cast<int32_t>(static_cast<uint32_t>(acc[r]) + static_cast<uint32_t>(bias));
+      }
+    }
+  }
+
+  int32_t bias_;
+  int64_t blocks_;  // row blocks of kBlockRows (table-load)
+  int64_t pairs_;   // k pairs (table-load)
+  int64_t chunks_;  // row chunks of kChunk (planes-over-m)
+  AlignedBuffer<uint8_t> planes_;     // [b][lo 256 | hi 256]
+  AlignedBuffer<uint8_t> pair_idx_;   // [block][pair][64]
+  std::vector<uint64_t> pair_mask_;   // [block][pair][high, low]
+  AlignedBuffer<uint8_t> a_t_;        // [k][chunks * 64]
+  std::vector<uint64_t> a_t_mask_;    // [k][chunk][high, low]
+};
+
+}  // namespace
+
+std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc& desc) {
+  const OffsetTable offsets = make_offset_table(desc);
+  if (offsets.offsets.empty()) return nullptr;
+  return std::make_shared<const LutGemmAvx512>(desc, offsets);
+}
 
 }  // namespace axnn::kernels

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "kernels/lut_gemm.h"
 
@@ -26,6 +28,32 @@ class LutGemm::Impl {
   int64_t m_;
   int64_t k_;
 };
+
+// The table as the SIMD impls store it: 256 x 256 uint16 offsets u[a][b] = table[a & mask][b & mask]
+// - bias, replicated over the high code bits so that raw code bytes index it directly.
+// sum_k table = sum_k u + k * bias (mod 2^32), so the offsets reproduce the contract exactly.
+struct OffsetTable {
+  int32_t bias = 0;               // the table minimum
+  std::vector<uint16_t> offsets;  // [a][b], 65536 entries
+};
+
+// Builds the offset table; offsets stay empty when max - min > 65535 (the SIMD impls decline). In
+// lut_gemm.cpp, compiled for the baseline ISA, so every ISA file can share it.
+OffsetTable make_offset_table(const LutGemmDesc& desc);
+
+// 64-byte aligned storage for packed operands and per-thread scratch.
+template <class T>
+struct AlignedFree {
+  void operator()(T* p) const { std::free(p); }
+};
+template <class T>
+using AlignedBuffer = std::unique_ptr<T[], AlignedFree<T>>;
+
+template <class T>
+AlignedBuffer<T> make_aligned(size_t count) {
+  const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+  return AlignedBuffer<T>(static_cast<T*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+}
 
 // Factories, one per ISA file. Each receives a validated desc (lda resolved) and returns nullptr
 // when it cannot reproduce the table exactly, so that the next impl in the list is tried.
