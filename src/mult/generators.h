@@ -67,7 +67,9 @@ Multiplier make_columns(int bits, bool is_signed, const std::vector<bool>& keep)
 // DRUM-k (Hashemi et al., ICCAD 2015): each operand magnitude with more than k significant bits
 // keeps the k bits from its leading one, the lowest kept bit set to 1, the rest zero; the two are
 // multiplied exactly. Signed operands go through sign and magnitude (|-2^(b-1)| = 2^(b-1) has b
-// significant bits). k in 1..b; k = b is exact. Name drum<b><s|u>_k<k>.
+// significant bits). k in 1..b; k = b is exact. The products go through from_function's default
+// saturation: only DRUM-2's (-2^(b-1))^2 = (1.5 * 2^(b-1))^2 exceeds the 2b-bit signed range.
+// Name drum<b><s|u>_k<k>.
 Multiplier make_drum(int bits, bool is_signed, int k);
 
 // Mitchell's logarithmic multiplier (IRE Trans. 1962): log2 of each magnitude approximated by its
