@@ -1,0 +1,371 @@
+// LutGemm: every impl this CPU can run against lut_gemm_ref and against an independent naive loop,
+// on random, extreme, product-like and wrapping tables, widths 2..8, odd shapes and strides.
+#include "kernels/lut_gemm.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/cpu.h"
+#include "core/error.h"
+
+namespace axnn::kernels {
+namespace {
+
+constexpr int32_t kSentinel = 0x5a5a5a5a;  // fills C outside the written rows' columns
+
+enum class TableKind {
+  kRandom,            // uniform int16
+  kExtremes,          // every entry +32767 or -32768
+  kUnsignedProducts,  // a * b of unsigned codes, up to 255 * 255 = 65025
+  kTruncated,         // signed product with its low `bits` bits cleared (truncated multiplier)
+  kNearIntMax,        // INT32_MAX - [0, 65535]: sums wrap modulo 2^32
+  kWide,              // range above 65535: the SIMD impls decline it
+};
+
+std::string kind_name(TableKind kind) {
+  switch (kind) {
+    case TableKind::kRandom: return "random";
+    case TableKind::kExtremes: return "extremes";
+    case TableKind::kUnsignedProducts: return "unsigned_products";
+    case TableKind::kTruncated: return "truncated";
+    case TableKind::kNearIntMax: return "near_int_max";
+    case TableKind::kWide: return "wide";
+  }
+  return "?";
+}
+
+int32_t signed_value(unsigned code, int bits) {
+  return code >= (1u << (bits - 1)) ? static_cast<int32_t>(code) - (1 << bits)
+                                    : static_cast<int32_t>(code);
+}
+
+std::vector<int32_t> make_table(TableKind kind, int bits, uint32_t seed) {
+  const unsigned size = 1u << bits;
+  std::mt19937 rng(seed);
+  std::vector<int32_t> table(size * size);
+  for (unsigned a = 0; a < size; ++a)
+    for (unsigned b = 0; b < size; ++b) {
+      int32_t& v = table[a * size + b];
+      switch (kind) {
+        case TableKind::kRandom: v = static_cast<int32_t>(rng() % 65536) - 32768; break;
+        case TableKind::kExtremes: v = rng() % 2 ? 32767 : -32768; break;
+        case TableKind::kUnsignedProducts: v = static_cast<int32_t>(a * b); break;
+        case TableKind::kTruncated:
+          v = (signed_value(a, bits) * signed_value(b, bits)) & ~((1 << bits) - 1);
+          break;
+        case TableKind::kNearIntMax:
+          v = std::numeric_limits<int32_t>::max() - static_cast<int32_t>(rng() % 65536);
+          break;
+        case TableKind::kWide: v = static_cast<int32_t>(rng() % 200001) - 100000; break;
+      }
+    }
+  return table;
+}
+
+struct Problem {
+  std::vector<int32_t> table;
+  int bits = 8;
+  int64_t m = 0, k = 0, n = 0, lda = 0, ldb = 0, ldc = 0;
+  std::vector<uint8_t> a, b;  // full bytes: bits above `bits` are garbage the kernels must ignore
+};
+
+Problem make_problem(int64_t m, int64_t k, int64_t n, int bits, TableKind kind, uint32_t seed,
+                     int64_t pad = 0) {
+  Problem p;
+  p.table = make_table(kind, bits, seed);
+  p.bits = bits;
+  p.m = m;
+  p.k = k;
+  p.n = n;
+  p.lda = k + pad;
+  p.ldb = n + 3 * pad;
+  p.ldc = n + 2 * pad;
+  std::mt19937 rng(seed + 1);
+  p.a.resize(m * p.lda);
+  p.b.resize(k * p.ldb);
+  for (auto& v : p.a) v = static_cast<uint8_t>(rng());
+  for (auto& v : p.b) v = static_cast<uint8_t>(rng());
+  return p;
+}
+
+// Independent of the library: int64 sums of masked codes, reduced modulo 2^32 at the end.
+std::vector<int32_t> naive(const Problem& p) {
+  const unsigned mask = (1u << p.bits) - 1;
+  std::vector<int32_t> c(p.m * p.ldc, kSentinel);
+  std::vector<int64_t> row(p.n);
+  for (int64_t i = 0; i < p.m; ++i) {
+    std::fill(row.begin(), row.end(), 0);
+    for (int64_t q = 0; q < p.k; ++q) {
+      const int32_t* t = p.table.data() + ((p.a[i * p.lda + q] & mask) << p.bits);
+      const uint8_t* b = p.b.data() + q * p.ldb;
+      for (int64_t j = 0; j < p.n; ++j) row[j] += t[b[j] & mask];
+    }
+    for (int64_t j = 0; j < p.n; ++j)
+      c[i * p.ldc + j] = static_cast<int32_t>(static_cast<uint32_t>(row[j]));
+  }
+  return c;
+}
+
+std::vector<int32_t> reference(const Problem& p) {
+  std::vector<int32_t> c(p.m * p.ldc, kSentinel);
+  lut_gemm_ref(p.table, p.bits, p.a.data(), p.b.data(), c.data(), p.m, p.k, p.n, p.lda, p.ldb,
+               p.ldc);
+  return c;
+}
+
+LutGemm create(const Problem& p, Isa isa) {
+  LutGemmDesc desc;
+  desc.table = p.table;
+  desc.bits = p.bits;
+  desc.a = p.a.data();
+  desc.m = p.m;
+  desc.k = p.k;
+  desc.lda = p.lda;
+  desc.isa = isa;
+  return LutGemm::create(desc);
+}
+
+std::vector<int32_t> run(const LutGemm& gemm, const Problem& p, int threads) {
+  std::vector<int32_t> c(p.m * p.ldc, kSentinel);
+  gemm.run(p.b.data(), p.n, c.data(), p.ldb, p.ldc, threads);
+  return c;
+}
+
+// First mismatching element, for a readable failure instead of a dump of two vectors.
+std::string first_mismatch(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
+                           int64_t ldc) {
+  for (size_t i = 0; i < got.size(); ++i)
+    if (got[i] != want[i])
+      return "C[" + std::to_string(i / ldc) + "][" + std::to_string(i % ldc) +
+             "] = " + std::to_string(got[i]) + ", expected " + std::to_string(want[i]);
+  return "";
+}
+
+// Whether impls of this table use the SIMD path (or decline it to ref).
+std::string expected_impl(Isa isa, TableKind kind) {
+  return kind == TableKind::kWide ? "ref" : std::string(isa_name(isa));
+}
+
+// Checks one impl against both ground truths, at 1 and 2 threads.
+void check(const Problem& p, Isa isa, TableKind kind) {
+  if (isa > detected_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  const std::vector<int32_t> want = naive(p);
+  ASSERT_EQ(first_mismatch(reference(p), want, p.ldc), "") << "lut_gemm_ref vs naive";
+  const LutGemm gemm = create(p, isa);
+  ASSERT_EQ(gemm.impl_name(), expected_impl(isa, kind));
+  EXPECT_EQ(gemm.m(), p.m);
+  EXPECT_EQ(gemm.k(), p.k);
+  EXPECT_EQ(first_mismatch(run(gemm, p, 1), want, p.ldc), "") << "1 thread";
+  EXPECT_EQ(first_mismatch(run(gemm, p, 2), want, p.ldc), "") << "2 threads";
+}
+
+const Isa kIsas[] = {Isa::kRef, Isa::kAvx2, Isa::kAvx512};
+
+std::string isa_param_name(Isa isa) { return std::string(isa_name(isa)); }
+
+// ---- Shape sweep: random 8-bit table, odd sizes, K past the 16-bit flush period, strides.
+
+struct Shape {
+  int64_t m, k, n, pad;
+};
+
+const Shape kShapes[] = {
+    {1, 1, 1, 0},      {1, 33, 1, 1},      {33, 1, 301, 0},    {33, 33, 33, 5},
+    {301, 33, 1, 0},   {1, 301, 1000, 0},  {33, 301, 1024, 7}, {301, 1, 1000, 0},
+    {1000, 33, 33, 3}, {1, 4609, 33, 0},   {33, 4609, 33, 1},  {301, 1000, 33, 0},
+    {7, 1000, 513, 2}, {40, 4609, 520, 0}, {65, 257, 1100, 1}, {1030, 17, 7, 0},
+    {64, 576, 600, 0}, {257, 300, 65, 0},  {2, 256, 511, 0},   {97, 255, 512, 64},
+};
+
+class LutGemmShapes : public ::testing::TestWithParam<std::tuple<Shape, Isa>> {};
+
+TEST_P(LutGemmShapes, MatchesRefAndNaive) {
+  const auto [s, isa] = GetParam();
+  const Problem p = make_problem(s.m, s.k, s.n, 8, TableKind::kRandom, 7, s.pad);
+  check(p, isa, TableKind::kRandom);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sweep, LutGemmShapes, ::testing::Combine(::testing::ValuesIn(kShapes), ::testing::ValuesIn(kIsas)),
+    [](const auto& info) {
+      const Shape s = std::get<0>(info.param);
+      return "m" + std::to_string(s.m) + "_k" + std::to_string(s.k) + "_n" + std::to_string(s.n) +
+             "_pad" + std::to_string(s.pad) + "_" + isa_param_name(std::get<1>(info.param));
+    });
+
+// ---- Table sweep: every width and table kind, on a small-N and a large-N shape.
+
+class LutGemmTables : public ::testing::TestWithParam<std::tuple<TableKind, int, Isa>> {};
+
+TEST_P(LutGemmTables, MatchesRefAndNaive) {
+  const auto [kind, bits, isa] = GetParam();
+  for (int64_t n : {70, 530}) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    check(make_problem(37, 300, n, bits, kind, 11 + bits, 1), isa, kind);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sweep, LutGemmTables,
+    ::testing::Combine(::testing::Values(TableKind::kRandom, TableKind::kExtremes,
+                                         TableKind::kUnsignedProducts, TableKind::kTruncated,
+                                         TableKind::kNearIntMax, TableKind::kWide),
+                       ::testing::Range(2, 9), ::testing::ValuesIn(kIsas)),
+    [](const auto& info) {
+      return kind_name(std::get<0>(info.param)) + "_b" + std::to_string(std::get<1>(info.param)) +
+             "_" + isa_param_name(std::get<2>(info.param));
+    });
+
+// ---- Properties.
+
+class LutGemmIsa : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (GetParam() > detected_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam());
+  }
+};
+
+TEST_P(LutGemmIsa, OnlyLowBitsOfCodesAreRead) {
+  for (int bits = 2; bits <= 7; ++bits) {
+    SCOPED_TRACE("bits = " + std::to_string(bits));
+    for (int64_t n : {45, 600}) {
+      Problem dirty = make_problem(19, 70, n, bits, TableKind::kRandom, 23 + bits);
+      Problem clean = dirty;
+      const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+      for (auto& v : clean.a) v &= mask;
+      for (auto& v : clean.b) v &= mask;
+      EXPECT_EQ(run(create(dirty, GetParam()), dirty, 1), run(create(clean, GetParam()), clean, 1));
+    }
+  }
+}
+
+TEST_P(LutGemmIsa, ThreadCountsGiveIdenticalResults) {
+  for (int64_t n : {200, 2000}) {
+    const Problem p = make_problem(70, 600, n, 8, TableKind::kExtremes, 31);
+    const LutGemm gemm = create(p, GetParam());
+    const std::vector<int32_t> one = run(gemm, p, 1);
+    EXPECT_EQ(run(gemm, p, 2), one);
+    EXPECT_EQ(run(gemm, p, 0), one);
+  }
+}
+
+TEST_P(LutGemmIsa, WideTableFallsBackToRef) {
+  const Problem p = make_problem(20, 50, 600, 8, TableKind::kWide, 41);
+  const LutGemm gemm = create(p, GetParam());
+  EXPECT_EQ(gemm.impl_name(), "ref");
+  EXPECT_EQ(first_mismatch(run(gemm, p, 1), naive(p), p.ldc), "");
+}
+
+TEST_P(LutGemmIsa, RangeOfExactly65535IsAccepted) {
+  Problem p = make_problem(20, 300, 600, 8, TableKind::kRandom, 43);
+  p.table.front() = -30000;
+  p.table.back() = 35535;
+  for (auto& v : p.table) v = std::clamp(v, -30000, 35535);
+  const LutGemm gemm = create(p, GetParam());
+  EXPECT_EQ(gemm.impl_name(), isa_name(GetParam()));
+  EXPECT_EQ(first_mismatch(run(gemm, p, 1), naive(p), p.ldc), "");
+}
+
+TEST_P(LutGemmIsa, RunIsRepeatableAndOperandCopied) {
+  Problem p = make_problem(33, 100, 700, 8, TableKind::kRandom, 47);
+  const LutGemm gemm = create(p, GetParam());
+  const std::vector<int32_t> want = naive(p);
+  // create() packed A and the table: changing the caller's copies afterwards has no effect.
+  std::fill(p.a.begin(), p.a.end(), 0);
+  std::fill(p.table.begin(), p.table.end(), 0);
+  EXPECT_EQ(run(gemm, p, 1), want);
+  EXPECT_EQ(run(gemm, p, 1), want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Each, LutGemmIsa, ::testing::ValuesIn(kIsas),
+                         [](const auto& info) { return isa_param_name(info.param); });
+
+TEST(LutGemm, DefaultIsaIsTheActiveLevel) {
+  const Problem p = make_problem(8, 8, 8, 8, TableKind::kRandom, 53);
+  LutGemmDesc desc;
+  desc.table = p.table;
+  desc.a = p.a.data();
+  desc.m = p.m;
+  desc.k = p.k;
+  EXPECT_EQ(LutGemm::create(desc).impl_name(), isa_name(active_isa()));
+}
+
+// ---- Errors name the field at fault.
+
+void expect_error(const LutGemmDesc& desc, const std::string& field) {
+  try {
+    LutGemm::create(desc);
+    ADD_FAILURE() << "no error for bad " << field;
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(field));
+  }
+}
+
+TEST(LutGemm, BadDescIsRejectedNamingTheField) {
+  const Problem p = make_problem(4, 6, 5, 4, TableKind::kRandom, 59);
+  LutGemmDesc good;
+  good.table = p.table;
+  good.bits = 4;
+  good.a = p.a.data();
+  good.m = 4;
+  good.k = 6;
+  EXPECT_NO_THROW(LutGemm::create(good));
+
+  auto with = [&](auto change) {
+    LutGemmDesc d = good;
+    change(d);
+    return d;
+  };
+  expect_error(with([](LutGemmDesc& d) { d.bits = 1; }), "bits = 1");
+  expect_error(with([](LutGemmDesc& d) { d.bits = 9; }), "bits = 9");
+  expect_error(with([](LutGemmDesc& d) { d.bits = 5; }), "table has 256 entries");
+  expect_error(with([](LutGemmDesc& d) { d.table = d.table.first(255); }), "table has 255");
+  expect_error(with([](LutGemmDesc& d) { d.table = {}; }), "table");
+  expect_error(with([](LutGemmDesc& d) { d.a = nullptr; }), "LutGemmDesc.a is null");
+  expect_error(with([](LutGemmDesc& d) { d.m = 0; }), "LutGemmDesc.m = 0");
+  expect_error(with([](LutGemmDesc& d) { d.m = -3; }), "LutGemmDesc.m = -3");
+  expect_error(with([](LutGemmDesc& d) { d.k = 0; }), "LutGemmDesc.k = 0");
+  expect_error(with([](LutGemmDesc& d) { d.k = int64_t{1} << 40; }), "LutGemmDesc.k = ");
+  expect_error(with([](LutGemmDesc& d) { d.m = int64_t{1} << 40; }), "LutGemmDesc.m = ");
+  expect_error(with([](LutGemmDesc& d) { d.lda = 5; }), "LutGemmDesc.lda = 5");
+  expect_error(with([](LutGemmDesc& d) { d.lda = -1; }), "LutGemmDesc.lda = -1");
+  if (detected_isa() < Isa::kAvx512)
+    expect_error(with([](LutGemmDesc& d) { d.isa = Isa::kAvx512; }), "LutGemmDesc.isa");
+}
+
+TEST(LutGemm, BadRunArgumentsAreRejected) {
+  const Problem p = make_problem(4, 6, 5, 8, TableKind::kRandom, 61);
+  const LutGemm gemm = create(p, Isa::kRef);
+  std::vector<int32_t> c(4 * 5);
+  auto message = [&](auto call) -> std::string {
+    try {
+      call();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(message([&] { gemm.run(nullptr, 5, c.data()); }), ::testing::HasSubstr("b is null"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, nullptr); }),
+              ::testing::HasSubstr("c is null"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 0, c.data()); }),
+              ::testing::HasSubstr("n = 0"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, c.data(), 4); }),
+              ::testing::HasSubstr("ldb = 4"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, c.data(), 0, 3); }),
+              ::testing::HasSubstr("ldc = 3"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, c.data(), 0, 0, -1); }),
+              ::testing::HasSubstr("threads = -1"));
+}
+
+}  // namespace
+}  // namespace axnn::kernels
