@@ -82,8 +82,9 @@ std::vector<std::string> curated_builtin_names() {
     for (const char s : {'s', 'u'}) {
       const std::string w = fmt::format("{}{}", b, s);
       // A TRAM-style pattern: the b/2 lowest columns and column b/2+1 discarded.
-      std::string flags(b / 2, '0');
-      flags += "10";
+      std::string flags(partial_product_columns(b, s == 's'), '1');
+      flags.replace(0, b / 2, b / 2, '0');
+      flags[b / 2 + 1] = '0';
       names.insert(names.end(),
                    {"exact" + w, fmt::format("trunc{}_k{}", w, b / 2),
                     fmt::format("trunc{}_k{}", w, b - b / 4), fmt::format("bam{}_h1_v{}", w, b - 2),
