@@ -317,8 +317,8 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
   }
   const bool is_signed = meta["signed"].get<bool>();
   if (options.is_signed && *options.is_signed != is_signed) {
-    meta_line.fail(fmt::format("the file holds a {} multiplier, but it was asked for as {}",
-                               is_signed ? "signed" : "unsigned",
+    meta_line.fail(fmt::format("the file holds {} multiplier, but it was asked for as {}",
+                               is_signed ? "a signed" : "an unsigned",
                                *options.is_signed ? "signed" : "unsigned"));
   }
   std::string name = json_string(meta_line, meta, "name");
@@ -492,11 +492,19 @@ class HeaderParser {
         advance();
       }
       if (is(",")) advance();  // trailing comma inside a row
-      if (!is("}")) fail_here(fmt::format("row {} has more than {} values", x, kFixedCodes));
+      if (!is("}")) {
+        fail_here(tok_.kind == TokenKind::kEnd
+                      ? fmt::format("the file ends inside row {}", x)
+                      : fmt::format("row {} has more than {} values", x, kFixedCodes));
+      }
       advance();
     }
     if (is(",")) advance();  // trailing comma after the last row
-    if (!is("}")) fail_here(fmt::format("the table has more than {} rows", kFixedCodes));
+    if (!is("}")) {
+      fail_here(tok_.kind == TokenKind::kEnd
+                    ? std::string("the file ends before the table's closing '}'")
+                    : fmt::format("the table has more than {} rows", kFixedCodes));
+    }
     advance();
     expect(";", "after the table");
     if (tok_.kind != TokenKind::kEnd) {
