@@ -35,7 +35,7 @@ namespace axnn::kernels {
 namespace {
 
 constexpr int64_t kBlockRows = 32;              // rows of A per table-load block (one zmm of u16)
-constexpr int64_t kKBlock = 16;                 // k per table build (even)
+constexpr int64_t kKBlock = 16;                 // k per table build (even, divides kFlushK)
 constexpr int64_t kTStride = 256 * 32 + 320;    // uint16 per k in T, padded against set aliasing
 constexpr int64_t kTableCols = 8;               // columns of B per table-load register tile
 constexpr int64_t kChunk = 64;                  // rows of A per planes-over-m index vector
@@ -193,26 +193,36 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
-  // kCols columns of B against T for kb k: widened sums into dst[col][32].
+  // kCols columns of B against T for kb k. The 16-bit partial sums of each column live in
+  // part[col][S1 32 | S2 32] between k blocks: they start at zero on the first block of a flush
+  // period and are widened into sums[col][32] (added when `add`) on its last.
   template <int kCols>
   static void table_load_tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb,
-                              int32_t* dst, bool add) {
+                              uint16_t* part, int32_t* sums, bool first, bool last, bool add) {
     __m512i s1[kCols], s2[kCols];
-    for (int j = 0; j < kCols; ++j) s1[j] = s2[j] = _mm512_setzero_si512();
-    for (int64_t kk = 0; kk < kb; ++kk) {
-      const char* tk = reinterpret_cast<const char*>(t + kk * kTStride);
-      const uint8_t* bk = b + kk * ldb;
+    for (int j = 0; j < kCols; ++j) {
+      s1[j] = first ? _mm512_setzero_si512() : _mm512_load_si512(part + 64 * j);
+      s2[j] = first ? _mm512_setzero_si512() : _mm512_load_si512(part + 64 * j + 32);
+    }
+    const char* tk = reinterpret_cast<const char*>(t);
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), b += ldb) {
+#pragma GCC unroll 8
       for (int j = 0; j < kCols; ++j) {
-        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(bk[j]) << 6));
+        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(b[j]) << 6));
         s1[j] = _mm512_add_epi16(s1[j], v);
         s2[j] = _mm512_add_epi16(s2[j], _mm512_srli_epi16(v, 8));
       }
     }
     for (int j = 0; j < kCols; ++j) {
-      __m512i r0, r1;
-      widen_words(s1[j], s2[j], r0, r1);
-      store_or_add(dst + 32 * j, r0, add);
-      store_or_add(dst + 32 * j + 16, r1, add);
+      if (last) {
+        __m512i r0, r1;
+        widen_words(s1[j], s2[j], r0, r1);
+        store_or_add(sums + 32 * j, r0, add);
+        store_or_add(sums + 32 * j + 16, r1, add);
+      } else {
+        _mm512_store_si512(part + 64 * j, s1[j]);
+        _mm512_store_si512(part + 64 * j + 32, s2[j]);
+      }
     }
   }
 
@@ -222,28 +232,35 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int32_t bias = k_bias();
 #pragma omp parallel num_threads(threads)
     {
-      thread_local AlignedBuffer<uint16_t> t_buf;
-      thread_local size_t t_cap = 0;
-      thread_local AlignedBuffer<int32_t> acc_buf;
-      thread_local size_t acc_cap = 0;
+      thread_local AlignedBuffer<uint16_t> t_buf, part_buf;
+      thread_local size_t t_cap = 0, part_cap = 0;
+      thread_local AlignedBuffer<int32_t> sums_buf;
+      thread_local size_t sums_cap = 0;
       uint16_t* t = scratch(t_buf, t_cap, kKBlock * kTStride);
-      int32_t* acc = scratch(acc_buf, acc_cap, n * kBlockRows);
+      uint16_t* part = scratch(part_buf, part_cap, n * 2 * kBlockRows);
+      int32_t* sums = scratch(sums_buf, sums_cap, n * kBlockRows);
 #pragma omp for schedule(dynamic, 1)
       for (int64_t mb = 0; mb < blocks_; ++mb) {
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
           build_table(mb, k0 / 2, (kb + 1) / 2, t);
+          const bool first = k0 % kFlushK == 0;
+          const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
+          const bool add = k0 >= kFlushK;
           const uint8_t* bk = b + k0 * ldb;
           int64_t j = 0;
           for (; j + kTableCols <= n; j += kTableCols)
-            table_load_tile<kTableCols>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
-          for (; j < n; ++j) table_load_tile<1>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
+            table_load_tile<kTableCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
+                                        sums + j * kBlockRows, first, last, add);
+          for (; j < n; ++j)
+            table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
+                               sums + j * kBlockRows, first, last, add);
         }
         const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
         for (int64_t r = 0; r < mr; ++r) {
           int32_t* dst = c + (m0 + r) * ldc;
           for (int64_t j = 0; j < n; ++j)
-            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j * kBlockRows + r]) +
+            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * kBlockRows + r]) +
                                           static_cast<uint32_t>(bias));
         }
       }
