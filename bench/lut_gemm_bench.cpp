@@ -112,7 +112,7 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
       [&] { gemm.run(b.data(), n, c.data(), n, n, options.threads); }, options.timing);
 
   Mismatch mismatch;
-  if (result.lookups() <= kFullCheckLookups) {
+  if (result.lookups() <= options.full_check_lookups) {
     std::vector<int32_t> want(c.size());
     kernels::lut_gemm_ref(table, options.bits, a.data(), b.data(), want.data(), m, k, n, k, n, n);
     for (int64_t row = 0; row < m; ++row)
@@ -151,7 +151,7 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
   return result;
 }
 
-nlohmann::json to_json(const LutGemmBenchResult& r) {
+nlohmann::ordered_json to_json(const LutGemmBenchResult& r) {
   return {{"name", r.problem.name},
           {"m", r.problem.m},
           {"k", r.problem.k},
@@ -196,14 +196,14 @@ std::string format_table_header() {
              "at the min time\n",
              info.cpu_model, info.logical_cpus, info.detected_isa, info.onednn_version,
              info.torch_version, info.torch_blas) +
-         fmt::format("{:<22} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
+         fmt::format("{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
                      "name", "M", "K", "N", "thr", "impl", "check", "Glookup/s", "oneDNN",
                      "LUT/oDNN", "fp32", "LUT/fp32", "oneDNN impl");
 }
 
 std::string format_table_row(const LutGemmBenchResult& r) {
   return fmt::format(
-      "{:<22} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} {:>8.1f} "
+      "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} {:>8.1f} "
       "{:>8.3f}  {}\n",
       r.problem.name.empty() ? "-" : r.problem.name, r.problem.m, r.problem.k, r.problem.n,
       r.threads, r.impl_name, r.check, r.glookups_min(), r.glookups_median(), r.onednn_gmacs(),

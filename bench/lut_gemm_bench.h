@@ -20,6 +20,9 @@ struct LutGemmBenchOptions {
   int bits = 8;             // operand width 2..8
   uint32_t seed = 1;        // operands and table
   TimingOptions timing;
+  // Shapes up to this many lookups are checked in full against lut_gemm_ref, larger ones on
+  // kSampledOutputs outputs (the four corners and random positions) recomputed naively.
+  double full_check_lookups = double(1 << 27);
 };
 
 // Throws axnn::Error naming the option at fault.
@@ -49,9 +52,6 @@ struct LutGemmBenchResult {
   double torch_gmacs_median() const { return lookups() / torch.median * 1e-9; }
 };
 
-// Shapes up to this many lookups are checked in full against lut_gemm_ref, larger ones on
-// kSampledOutputs outputs (the four corners and random positions) recomputed naively.
-inline constexpr double kFullCheckLookups = double(1 << 27);
 inline constexpr int64_t kSampledOutputs = 4096;
 
 // Runs one shape. Throws axnn::Error on bad options or shapes, and when LUT-GEMM's result differs
@@ -60,7 +60,7 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
 
 // Every figure, with the machine description; rates at the min time are glookups_min,
 // onednn_gmacs, torch_gmacs and the ratios, those at the median time carry a _median suffix.
-nlohmann::json to_json(const LutGemmBenchResult& result);
+nlohmann::ordered_json to_json(const LutGemmBenchResult& result);
 
 // Human-readable table: a preamble naming the machine, then one row per result.
 std::string format_table_header();

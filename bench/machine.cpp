@@ -1,5 +1,6 @@
 #include "bench/machine.h"
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -33,14 +34,17 @@ const MachineInfo& machine_info() {
     result.detected_isa = std::string(isa_name(detected_isa()));
     result.onednn_version = onednn_version();
     result.torch_version = torch_version();
+    // Resolved, since Debian's libblas.so.3 is an alternatives link to the BLAS actually installed.
     const std::string blas = torch_blas_library();
-    result.torch_blas = blas.empty() ? "unknown" : blas;
+    std::error_code error;
+    const std::filesystem::path resolved = std::filesystem::canonical(blas, error);
+    result.torch_blas = blas.empty() ? "unknown" : error ? blas : resolved.string();
     return result;
   }();
   return info;
 }
 
-nlohmann::json to_json(const MachineInfo& info) {
+nlohmann::ordered_json to_json(const MachineInfo& info) {
   return {{"cpu_model", info.cpu_model},
           {"logical_cpus", info.logical_cpus},
           {"detected_isa", info.detected_isa},

@@ -12,12 +12,12 @@ struct MachineInfo {
   std::string detected_isa;  // what this CPU supports (axnn::detected_isa)
   std::string onednn_version;
   std::string torch_version;
-  std::string torch_blas;    // library providing LibTorch's sgemm; "unknown" if not found
+  std::string torch_blas;    // library providing LibTorch's sgemm, links resolved; "unknown" if none
 };
 
 // Collected once and cached.
 const MachineInfo& machine_info();
 
-nlohmann::json to_json(const MachineInfo& info);
+nlohmann::ordered_json to_json(const MachineInfo& info);
 
 }  // namespace axnn::bench

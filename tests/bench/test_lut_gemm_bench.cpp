@@ -25,7 +25,7 @@ TEST(LutGemmBench, SmallShapeIsExactWithPositiveRates) {
   EXPECT_GT(r.torch_gmacs(), 0);
   EXPECT_FALSE(r.onednn_impl.empty());
 
-  const nlohmann::json j = to_json(r);
+  const nlohmann::ordered_json j = to_json(r);
   EXPECT_EQ(j.at("name"), "odd");
   EXPECT_EQ(j.at("m"), 37);
   EXPECT_EQ(j.at("check"), "exact");
@@ -45,6 +45,16 @@ TEST(LutGemmBench, EveryIsaTheCpuHasAndNarrowCodes) {
     EXPECT_EQ(r.check, "exact") << isa_name(isa);
     EXPECT_EQ(r.isa, isa_name(isa));
   }
+}
+
+// Forces the sampled check, which large shapes get, on a small shape.
+TEST(LutGemmBench, SampledCheck) {
+  LutGemmBenchOptions options = quick_options();
+  options.full_check_lookups = 0;
+  const LutGemmBenchResult r = run_lut_gemm_bench({40, 300, 70, ""}, options);
+  EXPECT_EQ(r.check, "exact");
+  EXPECT_TRUE(r.check_sampled);
+  EXPECT_EQ(r.checked_outputs, kSampledOutputs);
 }
 
 TEST(LutGemmBench, BadOptionsAndShapesAreErrors) {

@@ -48,7 +48,7 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
   bench::check_options(options);
 
   if (!args.json) std::fputs(bench::format_table_header().c_str(), stdout);
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const bench::Problem& problem : problems) {
     const bench::LutGemmBenchResult result = bench::run_lut_gemm_bench(problem, options);
     if (args.json) {
@@ -59,7 +59,7 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
     }
   }
   if (args.json) {
-    const nlohmann::json& out = shape_given ? results.front() : results;
+    const nlohmann::ordered_json& out = shape_given ? results.front() : results;
     std::puts(out.dump(2).c_str());
   }
 }
