@@ -25,9 +25,10 @@ namespace axnn::kernels {
 namespace {
 
 constexpr int64_t kBlockRows = 32;            // rows of A per block (64 bytes of uint16)
-constexpr int64_t kKBlock = 16;               // k per table build
+constexpr int64_t kKBlock = 16;               // k per table build (divides kFlushK)
 constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
 constexpr int64_t kTileCols = 4;              // columns of B per register tile
+constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
 
 // dst[i * stride + 0..7] = column i of the 8 x 8 uint16 block rows[0..7][col..col + 7].
 inline void transpose8x8(const uint16_t* const* rows, int col, uint16_t* dst, int64_t stride) {
@@ -102,28 +103,35 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     const uint32_t bias = static_cast<uint32_t>(depth) * static_cast<uint32_t>(bias_);
 #pragma omp parallel num_threads(threads)
     {
-      thread_local AlignedBuffer<uint16_t> t_buf;
-      thread_local size_t t_cap = 0;
-      thread_local AlignedBuffer<int32_t> acc_buf;
-      thread_local size_t acc_cap = 0;
+      thread_local AlignedBuffer<uint16_t> t_buf, part_buf;
+      thread_local size_t t_cap = 0, part_cap = 0;
+      thread_local AlignedBuffer<int32_t> sums_buf;
+      thread_local size_t sums_cap = 0;
       uint16_t* t = scratch(t_buf, t_cap, kKBlock * kTStride);
-      int32_t* acc = scratch(acc_buf, acc_cap, n * kBlockRows);
+      uint16_t* part = scratch(part_buf, part_cap, n * 2 * kBlockRows);
+      int32_t* sums = scratch(sums_buf, sums_cap, n * kBlockRows);
 #pragma omp for schedule(dynamic, 1)
       for (int64_t mb = 0; mb < blocks_; ++mb) {
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
           build_table(mb, k0, kb, t);
+          const bool first = k0 % kFlushK == 0;
+          const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
+          const bool add = k0 >= kFlushK;
           const uint8_t* bk = b + k0 * ldb;
           int64_t j = 0;
           for (; j + kTileCols <= n; j += kTileCols)
-            tile<kTileCols>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
-          for (; j < n; ++j) tile<1>(t, bk + j, ldb, kb, acc + j * kBlockRows, k0 > 0);
+            tile<kTileCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows,
+                            first, last, add);
+          for (; j < n; ++j)
+            tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows, first,
+                    last, add);
         }
         const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
         for (int64_t r = 0; r < mr; ++r) {
           int32_t* dst = c + (m0 + r) * ldc;
           for (int64_t j = 0; j < n; ++j)
-            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j * kBlockRows + r]) + bias);
+            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * kBlockRows + r]) + bias);
         }
       }
     }
@@ -142,17 +150,23 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     }
   }
 
-  // kCols columns of B against T for kb k: widened sums into dst[col][32].
+  // kCols columns of B against T for kb k. The 16-bit partial sums of each column live in
+  // part[col][32 x (S1 16 | S2 16)] between k blocks: they start at zero on the first block of a
+  // flush period and are widened into sums[col][32] (added when `add`) on its last.
   template <int kCols>
-  static void tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb, int32_t* dst,
-                   bool add) {
+  static void tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb, uint16_t* part,
+                   int32_t* sums, bool first, bool last, bool add) {
     __m256i s1[2 * kCols], s2[2 * kCols];
-    for (int j = 0; j < 2 * kCols; ++j) s1[j] = s2[j] = _mm256_setzero_si256();
-    for (int64_t kk = 0; kk < kb; ++kk) {
-      const char* tk = reinterpret_cast<const char*>(t + kk * kTStride);
-      const uint8_t* bk = b + kk * ldb;
+    auto* saved = reinterpret_cast<__m256i*>(part);
+    for (int j = 0; j < 2 * kCols; ++j) {
+      s1[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j);
+      s2[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j + 1);
+    }
+    const char* tk = reinterpret_cast<const char*>(t);
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), b += ldb) {
+#pragma GCC unroll 4
       for (int j = 0; j < kCols; ++j) {
-        const auto* row = reinterpret_cast<const __m256i*>(tk + (static_cast<size_t>(bk[j]) << 6));
+        const auto* row = reinterpret_cast<const __m256i*>(tk + (static_cast<size_t>(b[j]) << 6));
         for (int h = 0; h < 2; ++h) {
           const __m256i v = _mm256_load_si256(row + h);
           s1[2 * j + h] = _mm256_add_epi16(s1[2 * j + h], v);
@@ -160,7 +174,14 @@ class LutGemmAvx2 final : public LutGemm::Impl {
         }
       }
     }
-    for (int j = 0; j < 2 * kCols; ++j) widen_words(s1[j], s2[j], dst + 16 * j, add);
+    for (int j = 0; j < 2 * kCols; ++j) {
+      if (last) {
+        widen_words(s1[j], s2[j], sums + 16 * j, add);
+      } else {
+        _mm256_store_si256(saved + 2 * j, s1[j]);
+        _mm256_store_si256(saved + 2 * j + 1, s2[j]);
+      }
+    }
   }
 
   int32_t bias_;

@@ -24,6 +24,10 @@
 //   and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to 4 index
 //   vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32 column
 //   buffer every 256 k, which is scattered into column n of C. Threads split the columns.
+// GCC 12 warns inside its own AVX-512 headers, whose intrinsics pass _mm512_undefined_* as the
+// unused merge source (GCC PR 105593); the diagnostic is a false positive.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #include <omp.h>
 
