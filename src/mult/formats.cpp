@@ -105,6 +105,16 @@ std::vector<std::string_view> split_words(std::string_view s) {
 
 bool is_blank(std::string_view s) { return trim(s).empty(); }
 
+// Every writer of these text formats ends the file with a newline; without one, a file cut inside
+// its last number would still parse, to a silently wrong entry.
+void check_final_newline(const fs::path& path, std::string_view text, size_t line_count) {
+  if (!text.empty() && text.back() != '\n') {
+    Where{path, static_cast<int>(line_count)}.fail(
+        "the last line does not end with a newline, so the file may be cut short (add the "
+        "newline if the file is complete)");
+  }
+}
+
 // A whole token as an integer (optional sign, decimal or, where allowed, 0x hex). `what` names
 // the value in the message.
 int64_t parse_int(const Where& where, std::string_view token, std::string_view what,
@@ -287,6 +297,7 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
     Where{path}.fail(fmt::format("axm version {} is not supported (this axnn reads version {})",
                                  version, kAxmVersion));
   }
+  check_final_newline(path, text, lines.size());
 
   const Where meta_line{path, 2};
   if (lines.size() < 2) meta_line.fail("the metadata line is missing");
@@ -732,6 +743,7 @@ int32_t parse_product(const Where& where, std::string_view token) {
 Multiplier read_tram(const fs::path& path, std::string_view text, const ReadOptions& options) {
   const std::vector<std::string_view> lines = split_lines(text);
   if (std::all_of(lines.begin(), lines.end(), is_blank)) Where{path}.fail("the file is empty");
+  check_final_newline(path, text, lines.size());
   size_t i = 0;
   while (i < lines.size() && !trim(lines[i]).ends_with(kTramMarker)) ++i;
   if (i == lines.size()) {
@@ -766,8 +778,11 @@ std::string write_tram(const Multiplier& mult) {
 }
 
 Multiplier read_csv(const fs::path& path, std::string_view text, const ReadOptions& options) {
+  // Spreadsheets put a UTF-8 byte order mark in front of the header.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   const std::vector<std::string_view> lines = split_lines(text);
   if (std::all_of(lines.begin(), lines.end(), is_blank)) Where{path}.fail("the file is empty");
+  check_final_newline(path, text, lines.size());
   size_t i = 0;
   while (is_blank(lines[i])) ++i;
   std::string header;

@@ -75,6 +75,11 @@ Multiplier exact_multiplier(const std::string& name, int bits, bool is_signed) {
 
 std::vector<int32_t> to_vector(const Multiplier& m) { return {m.lut().begin(), m.lut().end()}; }
 
+std::string trim_copy(const std::string& s) {
+  const size_t start = s.find_first_not_of(" \t\r\n");
+  return start == std::string::npos ? "" : s.substr(start, s.find_last_not_of(" \t\r\n") - start + 1);
+}
+
 // Runs fn and checks that it throws one axnn::Error whose message holds every piece.
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> pieces) {
   try {
@@ -232,7 +237,7 @@ TEST_F(FormatsTest, AxmFixture) {
                             "0 0 0 0\n"
                             "0 1 -2 -1\n"
                             "0 -2 4 2\n"
-                            "0 -1 2 7\n");
+                            "0 -1 5 7\n");
   const Multiplier m = read_multiplier(path);
   EXPECT_EQ(m.name(), "tiny");
   EXPECT_EQ(m.bits(), 2);
@@ -242,7 +247,8 @@ TEST_F(FormatsTest, AxmFixture) {
   EXPECT_EQ(m.meta().source, "");
   EXPECT_EQ(m.at(1, 2), -2);
   EXPECT_EQ(m.at(3, 3), 7);
-  EXPECT_EQ(m.at(m.code(-2), m.code(-1)), 2);
+  EXPECT_EQ(m.at(m.code(-2), m.code(-1)), 2);  // rows are activations: lut[-2][-1]
+  EXPECT_EQ(m.at(m.code(-1), m.code(-2)), 5);
 }
 
 TEST_F(FormatsTest, AxmLayoutIsOneRowPerLine) {
@@ -394,11 +400,12 @@ TEST_F(FormatsTest, CsvFixture) {
   const fs::path path = put("m.csv",
                             "x, w, product\n"
                             "1,1,1\n0,0,0\n0,1,0\n0,2,0\n0,3,0\n1,0,0\n1,2,2\n1,3,3\n"
-                            "2,0,0\n2,1,2\n2,2,5\n2,3,6\n3,0,0\n3,1,3\n3,2,6\n3,3,9\n");
+                            "2,0,0\n2,1,2\n2,2,5\n2,3,7\n3,0,0\n3,1,3\n3,2,6\n3,3,9\n");
   const Multiplier m = read_multiplier(path);
   EXPECT_EQ(m.bits(), 2);
   EXPECT_FALSE(m.is_signed());
   EXPECT_EQ(m.at(2, 2), 5);
+  EXPECT_EQ(m.at(2, 3), 7);  // x = 2 is the row
   EXPECT_EQ(m.at(3, 2), 6);
 
   // The same operands read as 3-bit signed values would need 64 rows: the width follows the count.
@@ -635,6 +642,105 @@ TEST_F(FormatsTest, CsvErrors) {
   check(csv(plain) + "0,0,0\n", {"line 18", "the table has 17 entries"});
   check(csv([&](int x, int w) { return x == 3 && w == 3 ? "-3,3,9\n" : plain(x, w); }),
         {"line 4", "operand w 2 is outside the 2-bit signed", "line 17 has a negative"});
+}
+
+TEST_F(FormatsTest, TextFormatsNeedTheirFinalNewline) {
+  // Cut inside the last product: "... 9" became "... " + "1" would otherwise read as 1.
+  const Multiplier mult = exact_multiplier("e", 2, false);
+  for (const char* file : {"e.axm", "e.txt", "e.csv"}) {
+    write_multiplier(mult, dir_ / file);
+    std::string text;
+    {
+      std::ifstream in(dir_ / file, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    ASSERT_EQ(text.substr(text.size() - 2), "9\n") << file;
+    const fs::path cut = put(std::string("cut_") + file, text.substr(0, text.size() - 1));
+    expect_error([&] { read_multiplier(cut); },
+                 {cut.string(), "does not end with a newline", "cut short"});
+  }
+}
+
+TEST_F(FormatsTest, CsvByteOrderMark) {
+  const fs::path path = put("bom.csv", "\xEF\xBB\xBFx,w,product\n" +
+                                           std::string("0,0,0\n0,1,0\n1,0,0\n1,1,1\n") +
+                                           "0,-1,0\n0,-2,0\n1,-1,-1\n1,-2,-2\n"
+                                           "-1,0,0\n-1,1,-1\n-1,-1,1\n-1,-2,2\n"
+                                           "-2,0,0\n-2,1,-2\n-2,-1,2\n-2,-2,4\n");
+  EXPECT_EQ(to_vector(read_multiplier(path)), to_vector(exact_multiplier("e", 2, true)));
+}
+
+// The files every writer produces, for damaging below.
+std::vector<std::pair<std::string, MultFormat>> damage_sources() {
+  return {{"d.axm", MultFormat::kAxm},
+          {"d.h", MultFormat::kHeader},
+          {"d.bin", MultFormat::kTfApprox},
+          {"d.txt", MultFormat::kTram},
+          {"d.csv", MultFormat::kCsv}};
+}
+
+TEST_F(FormatsTest, EveryTruncationIsAnError) {
+  std::mt19937 rng(2024);
+  for (const auto& [file, format] : damage_sources()) {
+    const int bits = format == MultFormat::kHeader || format == MultFormat::kTfApprox ? 8 : 3;
+    write_multiplier(random_multiplier("d", bits, true, -20000, 20000, 5), dir_ / file);
+    std::string text;
+    {
+      std::ifstream in(dir_ / file, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::vector<size_t> cuts = {0, 1, text.size() / 2, text.size() - 1, text.size() - 2,
+                                text.size() - 3};
+    for (int i = 0; i < 60; ++i) cuts.push_back(rng() % text.size());
+    for (size_t cut : cuts) {
+      const fs::path path = put("cut_" + file, text.substr(0, cut));
+      const std::string lost = text.substr(cut);
+      // Losing only the header's final newline leaves a complete table.
+      if (format == MultFormat::kHeader && trim_copy(lost).empty()) continue;
+      EXPECT_THROW(read_multiplier(path), Error) << file << " cut at " << cut;
+    }
+  }
+}
+
+TEST_F(FormatsTest, DamagedFilesNeverCrash) {
+  // Random byte edits must give a table or one axnn::Error, nothing else (run under ASan too).
+  const std::string alphabet = " ,;{}[]-+0123456789xe\n\r/*#\"";
+  std::mt19937 rng(99);
+  for (const auto& [file, format] : damage_sources()) {
+    const int bits = format == MultFormat::kHeader || format == MultFormat::kTfApprox ? 8 : 3;
+    write_multiplier(random_multiplier("d", bits, false, 0, 300, 6), dir_ / file);
+    std::string text;
+    {
+      std::ifstream in(dir_ / file, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    int errors = 0;
+    for (int i = 0; i < 60; ++i) {
+      std::string damaged = text;
+      for (int edits = 1 + rng() % 3; edits > 0; --edits) {
+        const size_t at = rng() % damaged.size();
+        switch (rng() % 3) {
+          case 0:
+            damaged[at] = alphabet[rng() % alphabet.size()];
+            break;
+          case 1:
+            damaged.erase(at, 1 + rng() % 8);
+            break;
+          default:
+            damaged.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        }
+      }
+      const fs::path path = put("damaged_" + file, damaged);
+      try {
+        const Multiplier m = read_multiplier(path);
+        EXPECT_EQ(m.lut().size(), size_t{1} << (2 * m.bits()));
+      } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr(path.string()));
+        ++errors;
+      }
+    }
+    EXPECT_GT(errors, 30) << file;  // most damage must be noticed
+  }
 }
 
 // ---- writing --------------------------------------------------------------------------------
