@@ -127,8 +127,10 @@ Multiplier from_function(std::string name, int bits, bool is_signed, const Produ
             if (is_signed && p > hi) p -= modulus;
             break;
           case ProductOverflow::kThrow:
-            AXNN_CHECK(false, "multiplier '{}': f({}, {}) = {} is outside the {}-bit {} output range {}..{}",
-                       name, x, w, p, 2 * bits, signedness(is_signed), lo, hi);
+            AXNN_CHECK(
+                false,
+                "multiplier '{}': f({}, {}) = {} is outside the {}-bit {} output range {}..{}",
+                name, x, w, p, 2 * bits, signedness(is_signed), lo, hi);
         }
       }
       lut[size_t(xc) * codes + wc] = static_cast<int32_t>(p);
@@ -155,8 +157,9 @@ Multiplier make_exact(int bits, bool is_signed) {
 
 Multiplier make_truncated(int bits, bool is_signed, int k) {
   const int columns = partial_product_columns(bits, is_signed);
-  AXNN_CHECK(k >= 0 && k <= columns, "truncation k = {} is outside 0..{} for a {}-bit {} multiplier",
-             k, columns, bits, signedness(is_signed));
+  AXNN_CHECK(k >= 0 && k <= columns,
+             "truncation k = {} is outside 0..{} for a {}-bit {} multiplier", k, columns, bits,
+             signedness(is_signed));
   ArrayMask mask(bits, is_signed);
   for (int c = 0; c < k; ++c) mask.drop_column(c);
   MultiplierMeta meta;
@@ -173,9 +176,8 @@ Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl) {
   const int columns = partial_product_columns(bits, is_signed);
   AXNN_CHECK(hbl >= 0 && hbl <= bits, "BAM hbl = {} is outside 0..{} for a {}-bit multiplier", hbl,
              bits, bits);
-  AXNN_CHECK(vbl >= 0 && vbl <= columns,
-             "BAM vbl = {} is outside 0..{} for a {}-bit {} multiplier", vbl, columns, bits,
-             signedness(is_signed));
+  AXNN_CHECK(vbl >= 0 && vbl <= columns, "BAM vbl = {} is outside 0..{} for a {}-bit {} multiplier",
+             vbl, columns, bits, signedness(is_signed));
   ArrayMask mask(bits, is_signed);
   for (int r = 0; r < hbl; ++r) mask.drop_row(r);
   for (int c = 0; c < vbl; ++c) mask.drop_column(c);
@@ -183,7 +185,8 @@ Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl) {
   meta.source =
       fmt::format("axnn make_bam(bits={}, signed={}, hbl={}, vbl={})", bits, is_signed, hbl, vbl);
   meta.description = fmt::format(
-      "broken-array {}-bit {} multiplier (Mahdiani et al.): rows w_0..w_{} and columns 0..{} of the "
+      "broken-array {}-bit {} multiplier (Mahdiani et al.): rows w_0..w_{} and columns 0..{} of "
+      "the "
       "{} array omitted",
       bits, signedness(is_signed), hbl - 1, vbl - 1, is_signed ? "Baugh-Wooley" : "AND");
   return from_array(fmt::format("{}_h{}_v{}", base_name("bam", bits, is_signed), hbl, vbl), bits,
@@ -222,19 +225,18 @@ Multiplier make_drum(int bits, bool is_signed, int k) {
       "DRUM-{} {}-bit {} multiplier (Hashemi et al.): {} bits kept from the leading one, the "
       "lowest kept bit set",
       k, bits, signedness(is_signed), k);
-  return from_function(fmt::format("{}_k{}", base_name("drum", bits, is_signed), k), bits,
-                       is_signed, sign_magnitude([k](int64_t a, int64_t b) {
-                         return drum_operand(a, k) * drum_operand(b, k);
-                       }),
-                       std::move(meta));
+  return from_function(
+      fmt::format("{}_k{}", base_name("drum", bits, is_signed), k), bits, is_signed,
+      sign_magnitude([k](int64_t a, int64_t b) { return drum_operand(a, k) * drum_operand(b, k); }),
+      std::move(meta));
 }
 
 Multiplier make_mitchell(int bits, bool is_signed) {
   check_bits(bits);
   MultiplierMeta meta;
   meta.source = fmt::format("axnn make_mitchell(bits={}, signed={})", bits, is_signed);
-  meta.description = fmt::format("Mitchell logarithmic {}-bit {} multiplier", bits,
-                                 signedness(is_signed));
+  meta.description =
+      fmt::format("Mitchell logarithmic {}-bit {} multiplier", bits, signedness(is_signed));
   return from_function(base_name("mitchell", bits, is_signed), bits, is_signed,
                        sign_magnitude(mitchell_magnitude_product), std::move(meta));
 }

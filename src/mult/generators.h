@@ -60,8 +60,8 @@ Multiplier make_truncated(int bits, bool is_signed, int k);
 Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl);
 
 // Column discarding (TRAM): keep[c] says whether column c (0 = least significant) is kept;
-// keep.size() must be partial_product_columns(bits, is_signed). Truncation by k is keep[c] = c >= k.
-// Name cols<b><s|u>_<flags>, flags one 0/1 per column, column 0 first.
+// keep.size() must be partial_product_columns(bits, is_signed). Truncation by k is keep[c] = c >=
+// k. Name cols<b><s|u>_<flags>, flags one 0/1 per column, column 0 first.
 Multiplier make_columns(int bits, bool is_signed, const std::vector<bool>& keep);
 
 // DRUM-k (Hashemi et al., ICCAD 2015): each operand magnitude with more than k significant bits

@@ -1,11 +1,10 @@
-#include "mult/generators.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "core/error.h"
+#include "mult/generators.h"
 #include "mult/metrics.h"
 
 namespace axnn {
@@ -83,9 +82,8 @@ TEST_P(GeneratorWidth, UnsignedTruncationAndBamMatchTheAndArray) {
       const Multiplier m = make_bam(bits, false, hbl, vbl);
       for (int x = 0; x < m.codes(); ++x) {
         for (int w = 0; w < m.codes(); ++w) {
-          ASSERT_EQ(m.at(x, w), unsigned_array(x, w, bits, [&](int r, int c) {
-                      return r >= hbl && c >= vbl;
-                    }));
+          ASSERT_EQ(m.at(x, w),
+                    unsigned_array(x, w, bits, [&](int r, int c) { return r >= hbl && c >= vbl; }));
         }
       }
     }
@@ -123,7 +121,8 @@ TEST_P(GeneratorWidth, SignedTruncationOfLowColumnsRemovesPlainCells) {
   }
 }
 
-// Column 2n-1 of the signed array holds only the constant 1: dropping it adds 2^(2n-1) modulo 2^(2n).
+// Column 2n-1 of the signed array holds only the constant 1: dropping it adds 2^(2n-1) modulo
+// 2^(2n).
 TEST_P(GeneratorWidth, SignedTopColumnIsTheConstant) {
   const int bits = GetParam();
   std::vector<bool> keep(2 * bits, true);
@@ -145,7 +144,8 @@ TEST_P(GeneratorWidth, TruncationIsColumnsWithTheLowestDiscarded) {
     for (int k = 0; k <= columns; ++k) {
       std::vector<bool> keep(columns);
       for (int c = 0; c < columns; ++c) keep[c] = c >= k;
-      EXPECT_EQ(table(make_truncated(bits, is_signed, k)), table(make_columns(bits, is_signed, keep)))
+      EXPECT_EQ(table(make_truncated(bits, is_signed, k)),
+                table(make_columns(bits, is_signed, keep)))
           << "k=" << k << " signed=" << is_signed;
     }
   }
@@ -219,7 +219,7 @@ TEST(Generators, DrumOperandsByHand) {
   EXPECT_EQ(d8.at(181, 1), 160);
   EXPECT_EQ(d8.at(0b11000000, 1), 0b11100000);
   const Multiplier d8s = make_drum(8, true, 3);
-  EXPECT_EQ(d8s.at(d8s.code(-128), d8s.code(-1)), 160);  // |-128| -> 0b101 << 5
+  EXPECT_EQ(d8s.at(d8s.code(-128), d8s.code(-1)), 160);    // |-128| -> 0b101 << 5
   EXPECT_EQ(make_drum(8, true, 2).at(0x80, 0x80), 32767);  // 192 * 192 saturates
 }
 
@@ -285,12 +285,15 @@ TEST(FromFunction, OverflowPolicies) {
   }
   EXPECT_EQ(sat_s.at(sat_s.code(-8), sat_s.code(-8)), 127);
   EXPECT_EQ(wrap_s.at(wrap_s.code(-8), wrap_s.code(-8)), (192 & 0xff) - 256);
-  expect_error([&] { from_function("neg", 4, false, [](int x, int w) { return x - w; }, {},
-                                   ProductOverflow::kThrow); },
-               {"neg", "f(0, 1) = -1", "0..255"});
+  expect_error(
+      [&] {
+        from_function(
+            "neg", 4, false, [](int x, int w) { return x - w; }, {}, ProductOverflow::kThrow);
+      },
+      {"neg", "f(0, 1) = -1", "0..255"});
   // In range, kThrow keeps the values.
-  EXPECT_EQ(table(from_function("e", 3, true, [](int x, int w) { return x * w; }, {},
-                                ProductOverflow::kThrow)),
+  EXPECT_EQ(table(from_function(
+                "e", 3, true, [](int x, int w) { return x * w; }, {}, ProductOverflow::kThrow)),
             table(make_exact(3, true)));
 }
 

@@ -1,11 +1,10 @@
-#include "mult/metrics.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "mult/generators.h"
+#include "mult/metrics.h"
 
 namespace axnn {
 namespace {
@@ -131,7 +130,8 @@ TEST(Metrics, TruncationClosedForm) {
     for (bool is_signed : {false, true}) {
       const int max_k = is_signed ? bits - 1 : bits;
       for (int k = 1; k <= max_k; ++k) {
-        SCOPED_TRACE(::testing::Message() << "bits=" << bits << " signed=" << is_signed << " k=" << k);
+        SCOPED_TRACE(::testing::Message()
+                     << "bits=" << bits << " signed=" << is_signed << " k=" << k);
         const double worst = double(k - 1) * (1 << k) + 1;
         const double scale = std::pow(2.0, 2 * bits);
         const ErrorMetrics m = compute_metrics(make_truncated(bits, is_signed, k));

@@ -1,9 +1,8 @@
-#include "mult/multiplier.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "mult/multiplier.h"
 
 namespace axnn {
 namespace {

@@ -1,8 +1,5 @@
-#include "mult/registry.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,6 +8,7 @@
 #include "core/error.h"
 #include "mult/formats.h"
 #include "mult/generators.h"
+#include "mult/registry.h"
 
 namespace axnn {
 namespace {
@@ -78,7 +76,8 @@ TEST(Registry, BadParametersNameTheMultiplierAndTheValue) {
 
 TEST(Registry, CuratedNamesAreCanonicalAndCoverWidths8And4) {
   const auto names = curated_builtin_names();
-  for (const char* want : {"exact8s", "exact8u", "exact4s", "exact4u", "mitchell8s", "trunc8s_k4"}) {
+  for (const char* want :
+       {"exact8s", "exact8u", "exact4s", "exact4u", "mitchell8s", "trunc8s_k4"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
   for (const auto& name : names) {
@@ -99,9 +98,10 @@ TEST(Registry, EditDistance) {
 class RegistryFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("axnn_test_registry_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-             "_" + std::to_string(::getpid()));
+    root_ =
+        fs::temp_directory_path() /
+        ("axnn_test_registry_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "a");
     fs::create_directories(root_ / "b");

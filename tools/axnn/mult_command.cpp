@@ -80,7 +80,9 @@ Multiplier load(const std::string& name_or_path, const std::string& format,
 }
 
 nlohmann::ordered_json to_json(const Multiplier& m, const ErrorMetrics& e) {
-  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nullptr; };
+  auto opt = [](const std::optional<double>& v) {
+    return v ? nlohmann::ordered_json(*v) : nullptr;
+  };
   return {{"name", m.name()},
           {"bits", m.bits()},
           {"signed", m.is_signed()},
@@ -112,8 +114,9 @@ void print_show(const Multiplier& m, const ErrorMetrics& e) {
   fmt::print("area            {}\n", optional_number(meta.area_um2, " um^2"));
   fmt::print("delay           {}\n", optional_number(meta.delay_ns, " ns"));
   fmt::print("error over all {} code pairs (e = approx - exact):\n", m.codes() * m.codes());
-  fmt::print("  MAE%   {:.6g}\n  WCE%   {:.6g}\n  EP%    {:.6g}\n  MRE%   {:.6g}\n  WCRE%  {:.6g}\n",
-             e.mae_pct, e.wce_pct, e.ep_pct, e.mre_pct, e.wcre_pct);
+  fmt::print(
+      "  MAE%   {:.6g}\n  WCE%   {:.6g}\n  EP%    {:.6g}\n  MRE%   {:.6g}\n  WCRE%  {:.6g}\n",
+      e.mae_pct, e.wce_pct, e.ep_pct, e.mre_pct, e.wcre_pct);
   fmt::print("  MSE    {:.6g}\n  bias   {:.6g}\n  NMED   {:.6g}\n  MRED   {:.6g}\n", e.mse, e.bias,
              e.nmed, e.mred);
 }
@@ -127,9 +130,9 @@ void print_list_row(const Multiplier& m) {
 }
 
 void run_list() {
-  const std::string header = fmt::format("  {:<26} {:>4} {:>3} {:>9} {:>9} {:>7} {:>9} {:>10} {:>6}\n",
-                                         "name", "bits", "s/u", "MAE%", "WCE%", "EP%", "MRED",
-                                         "bias", "power");
+  const std::string header =
+      fmt::format("  {:<26} {:>4} {:>3} {:>9} {:>9} {:>7} {:>9} {:>10} {:>6}\n", "name", "bits",
+                  "s/u", "MAE%", "WCE%", "EP%", "MRED", "bias", "power");
   fmt::print("Built-in multipliers (a selection; every width 2..8 and parameter works):\n{}",
              header);
   for (const auto& name : curated_builtin_names()) print_list_row(*make_builtin(name));
@@ -138,8 +141,10 @@ void run_list() {
   std::vector<std::string> dirs;
   for (const auto& dir : registry.search_dirs()) dirs.push_back(dir.string());
   fmt::print("\nMultiplier files (*.axm) in [{}]:\n", fmt::join(dirs, ", "));
-  if (registry.files().empty()) fmt::print("  none\n");
-  else fmt::print("{}", header);
+  if (registry.files().empty())
+    fmt::print("  none\n");
+  else
+    fmt::print("{}", header);
   for (const auto& file : registry.files()) {
     try {
       Multiplier m = read_multiplier(file.path);
@@ -197,7 +202,8 @@ void run_generate(const GenerateOptions& o) {
   if (kind == "drum") m = make_drum(o.bits, is_signed, *o.k);
   if (kind == "bam") m = make_bam(o.bits, is_signed, *o.hbl, *o.vbl);
   if (kind == "mitchell") m = make_mitchell(o.bits, is_signed);
-  if (kind == "columns") m = make_columns(o.bits, is_signed, parse_columns(o.columns, o.bits, is_signed));
+  if (kind == "columns")
+    m = make_columns(o.bits, is_signed, parse_columns(o.columns, o.bits, is_signed));
   if (!o.name.empty()) m->set_name(o.name);
   write_multiplier(*m, o.output, optional_format(o.format));
   const ErrorMetrics e = compute_metrics(*m);
@@ -237,8 +243,9 @@ void add_mult_command(CLI::App& app) {
   };
   auto show_opts = std::make_shared<ShowOptions>();
   CLI::App* show = mult->add_subcommand(
-      "show", "Print a multiplier's metadata and error metrics (MAE%, WCE%, EP%, MRE%, WCRE%, MSE, "
-              "bias, NMED, MRED over all code pairs)");
+      "show",
+      "Print a multiplier's metadata and error metrics (MAE%, WCE%, EP%, MRE%, WCRE%, MSE, "
+      "bias, NMED, MRED over all code pairs)");
   show->add_option("multiplier", show_opts->name, "Registry name (see `axnn mult list`) or file")
       ->required();
   show->add_flag("--json", show_opts->json,
@@ -272,7 +279,8 @@ void add_mult_command(CLI::App& app) {
   generate->add_option("--k", gen->k,
                        "trunc: partial-product columns removed (0..2b-1 unsigned, 0..2b signed); "
                        "drum: bits kept from the leading one (1..b)");
-  generate->add_option("--hbl", gen->hbl, "bam: horizontal break level, lowest rows omitted (0..b)");
+  generate->add_option("--hbl", gen->hbl,
+                       "bam: horizontal break level, lowest rows omitted (0..b)");
   generate->add_option("--vbl", gen->vbl,
                        "bam: vertical break level, lowest columns omitted (0..2b-1 / 0..2b)");
   generate->add_option("--columns", gen->columns,
@@ -293,8 +301,7 @@ void add_mult_command(CLI::App& app) {
   auto conv = std::make_shared<ConvertOptions>();
   CLI::App* convert = mult->add_subcommand(
       "convert", "Convert a multiplier between formats (axm, header, tfapprox, tram, csv)");
-  convert->add_option("input", conv->input,
-                      "Input file, or a registry name to export a built-in")
+  convert->add_option("input", conv->input, "Input file, or a registry name to export a built-in")
       ->required();
   convert->add_option("-o,--output", conv->output, "Output file")->required();
   convert->add_option("--from", conv->from,
