@@ -31,7 +31,6 @@ class ArrayMask {
     for (auto& row : cell_) row.fill(true);
     constant_.fill(true);
   }
-  int columns() const { return partial_product_columns(bits_, signed_); }
   void drop_row(int row) { cell_[row].fill(false); }
   void drop_column(int column) {
     for (auto& row : cell_) row[column] = false;
@@ -107,6 +106,7 @@ int64_t mitchell_magnitude_product(int64_t a, int64_t b) {
 Multiplier from_function(std::string name, int bits, bool is_signed, const ProductFunction& fn,
                          MultiplierMeta meta, ProductOverflow overflow) {
   check_bits(bits);
+  AXNN_CHECK(fn != nullptr, "multiplier '{}': no product function given", name);
   const int codes = 1 << bits;
   const int64_t modulus = int64_t{1} << (2 * bits);
   const int64_t lo = is_signed ? -modulus / 2 : 0;
@@ -185,10 +185,9 @@ Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl) {
   meta.source =
       fmt::format("axnn make_bam(bits={}, signed={}, hbl={}, vbl={})", bits, is_signed, hbl, vbl);
   meta.description = fmt::format(
-      "broken-array {}-bit {} multiplier (Mahdiani et al.): rows w_0..w_{} and columns 0..{} of "
-      "the "
-      "{} array omitted",
-      bits, signedness(is_signed), hbl - 1, vbl - 1, is_signed ? "Baugh-Wooley" : "AND");
+      "broken-array {}-bit {} multiplier (Mahdiani et al.): the {} lowest rows and the {} lowest "
+      "columns of the {} array omitted",
+      bits, signedness(is_signed), hbl, vbl, is_signed ? "Baugh-Wooley" : "AND");
   return from_array(fmt::format("{}_h{}_v{}", base_name("bam", bits, is_signed), hbl, vbl), bits,
                     is_signed, mask, std::move(meta));
 }

@@ -169,9 +169,13 @@ TEST_F(RegistryFiles, EnvironmentPathThenUserFolder) {
   EXPECT_EQ(registry.files()[1].stem, "from_user");
   EXPECT_TRUE(get_multiplier("from_user").is_signed());
   ASSERT_EQ(unsetenv("XDG_DATA_HOME"), 0);
+  const char* home = std::getenv("HOME");
+  const std::optional<std::string> saved_home =
+      home ? std::optional<std::string>(home) : std::nullopt;
   ASSERT_EQ(setenv("HOME", "/nonexistent_home", 1), 0);
   EXPECT_EQ(MultiplierRegistry::user_dir(),
             fs::path("/nonexistent_home/.local/share/axnn/multipliers"));
+  if (saved_home) setenv("HOME", saved_home->c_str(), 1);
   unsetenv("AXNN_MULT_PATH");
 }
 
