@@ -12,7 +12,7 @@
 // sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
 // partial sums are widened (every k block, at most 256 k). The bias adds k * bias mod 2^32.
 //
-// Two schedules, chosen per run from N (build cost against reuse):
+// Two schedules, chosen per run from N and M (build cost against reuse, row padding):
 // - table-load (large N). For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] =
 //   u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte index vector, arranged
 //   at create so that vpunpck{l,h}bw of the lo/hi results yields the rows in natural order). Then
@@ -45,8 +45,11 @@ constexpr int64_t kTableCols = 8;               // columns of B per table-load r
 constexpr int64_t kChunk = 64;                  // rows of A per planes-over-m index vector
 constexpr int kMaxChunks = 4;                   // index vectors per k (16 accumulators)
 constexpr int64_t kFlushK = 256;                // 16-bit partial sums stay exact up to here
-// Table-load is chosen when N is at least this multiple of the 256 rows it builds per k.
-constexpr int64_t kTableLoadMinN = 512;
+// Schedule choice, measured on Sapphire Rapids (where vpermi2b costs two cycles): per row of A
+// and k, table-load costs about (N + kBuildCols) / kTableLoadSpeed and planes-over-m N (rows
+// padded to 32 and 64 respectively). Crossover near N = 560 for M a multiple of 64.
+constexpr double kBuildCols = 500;
+constexpr double kTableLoadSpeed = 1.9;
 
 struct Planes {
   __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
@@ -164,7 +167,9 @@ class LutGemmAvx512 final : public LutGemm::Impl {
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
-    if (n >= kTableLoadMinN)
+    const double table_load_cost = static_cast<double>(blocks_ * kBlockRows) * (n + kBuildCols);
+    const double planes_cost = static_cast<double>(chunks_ * kChunk) * n * kTableLoadSpeed;
+    if (table_load_cost < planes_cost)
       run_table_load(b, n, c, ldb, ldc, threads);
     else
       run_planes(b, n, c, ldb, ldc, threads);
