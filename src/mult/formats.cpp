@@ -3,6 +3,7 @@
 #include "mult/formats.h"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +19,6 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
@@ -123,7 +123,8 @@ int64_t parse_int(const Where& where, std::string_view token, std::string_view w
   const bool negative = !digits.empty() && digits.front() == '-';
   if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) digits.remove_prefix(1);
   int base = 10;
-  if (allow_hex && digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+  if (allow_hex && digits.size() > 2 && digits[0] == '0' &&
+      (digits[1] == 'x' || digits[1] == 'X')) {
     base = 16;
     digits.remove_prefix(2);
   }
@@ -144,7 +145,8 @@ int64_t parse_int(const Where& where, std::string_view token, std::string_view w
 int64_t check_range(const Where& where, int64_t value, int64_t lo, int64_t hi,
                     std::string_view what, std::string_view range_name) {
   if (value < lo || value > hi) {
-    where.fail(fmt::format("{} {} is outside the {} range {}..{}", what, value, range_name, lo, hi));
+    where.fail(
+        fmt::format("{} {} is outside the {} range {}..{}", what, value, range_name, lo, hi));
   }
   return value;
 }
@@ -174,9 +176,9 @@ void write_atomic(const Multiplier& mult, const fs::path& path, std::string_view
     tmp = dir / fmt::format(".{}.tmp{}-{}", path.filename().string(), ::getpid(), counter++);
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) {
-      fail_write(mult, path,
-                 fmt::format("cannot create temporary file {}: {}", tmp.string(),
-                             std::strerror(errno)));
+      fail_write(
+          mult, path,
+          fmt::format("cannot create temporary file {}: {}", tmp.string(), std::strerror(errno)));
     }
   }
   const auto abandon = [&](std::string_view step) {
@@ -201,8 +203,8 @@ void write_atomic(const Multiplier& mult, const fs::path& path, std::string_view
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    fail_write(mult, path, fmt::format("cannot rename {} to it: {}", tmp.string(),
-                                       std::strerror(err)));
+    fail_write(mult, path,
+               fmt::format("cannot rename {} to it: {}", tmp.string(), std::strerror(err)));
   }
 }
 
@@ -223,9 +225,9 @@ MultiplierMeta read_meta(const fs::path& path, MultFormat format) {
 //   0 0 0 0                                                          2^b rows of 2^b integers,
 //   ...                                                              row x_code, column w_code
 
-constexpr std::array<std::string_view, 9> kAxmKeys = {
-    "name", "bits", "signed", "relative_power", "power_mw", "area_um2", "delay_ns", "source",
-    "description"};
+constexpr std::array<std::string_view, 9> kAxmKeys = {"name",           "bits",     "signed",
+                                                      "relative_power", "power_mw", "area_um2",
+                                                      "delay_ns",       "source",   "description"};
 
 std::string write_axm(const Multiplier& mult, const fs::path& path) {
   nlohmann::ordered_json meta;
@@ -264,8 +266,7 @@ std::string write_axm(const Multiplier& mult, const fs::path& path) {
   return out;
 }
 
-std::optional<double> json_number(const Where& where, const nlohmann::json& meta,
-                                  const char* key) {
+std::optional<double> json_number(const Where& where, const nlohmann::json& meta, const char* key) {
   if (!meta.contains(key) || meta[key].is_null()) return std::nullopt;
   if (!meta[key].is_number()) {
     where.fail(fmt::format("metadata field '{}' must be a number or null, found {}", key,
@@ -347,7 +348,7 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
   std::vector<int32_t> lut(size_t{1} << (2 * bits));
   for (int x = 0; x < codes; ++x) {
     const Where where{path, 3 + x};
-    if (static_cast<size_t>(2 + x) >= lines.size()) {
+    if (static_cast<size_t>(x) + 2 >= lines.size()) {
       where.fail(fmt::format("the table ends after {} of {} rows", x, codes));
     }
     const std::vector<std::string_view> row = split_words(lines[2 + x]);
@@ -368,8 +369,7 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
           fmt::format("unexpected text after the {} table rows: {}", codes, quote(lines[i])));
     }
   }
-  return Multiplier(std::move(name), static_cast<int>(bits), is_signed, std::move(lut),
-                    std::move(mult_meta));
+  return {std::move(name), static_cast<int>(bits), is_signed, std::move(lut), std::move(mult_meta)};
 }
 
 // ---- header (TransAxx / AdaPT) ---------------------------------------------------------------
@@ -498,8 +498,9 @@ class HeaderParser {
           fail_here(fmt::format("expected the integer {}, found {}", what, quote(tok_.text)));
         }
         const Where where{path_, tok_.line};
-        lut[static_cast<size_t>(x) * kFixedCodes + w] = static_cast<int32_t>(check_range(
-            where, parse_int(where, tok_.text, what, /*allow_hex=*/true), lo, hi, what, range_name));
+        lut[static_cast<size_t>(x) * kFixedCodes + w] = static_cast<int32_t>(
+            check_range(where, parse_int(where, tok_.text, what, /*allow_hex=*/true), lo, hi, what,
+                        range_name));
         advance();
       }
       if (is(",")) advance();  // trailing comma inside a row
@@ -519,11 +520,12 @@ class HeaderParser {
     advance();
     expect(";", "after the table");
     if (tok_.kind != TokenKind::kEnd) {
-      fail_here(fmt::format("unexpected {} after the table (one table per file)", quote(tok_.text)));
+      fail_here(
+          fmt::format("unexpected {} after the table (one table per file)", quote(tok_.text)));
     }
     const bool is_signed = options.is_signed.value_or(!unsigned_elements);
-    return Multiplier(default_name(path_, options), kFixedBits, is_signed, std::move(lut),
-                      read_meta(path_, MultFormat::kHeader));
+    return {default_name(path_, options), kFixedBits, is_signed, std::move(lut),
+            read_meta(path_, MultFormat::kHeader)};
   }
 
  private:
@@ -535,8 +537,9 @@ class HeaderParser {
       advance();
     }
     if (words.empty() || !is("[")) {
-      fail_here(fmt::format("expected a declaration like 'const short lut[256][256] = {{', found {}",
-                            quote(tok_.text)));
+      fail_here(
+          fmt::format("expected a declaration like 'const short lut[256][256] = {{', found {}",
+                      quote(tok_.text)));
     }
     words.pop_back();  // the variable name
     bool is_short = false, is_unsigned = false, is_int16 = false, is_uint16 = false;
@@ -572,9 +575,8 @@ class HeaderParser {
   void parse_dimension() {
     expect("[", "for the array dimensions [256][256]");
     const Where where{path_, tok_.line};
-    const int64_t size = tok_.kind == TokenKind::kNumber
-                             ? parse_int(where, tok_.text, "array dimension", true)
-                             : -1;
+    const int64_t size =
+        tok_.kind == TokenKind::kNumber ? parse_int(where, tok_.text, "array dimension", true) : -1;
     if (size != kFixedCodes) {
       where.fail(fmt::format("array dimension {} is not {}: header tables are 8-bit, [256][256]",
                              quote(tok_.text), kFixedCodes));
@@ -583,7 +585,7 @@ class HeaderParser {
     expect("]", "after the array dimension");
   }
 
-  bool is(std::string_view punct) const {
+  [[nodiscard]] bool is(std::string_view punct) const {
     return tok_.kind == TokenKind::kPunct && tok_.text == punct;
   }
   void expect(std::string_view punct, std::string_view context) {
@@ -602,8 +604,8 @@ class HeaderParser {
 
 std::string write_header(const Multiplier& mult, const fs::path& path) {
   const int64_t lo = mult.is_signed() ? std::numeric_limits<int16_t>::min() : 0;
-  const int64_t hi = mult.is_signed() ? std::numeric_limits<int16_t>::max()
-                                      : std::numeric_limits<uint16_t>::max();
+  const int64_t hi =
+      mult.is_signed() ? std::numeric_limits<int16_t>::max() : std::numeric_limits<uint16_t>::max();
   std::string out = fmt::format(
       "// axnn multiplier {}: {}-bit {}. lut[x][w], x the activation's uint8 bit pattern, w the "
       "weight's.\n",
@@ -617,8 +619,8 @@ std::string write_header(const Multiplier& mult, const fs::path& path) {
       const int32_t v = mult.at(x, w);
       if (v < lo || v > hi) {
         fail_write(mult, path,
-                   fmt::format("lut[{}][{}] = {} does not fit the header's {} elements ({}..{})",
-                               x, w, v, mult.is_signed() ? "short" : "unsigned short", lo, hi));
+                   fmt::format("lut[{}][{}] = {} does not fit the header's {} elements ({}..{})", x,
+                               w, v, mult.is_signed() ? "short" : "unsigned short", lo, hi));
       }
       if (w > 0) out += ", ";
       fmt::format_to(it, "{}", v);
@@ -646,14 +648,14 @@ Multiplier read_tfapprox(const fs::path& path, std::string_view bytes, const Rea
                                             (static_cast<uint8_t>(bytes[2 * i + 1]) << 8));
     lut[i] = is_signed ? static_cast<int16_t>(word) : word;
   }
-  return Multiplier(default_name(path, options), kFixedBits, is_signed, std::move(lut),
-                    read_meta(path, MultFormat::kTfApprox));
+  return {default_name(path, options), kFixedBits, is_signed, std::move(lut),
+          read_meta(path, MultFormat::kTfApprox)};
 }
 
 std::string write_tfapprox(const Multiplier& mult, const fs::path& path) {
   const int64_t lo = mult.is_signed() ? std::numeric_limits<int16_t>::min() : 0;
-  const int64_t hi = mult.is_signed() ? std::numeric_limits<int16_t>::max()
-                                      : std::numeric_limits<uint16_t>::max();
+  const int64_t hi =
+      mult.is_signed() ? std::numeric_limits<int16_t>::max() : std::numeric_limits<uint16_t>::max();
   std::string out(kTfApproxBytes, '\0');
   for (int x = 0; x < kFixedCodes; ++x) {
     for (int w = 0; w < kFixedCodes; ++w) {
@@ -710,16 +712,16 @@ Multiplier table_from_pairs(const fs::path& path, MultFormat format,
   const std::string range_name = fmt::format(
       "{}-bit {}{}", bits, is_signed ? "signed" : "unsigned",
       options.is_signed ? " (as asked)"
-      : negative        ? fmt::format(" (signed since line {} has a negative operand)", negative->line)
-                        : " (unsigned since no operand is negative)");
+      : negative ? fmt::format(" (signed since line {} has a negative operand)", negative->line)
+                 : " (unsigned since no operand is negative)");
   std::vector<int32_t> lut(entries.size());
   std::vector<int> seen_line(entries.size(), 0);
   for (const PairEntry& e : entries) {
     const Where where{path, e.line};
-    const int x_code = static_cast<int>(check_range(where, e.x, lo, hi, "operand x", range_name)) &
-                       (codes - 1);
-    const int w_code = static_cast<int>(check_range(where, e.w, lo, hi, "operand w", range_name)) &
-                       (codes - 1);
+    const int x_code =
+        static_cast<int>(check_range(where, e.x, lo, hi, "operand x", range_name)) & (codes - 1);
+    const int w_code =
+        static_cast<int>(check_range(where, e.w, lo, hi, "operand w", range_name)) & (codes - 1);
     const size_t i = (static_cast<size_t>(x_code) << bits) | w_code;
     if (seen_line[i] != 0) {
       where.fail(fmt::format("pair x = {}, w = {} appears twice (also on line {})", e.x, e.w,
@@ -728,8 +730,7 @@ Multiplier table_from_pairs(const fs::path& path, MultFormat format,
     seen_line[i] = e.line;
     lut[i] = e.product;
   }
-  return Multiplier(default_name(path, options), bits, is_signed, std::move(lut),
-                    read_meta(path, format));
+  return {default_name(path, options), bits, is_signed, std::move(lut), read_meta(path, format)};
 }
 
 int32_t parse_product(const Where& where, std::string_view token) {
@@ -812,8 +813,7 @@ Multiplier read_csv(const fs::path& path, std::string_view text, const ReadOptio
                        parse_int(where, fields[1], "operand w"), parse_product(where, fields[2]),
                        where.line});
   }
-  return table_from_pairs(path, MultFormat::kCsv, entries, static_cast<int>(lines.size()),
-                          options);
+  return table_from_pairs(path, MultFormat::kCsv, entries, static_cast<int>(lines.size()), options);
 }
 
 std::string write_csv(const Multiplier& mult) {
@@ -871,8 +871,8 @@ Multiplier read_multiplier(const std::filesystem::path& path, std::optional<Mult
     case MultFormat::kCsv:
       return read_csv(path, text, options);
   }
-  throw Error(fmt::format("file {}: unknown multiplier format {}", path.string(),
-                          static_cast<int>(fmt)));
+  throw Error(
+      fmt::format("file {}: unknown multiplier format {}", path.string(), static_cast<int>(fmt)));
 }
 
 void write_multiplier(const Multiplier& mult, const std::filesystem::path& path,

@@ -1,11 +1,20 @@
 // Multiplier file formats, read and write. Every malformed file gives one axnn::Error naming the
-// file, the line (where the format has lines) and the problem.
+// file, the line (where the format has lines) and the problem. Rows are always the activation.
 //
-//   axm       our own: a versioned header line, JSON metadata, then the table
-//   header    the TransAxx / AdaPT C header: `const [__device__] short|int16_t lut[256][256] = {...};`
-//   tfapprox  TFApprox binary: 65536 little-endian uint16, index a*256+b
-//   tram      TRAM text LUT: "LUT for approximate multiplier:" then 2^(2b) "a b p" lines
-//   csv       one "x,w,product" row per code pair, values as signed/unsigned operand values
+//   axm       our own, exact and diff-friendly: "axnn-multiplier 1", one line of JSON metadata
+//             (name, bits, signed, relative_power, power_mw, area_um2, delay_ns, source,
+//             description), then 2^b lines of 2^b integers, line x holding lut[x][0..2^b-1]
+//   header    the TransAxx / AdaPT C header,
+//             `const [__device__] short|int16_t lut[256][256] = {...};`, rows the activation's
+//             uint8 bit pattern; unsigned short / uint16_t elements hold unsigned tables (axnn
+//             writes those so, as their products reach 65025)
+//   tfapprox  TFApprox binary: 65536 little-endian uint16, index a*256+b; a signed table stores
+//             the int16 bit pattern
+//   tram      TRAM text LUT: log lines, "LUT for approximate multiplier:", then 2^(2b) "a b p"
+//             lines of operand values (signed: 0..2^(b-1)-1 then -2^(b-1)..-1)
+//   csv       "x,w,product" then one row per code pair, operands as signed/unsigned values
+// tram and csv take the width from the entry count and the signedness from negative operands;
+// every pair must appear exactly once. The text formats must end with a newline.
 #pragma once
 
 #include <filesystem>
@@ -25,15 +34,20 @@ MultFormat format_from_path(const std::filesystem::path& path);
 
 // What the file cannot say by itself (formats without a width or signedness in them).
 struct ReadOptions {
-  std::optional<bool> is_signed;  // header: default signed; tfapprox: default unsigned
-  std::optional<std::string> name;  // default: the file's stem
+  // header: default from the element type (short / int16_t signed, unsigned short / uint16_t
+  // unsigned); tfapprox: default unsigned; tram, csv: default from the operands, and a given value
+  // makes operands outside its range an error; axm: must agree with the file.
+  std::optional<bool> is_signed;
+  std::optional<std::string> name;  // default: the name in an axm file, else the file's stem
 };
 
 Multiplier read_multiplier(const std::filesystem::path& path,
                            std::optional<MultFormat> format = std::nullopt,
                            const ReadOptions& options = {});
-// Writes atomically (temp file + rename). Formats fixed at 8 bits (header, tfapprox) reject other
-// widths with a clear error.
+// Writes atomically (temp file beside the target + rename), so a failed write leaves any previous
+// file as it was. Formats fixed at 8 bits (header, tfapprox) reject other widths, and the 16-bit
+// ones reject products outside int16 (signed) or uint16 (unsigned), with a clear error. Only axm
+// keeps the metadata; a table read from another format gets its file as the source.
 void write_multiplier(const Multiplier& mult, const std::filesystem::path& path,
                       std::optional<MultFormat> format = std::nullopt);
 

@@ -1,7 +1,5 @@
 // Multiplier file formats: round trips of random tables through every format, hand-written files
 // checked entry by entry, and one clear error for every kind of malformed file.
-#include "mult/formats.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "mult/formats.h"
 
 namespace axnn {
 namespace {
@@ -40,8 +39,8 @@ class FormatsTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  fs::path put(const std::string& file, const std::string& content) const {
-    const fs::path path = dir_ / file;
+  [[nodiscard]] fs::path put(const std::string& file, const std::string& content) const {
+    fs::path path = dir_ / file;
     std::ofstream(path, std::ios::binary) << content;
     return path;
   }
@@ -58,7 +57,7 @@ Multiplier random_multiplier(const std::string& name, int bits, bool is_signed, 
   // The ends of the range must survive too.
   lut.front() = static_cast<int32_t>(lo);
   lut.back() = static_cast<int32_t>(hi);
-  return Multiplier(name, bits, is_signed, std::move(lut));
+  return {name, bits, is_signed, std::move(lut)};
 }
 
 Multiplier exact_multiplier(const std::string& name, int bits, bool is_signed) {
@@ -70,14 +69,15 @@ Multiplier exact_multiplier(const std::string& name, int bits, bool is_signed) {
                     Multiplier::code_value(w, bits, is_signed));
     }
   }
-  return Multiplier(name, bits, is_signed, std::move(lut));
+  return {name, bits, is_signed, std::move(lut)};
 }
 
 std::vector<int32_t> to_vector(const Multiplier& m) { return {m.lut().begin(), m.lut().end()}; }
 
 std::string trim_copy(const std::string& s) {
   const size_t start = s.find_first_not_of(" \t\r\n");
-  return start == std::string::npos ? "" : s.substr(start, s.find_last_not_of(" \t\r\n") - start + 1);
+  return start == std::string::npos ? ""
+                                    : s.substr(start, s.find_last_not_of(" \t\r\n") - start + 1);
 }
 
 // Runs fn and checks that it throws one axnn::Error whose message holds every piece.
@@ -156,8 +156,8 @@ TEST_P(RoundTripTest, WriteThenReadGivesTheSameMultiplier) {
     hi = is_signed ? std::numeric_limits<int16_t>::max() : std::numeric_limits<uint16_t>::max();
   }
   const std::string name = fmt::format("rt_{}_{}", bits, is_signed ? "s" : "u");
-  Multiplier mult = random_multiplier(name, bits, is_signed, lo, hi,
-                                      1234u + 17u * bits + (is_signed ? 1u : 0u));
+  Multiplier mult =
+      random_multiplier(name, bits, is_signed, lo, hi, 1234u + 17u * bits + (is_signed ? 1u : 0u));
   mult.meta().relative_power = 1.0 / 3.0;
   mult.meta().area_um2 = 0.1;
   mult.meta().delay_ns = 1e-300;
@@ -299,8 +299,8 @@ TEST_F(FormatsTest, HeaderFixture) {
   EXPECT_EQ(m.name(), "mul8s_1KV6");
   EXPECT_EQ(m.bits(), 8);
   EXPECT_TRUE(m.is_signed());
-  EXPECT_EQ(m.at(255, 255), 1);     // -1 * -1
-  EXPECT_EQ(m.at(128, 1), -128);    // -128 * 1
+  EXPECT_EQ(m.at(255, 255), 1);      // -1 * -1
+  EXPECT_EQ(m.at(128, 1), -128);     // -128 * 1
   EXPECT_EQ(m.at(128, 128), 16384);  // -128 * -128
   EXPECT_EQ(m.at(127, 2), 254);
   EXPECT_EQ(m.at(3, 5), 16);  // the one approximate entry
@@ -319,17 +319,16 @@ TEST_F(FormatsTest, HeaderUnsignedElementsAndAdaptStyle) {
   EXPECT_EQ(m.at(255, 255), 65025);
   EXPECT_EQ(to_vector(m), to_vector(exact_multiplier("u", 8, false)));
 
-  const fs::path adapt = put("adapt.h", header_text("const short int lut [256][256]", 256, 256,
-                                                    [](int x, int w) {
-                                                      return x == 1 && w == 1 ? std::string("0x1")
-                                                                              : signed_product(x, w);
-                                                    }));
+  const fs::path adapt =
+      put("adapt.h", header_text("const short int lut [256][256]", 256, 256, [](int x, int w) {
+            return x == 1 && w == 1 ? std::string("0x1") : signed_product(x, w);
+          }));
   EXPECT_EQ(to_vector(read_multiplier(adapt)), to_vector(exact_multiplier("s", 8, true)));
 }
 
 TEST_F(FormatsTest, TfApproxFixture) {
   std::string bytes(131072, '\0');
-  const auto put_word = [&](int x, int w, uint16_t v) {
+  const auto put_word = [&](size_t x, size_t w, uint16_t v) {
     bytes[2 * (x * 256 + w)] = static_cast<char>(v & 0xff);
     bytes[2 * (x * 256 + w) + 1] = static_cast<char>(v >> 8);
   };
@@ -440,16 +439,15 @@ std::string axm_text(const std::string& meta, const std::vector<std::string>& ro
   return text;
 }
 
-const char* const kMeta2 = R"({"name":"t","bits":2,"signed":false})";
-const std::vector<std::string> kRows2 = {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 9"};
-
 TEST_F(FormatsTest, AxmErrors) {
+  const std::string meta2 = R"({"name":"t","bits":2,"signed":false})";
+  const std::vector<std::string> rows2 = {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 9"};
   const auto check = [&](const std::string& content, std::initializer_list<std::string> pieces) {
     const fs::path path = put("bad.axm", content);
     expect_error([&] { read_multiplier(path); }, pieces);
   };
   // The good file reads, so each error below comes from its one change.
-  EXPECT_EQ(read_multiplier(put("good.axm", axm_text(kMeta2, kRows2))).at(3, 3), 9);
+  EXPECT_EQ(read_multiplier(put("good.axm", axm_text(meta2, rows2))).at(3, 3), 9);
 
   check("axnn-multiplier 2\n{}\n",
         {(dir_ / "bad.axm").string() + ": axm version 2 is not supported (this axnn reads "
@@ -458,31 +456,31 @@ TEST_F(FormatsTest, AxmErrors) {
   check("axnn-multiplier one\n", {"line 1", "axm version 'one' is not an integer"});
   check("axnn-multiplier 1\n", {"line 2", "metadata line is missing"});
   check("axnn-multiplier 1\n{\"bits\":2,\n", {"line 2", "not valid JSON"});
-  check(axm_text("[2]", kRows2), {"line 2", "must be a JSON object"});
-  check(axm_text(R"({"name":"t","signed":false})", kRows2), {"line 2", "'bits'", "nothing"});
-  check(axm_text(R"({"name":"t","bits":"2","signed":false})", kRows2),
+  check(axm_text("[2]", rows2), {"line 2", "must be a JSON object"});
+  check(axm_text(R"({"name":"t","signed":false})", rows2), {"line 2", "'bits'", "nothing"});
+  check(axm_text(R"({"name":"t","bits":"2","signed":false})", rows2),
         {"line 2", "'bits' must be an integer", "\"2\""});
-  check(axm_text(R"({"name":"t","bits":9,"signed":false})", kRows2),
+  check(axm_text(R"({"name":"t","bits":9,"signed":false})", rows2),
         {"line 2", "bit width 9 is outside", "2..8"});
-  check(axm_text(R"({"name":"t","bits":2,"signed":"no"})", kRows2), {"line 2", "'signed'"});
-  check(axm_text(R"({"name":"t","bits":2,"signed":false,"relative_pwr":0.5})", kRows2),
+  check(axm_text(R"({"name":"t","bits":2,"signed":"no"})", rows2), {"line 2", "'signed'"});
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"relative_pwr":0.5})", rows2),
         {"line 2", "unknown metadata field 'relative_pwr'"});
-  check(axm_text(R"({"name":"t","bits":2,"signed":false,"power_mw":"1mW"})", kRows2),
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"power_mw":"1mW"})", rows2),
         {"line 2", "'power_mw' must be a number"});
-  check(axm_text(R"({"name":"t","bits":2,"signed":false,"source":3})", kRows2),
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"source":3})", rows2),
         {"line 2", "'source' must be a string"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3"}), {"line 5", "ends after 2 of 4 rows"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2", "0 2 4 6", "0 3 6 9"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3"}), {"line 5", "ends after 2 of 4 rows"});
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2", "0 2 4 6", "0 3 6 9"}),
         {"line 4", "row 1 has 3 values", "needs 4"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3 4", "0 2 4 6", "0 3 6 9"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3 4", "0 2 4 6", "0 3 6 9"}),
         {"line 4", "row 1 has 5 values"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3", "0 2 x4 6", "0 3 6 9"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3", "0 2 x4 6", "0 3 6 9"}),
         {"line 5", "lut[2][2] 'x4' is not an integer"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 2147483648"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 2147483648"}),
         {"line 6", "lut[3][3] 2147483648 is outside the int32 range"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 99999999999999999999999"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 99999999999999999999999"}),
         {"line 6", "out of range"});
-  check(axm_text(kMeta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 9", "", "0 0 0 0"}),
+  check(axm_text(meta2, {"0 0 0 0", "0 1 2 3", "0 2 4 6", "0 3 6 9", "", "0 0 0 0"}),
         {"line 8", "unexpected text after the 4 table rows"});
 
   const fs::path good = dir_ / "good.axm";
@@ -571,38 +569,48 @@ TEST_F(FormatsTest, TramErrors) {
   check("INFO: nothing here\n1 2 2\n", {"bad.txt", "no 'LUT for approximate multiplier:' line"});
   check("LUT for approximate multiplier:\n", {"the table has 0 entries"});
   // 2-bit signed: line 1 is the marker, entry i on line i + 2.
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == 1 && b == -2 ? std::string("1 -2\n") : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == 1 && b == -2 ? std::string("1 -2\n") : plain_tram_line(a, b, p);
+                  }),
         {"line 8", "expected 'a b product', found '1 -2'"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == 1 && b == 1 ? std::string("1 1 1 1\n") : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == 1 && b == 1 ? std::string("1 1 1 1\n") : plain_tram_line(a, b, p);
+                  }),
         {"line 7", "expected 'a b product'"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == 1 && b == 1 ? std::string("1 one 1\n") : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == 1 && b == 1 ? std::string("1 one 1\n") : plain_tram_line(a, b, p);
+                  }),
         {"line 7", "operand b 'one' is not an integer"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == 1 && b == 1 ? std::string("1 1 4294967296\n") : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == 1 && b == 1 ? std::string("1 1 4294967296\n")
+                                            : plain_tram_line(a, b, p);
+                  }),
         {"line 7", "product 4294967296 is outside the int32 range"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == -1 && b == -1 ? std::string("") : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == -1 && b == -1 ? std::string("") : plain_tram_line(a, b, p);
+                  }),
         {"bad.txt, line 16", "the table has 15 entries", "4^b"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == -1 && b == -1 ? plain_tram_line(0, 1, 0) : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == -1 && b == -1 ? plain_tram_line(0, 1, 0) : plain_tram_line(a, b, p);
+                  }),
         {"line 17", "pair x = 0, w = 1 appears twice (also on line 3)"});
-  check(tram_text(2, true, [](int a, int b, int p) {
-          return a == -1 && b == -1 ? plain_tram_line(2, -1, -2) : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, true,
+                  [](int a, int b, int p) {
+                    return a == -1 && b == -1 ? plain_tram_line(2, -1, -2)
+                                              : plain_tram_line(a, b, p);
+                  }),
         {"line 17", "operand x 2 is outside the 2-bit signed",
          "signed since line 4 has a negative operand", "-2..1"});
-  check(tram_text(2, false, [](int a, int b, int p) {
-          return a == 3 && b == 3 ? plain_tram_line(3, 4, 12) : plain_tram_line(a, b, p);
-        }),
+  check(tram_text(2, false,
+                  [](int a, int b, int p) {
+                    return a == 3 && b == 3 ? plain_tram_line(3, 4, 12) : plain_tram_line(a, b, p);
+                  }),
         {"line 17", "operand w 4 is outside the 2-bit unsigned", "0..3"});
   ReadOptions as_unsigned;
   as_unsigned.is_signed = false;
@@ -662,11 +670,11 @@ TEST_F(FormatsTest, TextFormatsNeedTheirFinalNewline) {
 }
 
 TEST_F(FormatsTest, CsvByteOrderMark) {
-  const fs::path path = put("bom.csv", "\xEF\xBB\xBFx,w,product\n" +
-                                           std::string("0,0,0\n0,1,0\n1,0,0\n1,1,1\n") +
-                                           "0,-1,0\n0,-2,0\n1,-1,-1\n1,-2,-2\n"
-                                           "-1,0,0\n-1,1,-1\n-1,-1,1\n-1,-2,2\n"
-                                           "-2,0,0\n-2,1,-2\n-2,-1,2\n-2,-2,4\n");
+  const fs::path path =
+      put("bom.csv", "\xEF\xBB\xBFx,w,product\n" + std::string("0,0,0\n0,1,0\n1,0,0\n1,1,1\n") +
+                         "0,-1,0\n0,-2,0\n1,-1,-1\n1,-2,-2\n"
+                         "-1,0,0\n-1,1,-1\n-1,-1,1\n-1,-2,2\n"
+                         "-2,0,0\n-2,1,-2\n-2,-1,2\n-2,-2,4\n");
   EXPECT_EQ(to_vector(read_multiplier(path)), to_vector(exact_multiplier("e", 2, true)));
 }
 
@@ -689,8 +697,8 @@ TEST_F(FormatsTest, EveryTruncationIsAnError) {
       std::ifstream in(dir_ / file, std::ios::binary);
       text.assign(std::istreambuf_iterator<char>(in), {});
     }
-    std::vector<size_t> cuts = {0, 1, text.size() / 2, text.size() - 1, text.size() - 2,
-                                text.size() - 3};
+    std::vector<size_t> cuts = {
+        0, 1, text.size() / 2, text.size() - 1, text.size() - 2, text.size() - 3};
     for (int i = 0; i < 60; ++i) cuts.push_back(rng() % text.size());
     for (size_t cut : cuts) {
       const fs::path path = put("cut_" + file, text.substr(0, cut));
@@ -717,7 +725,7 @@ TEST_F(FormatsTest, DamagedFilesNeverCrash) {
     int errors = 0;
     for (int i = 0; i < 60; ++i) {
       std::string damaged = text;
-      for (int edits = 1 + rng() % 3; edits > 0; --edits) {
+      for (auto edits = 1 + rng() % 3; edits > 0; --edits) {
         const size_t at = rng() % damaged.size();
         switch (rng() % 3) {
           case 0:
@@ -783,8 +791,7 @@ TEST_F(FormatsTest, FailedWriteKeepsThePreviousFile) {
   // A directory in the way: the rename fails and the temporary file is removed.
   fs::create_directory(dir_ / "taken.axm");
   fs::create_directory(dir_ / "taken.axm" / "inside");
-  expect_error([&] { write_multiplier(good, dir_ / "taken.axm"); },
-               {"taken.axm", "cannot rename"});
+  expect_error([&] { write_multiplier(good, dir_ / "taken.axm"); }, {"taken.axm", "cannot rename"});
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
 
   // Overwriting with a good table replaces the file.
