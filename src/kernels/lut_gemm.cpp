@@ -43,6 +43,21 @@ OffsetTable make_offset_table(const LutGemmDesc& desc) {
   return out;
 }
 
+std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int64_t col_align) {
+  std::vector<BlockTask> tasks;
+  const int64_t whole = blocks - blocks % threads;
+  for (int64_t block = 0; block < whole; ++block) tasks.push_back({block, 0, n});
+  for (int64_t block = whole; block < blocks; ++block) {
+    int64_t begin = 0;
+    for (int part = 1; part <= threads; ++part) {
+      const int64_t end = part == threads ? n : n * part / threads / col_align * col_align;
+      if (end > begin) tasks.push_back({block, begin, end});
+      begin = std::max(begin, end);
+    }
+  }
+  return tasks;
+}
+
 LutGemm LutGemm::create(const LutGemmDesc& desc) {
   AXNN_CHECK(desc.bits >= 2 && desc.bits <= 8, "LutGemmDesc.bits = {}: expected 2..8", desc.bits);
   const size_t entries = size_t{1} << (2 * desc.bits);

@@ -239,6 +239,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                       int threads) const {
     const int64_t rows = m(), depth = k();
     const int32_t bias = k_bias();
+    const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTableCols);
 #pragma omp parallel num_threads(threads)
     {
       thread_local AlignedBuffer<uint16_t> t_buf, part_buf;
@@ -249,7 +250,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       uint16_t* part = scratch(part_buf, part_cap, n * 2 * kBlockRows);
       int32_t* sums = scratch(sums_buf, sums_cap, n * kBlockRows);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t mb = 0; mb < blocks_; ++mb) {
+      for (size_t task = 0; task < tasks.size(); ++task) {
+        const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
           build_table(mb, k0 / 2, (kb + 1) / 2, t);
@@ -257,18 +259,18 @@ class LutGemmAvx512 final : public LutGemm::Impl {
           const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
           const bool add = k0 >= kFlushK;
           const uint8_t* bk = b + k0 * ldb;
-          int64_t j = 0;
-          for (; j + kTableCols <= n; j += kTableCols)
+          int64_t j = j0;
+          for (; j + kTableCols <= j1; j += kTableCols)
             table_load_tile<kTableCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
                                         sums + j * kBlockRows, first, last, add);
-          for (; j < n; ++j)
+          for (; j < j1; ++j)
             table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
                                sums + j * kBlockRows, first, last, add);
         }
         const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
         for (int64_t r = 0; r < mr; ++r) {
           int32_t* dst = c + (m0 + r) * ldc;
-          for (int64_t j = 0; j < n; ++j)
+          for (int64_t j = j0; j < j1; ++j)
             dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * kBlockRows + r]) +
                                           static_cast<uint32_t>(bias));
         }

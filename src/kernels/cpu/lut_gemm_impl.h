@@ -41,6 +41,17 @@ struct OffsetTable {
 // lut_gemm.cpp, compiled for the baseline ISA, so every ISA file can share it.
 OffsetTable make_offset_table(const LutGemmDesc& desc);
 
+// Work split for impls that walk C in blocks of rows and build tables per block: whole blocks
+// first, then the blocks % threads blocks that would leave threads idle at the end, each cut into
+// `threads` column ranges (starting at multiples of col_align). A whole block builds its tables
+// once; only the cut ones pay the build again per range.
+struct BlockTask {
+  int64_t block;
+  int64_t col_begin;
+  int64_t col_end;
+};
+std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int64_t col_align);
+
 // 64-byte aligned storage for packed operands and per-thread scratch.
 template <class T>
 struct AlignedFree {
