@@ -21,8 +21,9 @@ namespace {
 // Small integers, as int8 operands would be, so the figure is for the same kind of data.
 at::Tensor random_int8_valued(int64_t rows, int64_t cols, std::mt19937& rng) {
   at::Tensor t = at::empty({rows, cols}, at::kFloat);
-  float* data = t.data_ptr<float>();
-  for (int64_t i = 0; i < rows * cols; ++i) data[i] = static_cast<float>(static_cast<int8_t>(rng()));
+  auto* data = t.data_ptr<float>();
+  for (int64_t i = 0; i < rows * cols; ++i)
+    data[i] = static_cast<float>(static_cast<int8_t>(rng()));
   return t;
 }
 

@@ -51,8 +51,8 @@ void note(Mismatch& mismatch, int64_t row, int64_t col, int32_t got, int32_t wan
 }
 
 // Naive dot product with the same wrap-around as int32 hardware.
-int32_t naive_output(const std::vector<int32_t>& table, int bits, const uint8_t* a, const uint8_t* b,
-                     int64_t k, int64_t n, int64_t row, int64_t col) {
+int32_t naive_output(const std::vector<int32_t>& table, int bits, const uint8_t* a,
+                     const uint8_t* b, int64_t k, int64_t n, int64_t row, int64_t col) {
   const unsigned mask = (1u << bits) - 1;
   uint32_t sum = 0;
   for (int64_t i = 0; i < k; ++i) {
@@ -77,10 +77,10 @@ void check_options(const LutGemmBenchOptions& options) {
 
 LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBenchOptions& options) {
   check_options(options);
-  const std::string what = problem.name.empty()
-                               ? fmt::format("shape {}x{}x{}", problem.m, problem.k, problem.n)
-                               : fmt::format("shape '{}' ({}x{}x{})", problem.name, problem.m,
-                                             problem.k, problem.n);
+  const std::string what =
+      problem.name.empty()
+          ? fmt::format("shape {}x{}x{}", problem.m, problem.k, problem.n)
+          : fmt::format("shape '{}' ({}x{}x{})", problem.name, problem.m, problem.k, problem.n);
   check_problem(problem, what);
   const int64_t m = problem.m, k = problem.k, n = problem.n;
 
@@ -108,8 +108,8 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
   result.impl_name = std::string(gemm.impl_name());
 
   omp_set_num_threads(options.threads);
-  result.lut_gemm = measure(
-      [&] { gemm.run(b.data(), n, c.data(), n, n, options.threads); }, options.timing);
+  result.lut_gemm =
+      measure([&] { gemm.run(b.data(), n, c.data(), n, n, options.threads); }, options.timing);
 
   Mismatch mismatch;
   if (result.lookups() <= options.full_check_lookups) {
@@ -196,9 +196,10 @@ std::string format_table_header() {
              "at the min time\n",
              info.cpu_model, info.logical_cpus, info.detected_isa, info.onednn_version,
              info.torch_version, info.torch_blas) +
-         fmt::format("{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
-                     "name", "M", "K", "N", "thr", "impl", "check", "Glookup/s", "oneDNN",
-                     "LUT/oDNN", "fp32", "LUT/fp32", "oneDNN impl");
+         fmt::format(
+             "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
+             "name", "M", "K", "N", "thr", "impl", "check", "Glookup/s", "oneDNN", "LUT/oDNN",
+             "fp32", "LUT/fp32", "oneDNN impl");
 }
 
 std::string format_table_row(const LutGemmBenchResult& r) {

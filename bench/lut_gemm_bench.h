@@ -1,6 +1,6 @@
 // LUT-GEMM benchmark: times LutGemm::run on random codes and a random table, checks the result
-// against lut_gemm_ref, and times the exact baselines (oneDNN int8, LibTorch fp32) on the same shape
-// and threads so that every figure comes with its ratio.
+// against lut_gemm_ref, and times the exact baselines (oneDNN int8, LibTorch fp32) on the same
+// shape and threads so that every figure comes with its ratio.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +14,14 @@
 
 namespace axnn::bench {
 
+// How many outputs the sampled check (for shapes above full_check_lookups) recomputes.
+inline constexpr int64_t kSampledOutputs = 4096;
+
 struct LutGemmBenchOptions {
-  int threads = 1;          // honoured by LutGemm::run, OpenMP (oneDNN) and at::set_num_threads
-  std::optional<Isa> isa;   // highest kernel ISA; default active_isa(); must not exceed the CPU's
-  int bits = 8;             // operand width 2..8
-  uint32_t seed = 1;        // operands and table
+  int threads = 1;         // honoured by LutGemm::run, OpenMP (oneDNN) and at::set_num_threads
+  std::optional<Isa> isa;  // highest kernel ISA; default active_isa(); must not exceed the CPU's
+  int bits = 8;            // operand width 2..8
+  uint32_t seed = 1;       // operands and table
   TimingOptions timing;
   // Shapes up to this many lookups are checked in full against lut_gemm_ref, larger ones on
   // kSampledOutputs outputs (the four corners and random positions) recomputed naively.
@@ -32,9 +35,9 @@ struct LutGemmBenchResult {
   Problem problem;
   int threads = 0;
   int bits = 0;
-  std::string isa;        // the requested ceiling
-  std::string impl_name;  // the impl LutGemm::create picked
-  std::string check;      // "exact": the check passed (a failed check throws instead)
+  std::string isa;             // the requested ceiling
+  std::string impl_name;       // the impl LutGemm::create picked
+  std::string check;           // "exact": the check passed (a failed check throws instead)
   bool check_sampled = false;  // true: a sample of outputs was recomputed, not all of them
   int64_t checked_outputs = 0;
   Timing lut_gemm;
@@ -42,17 +45,17 @@ struct LutGemmBenchResult {
   std::string onednn_impl;
   Timing torch;
 
-  double lookups() const { return double(problem.m) * double(problem.k) * double(problem.n); }
+  [[nodiscard]] double lookups() const {
+    return double(problem.m) * double(problem.k) * double(problem.n);
+  }
   // Rates at the min and the median time, in G lookups/s (LUT-GEMM) or GMAC/s (baselines).
-  double glookups_min() const { return lookups() / lut_gemm.min * 1e-9; }
-  double glookups_median() const { return lookups() / lut_gemm.median * 1e-9; }
-  double onednn_gmacs() const { return lookups() / onednn.min * 1e-9; }
-  double onednn_gmacs_median() const { return lookups() / onednn.median * 1e-9; }
-  double torch_gmacs() const { return lookups() / torch.min * 1e-9; }
-  double torch_gmacs_median() const { return lookups() / torch.median * 1e-9; }
+  [[nodiscard]] double glookups_min() const { return lookups() / lut_gemm.min * 1e-9; }
+  [[nodiscard]] double glookups_median() const { return lookups() / lut_gemm.median * 1e-9; }
+  [[nodiscard]] double onednn_gmacs() const { return lookups() / onednn.min * 1e-9; }
+  [[nodiscard]] double onednn_gmacs_median() const { return lookups() / onednn.median * 1e-9; }
+  [[nodiscard]] double torch_gmacs() const { return lookups() / torch.min * 1e-9; }
+  [[nodiscard]] double torch_gmacs_median() const { return lookups() / torch.median * 1e-9; }
 };
-
-inline constexpr int64_t kSampledOutputs = 4096;
 
 // Runs one shape. Throws axnn::Error on bad options or shapes, and when LUT-GEMM's result differs
 // from the reference (naming the impl, shape and first differing output).

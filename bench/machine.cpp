@@ -45,12 +45,9 @@ const MachineInfo& machine_info() {
 }
 
 nlohmann::ordered_json to_json(const MachineInfo& info) {
-  return {{"cpu_model", info.cpu_model},
-          {"logical_cpus", info.logical_cpus},
-          {"detected_isa", info.detected_isa},
-          {"onednn_version", info.onednn_version},
-          {"torch_version", info.torch_version},
-          {"torch_blas", info.torch_blas}};
+  return {{"cpu_model", info.cpu_model},         {"logical_cpus", info.logical_cpus},
+          {"detected_isa", info.detected_isa},   {"onednn_version", info.onednn_version},
+          {"torch_version", info.torch_version}, {"torch_blas", info.torch_blas}};
 }
 
 }  // namespace axnn::bench

@@ -12,7 +12,7 @@ struct MachineInfo {
   std::string detected_isa;  // what this CPU supports (axnn::detected_isa)
   std::string onednn_version;
   std::string torch_version;
-  std::string torch_blas;    // library providing LibTorch's sgemm, links resolved; "unknown" if none
+  std::string torch_blas;  // library providing LibTorch's sgemm, links resolved; "unknown" if none
 };
 
 // Collected once and cached.

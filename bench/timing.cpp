@@ -13,8 +13,8 @@ Timing summarize(std::vector<double> samples) {
   const size_t count = sorted.size();
   Timing timing;
   timing.min = sorted.front();
-  timing.median = count % 2 == 1 ? sorted[count / 2]
-                                 : 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]);
+  timing.median =
+      count % 2 == 1 ? sorted[count / 2] : 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]);
   timing.samples = std::move(samples);
   return timing;
 }
@@ -24,8 +24,8 @@ void check_timing_options(const TimingOptions& options) {
              options.warmup_runs);
   AXNN_CHECK(options.min_runs >= 1, "timing: min_runs (--repeat) must be >= 1, got {}",
              options.min_runs);
-  AXNN_CHECK(options.max_runs >= options.min_runs,
-             "timing: max_runs ({}) must be >= min_runs ({})", options.max_runs, options.min_runs);
+  AXNN_CHECK(options.max_runs >= options.min_runs, "timing: max_runs ({}) must be >= min_runs ({})",
+             options.max_runs, options.min_runs);
   AXNN_CHECK(options.min_seconds >= 0, "timing: min_seconds must be >= 0, got {}",
              options.min_seconds);
 }

@@ -10,15 +10,14 @@ namespace axnn::bench {
 
 // Seconds on a monotonic clock (steady_clock), for differences only.
 inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct TimingOptions {
-  int warmup_runs = 1;      // untimed runs first: page faults, caches, lazy library init
-  int min_runs = 5;         // at least this many timed runs
-  int max_runs = 1000;      // and at most this many, so tiny problems stop
-  double min_seconds = 0.2; // timed runs continue until their sum reaches this
+  int warmup_runs = 1;       // untimed runs first: page faults, caches, lazy library init
+  int min_runs = 5;          // at least this many timed runs
+  int max_runs = 1000;       // and at most this many, so tiny problems stop
+  double min_seconds = 0.2;  // timed runs continue until their sum reaches this
 };
 
 struct Timing {

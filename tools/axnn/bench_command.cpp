@@ -1,5 +1,5 @@
-// axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8 (oneDNN)
-// and fp32 (LibTorch) GEMMs on the same shape and threads.
+// axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8
+// (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -85,19 +85,17 @@ void add_bench_command(CLI::App& app) {
   m->needs(k, n)->excludes(problems);
   k->needs(m, n)->excludes(problems);
   n->needs(m, k)->excludes(problems);
-  lut->add_option("--threads", args->threads,
-                  "Threads for LUT-GEMM, oneDNN and LibTorch alike")
+  lut->add_option("--threads", args->threads, "Threads for LUT-GEMM, oneDNN and LibTorch alike")
       ->capture_default_str();
-  lut->add_option("--isa", args->isa,
-                  "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
+  lut->add_option(
+      "--isa", args->isa,
+      "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
   lut->add_option("--bits", args->bits, "Operand code width, 2..8")->capture_default_str();
-  lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")
-      ->capture_default_str();
+  lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")->capture_default_str();
   lut->add_option("--min-time", args->min_time,
                   "Minimum total timed seconds per kernel (runs continue until both are reached)")
       ->capture_default_str();
-  lut->add_flag("--json", args->json,
-                "Print JSON: one object for a shape, an array for a batch");
+  lut->add_flag("--json", args->json, "Print JSON: one object for a shape, an array for a batch");
   lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
 }
 
