@@ -286,7 +286,7 @@ std::string json_string(const Where& where, const nlohmann::json& meta, const ch
 
 Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptions& options) {
   const std::vector<std::string_view> lines = split_lines(text);
-  if (lines.empty()) Where{path}.fail("the file is empty");
+  if (std::all_of(lines.begin(), lines.end(), is_blank)) Where{path}.fail("the file is empty");
 
   const Where first{path, 1};
   const std::vector<std::string_view> magic = split_words(lines[0]);
@@ -684,9 +684,10 @@ struct PairEntry {
 };
 
 // Width from the count, signedness from the operands (or the options), then every pair exactly
-// once within the range of that width.
+// once within the range of that width. x_name and w_name are the format's words for the operands.
 Multiplier table_from_pairs(const fs::path& path, MultFormat format,
                             const std::vector<PairEntry>& entries, int end_line,
+                            std::string_view x_name, std::string_view w_name,
                             const ReadOptions& options) {
   int bits = 0;
   for (int b = Multiplier::kMinBits; b <= Multiplier::kMaxBits; ++b) {
@@ -718,14 +719,16 @@ Multiplier table_from_pairs(const fs::path& path, MultFormat format,
   std::vector<int> seen_line(entries.size(), 0);
   for (const PairEntry& e : entries) {
     const Where where{path, e.line};
-    const int x_code =
-        static_cast<int>(check_range(where, e.x, lo, hi, "operand x", range_name)) & (codes - 1);
-    const int w_code =
-        static_cast<int>(check_range(where, e.w, lo, hi, "operand w", range_name)) & (codes - 1);
+    const int x_code = static_cast<int>(check_range(
+                           where, e.x, lo, hi, fmt::format("operand {}", x_name), range_name)) &
+                       (codes - 1);
+    const int w_code = static_cast<int>(check_range(
+                           where, e.w, lo, hi, fmt::format("operand {}", w_name), range_name)) &
+                       (codes - 1);
     const size_t i = (static_cast<size_t>(x_code) << bits) | w_code;
     if (seen_line[i] != 0) {
-      where.fail(fmt::format("pair x = {}, w = {} appears twice (also on line {})", e.x, e.w,
-                             seen_line[i]));
+      where.fail(fmt::format("pair {} = {}, {} = {} appears twice (also on line {})", x_name, e.x,
+                             w_name, e.w, seen_line[i]));
     }
     seen_line[i] = e.line;
     lut[i] = e.product;
@@ -762,8 +765,8 @@ Multiplier read_tram(const fs::path& path, std::string_view text, const ReadOpti
                        parse_int(where, words[1], "operand b"), parse_product(where, words[2]),
                        where.line});
   }
-  return table_from_pairs(path, MultFormat::kTram, entries, static_cast<int>(lines.size()),
-                          options);
+  return table_from_pairs(path, MultFormat::kTram, entries, static_cast<int>(lines.size()), "a",
+                          "b", options);
 }
 
 std::string write_tram(const Multiplier& mult) {
@@ -813,7 +816,8 @@ Multiplier read_csv(const fs::path& path, std::string_view text, const ReadOptio
                        parse_int(where, fields[1], "operand w"), parse_product(where, fields[2]),
                        where.line});
   }
-  return table_from_pairs(path, MultFormat::kCsv, entries, static_cast<int>(lines.size()), options);
+  return table_from_pairs(path, MultFormat::kCsv, entries, static_cast<int>(lines.size()), "x", "w",
+                          options);
 }
 
 std::string write_csv(const Multiplier& mult) {

@@ -324,6 +324,18 @@ TEST_F(FormatsTest, HeaderUnsignedElementsAndAdaptStyle) {
             return x == 1 && w == 1 ? std::string("0x1") : signed_product(x, w);
           }));
   EXPECT_EQ(to_vector(read_multiplier(adapt)), to_vector(exact_multiplier("s", 8, true)));
+
+  // Specifiers in any order, as the different generators of these headers write them.
+  for (const char* declaration :
+       {"__device__ const int16_t lut[256][256]", "static const signed short int table[256][256]",
+        "constexpr std::int16_t lut[0x100][256]", "uint16_t lut[256][256]"}) {
+    const bool is_unsigned = std::string(declaration).starts_with("uint16_t");
+    const fs::path other = put("other.cuh", header_text(declaration, 256, 256, [&](int x, int w) {
+                                 return is_unsigned ? std::to_string(x * w) : signed_product(x, w);
+                               }));
+    EXPECT_EQ(to_vector(read_multiplier(other)), to_vector(exact_multiplier("e", 8, !is_unsigned)))
+        << declaration;
+  }
 }
 
 TEST_F(FormatsTest, TfApproxFixture) {
@@ -599,23 +611,23 @@ TEST_F(FormatsTest, TramErrors) {
                   [](int a, int b, int p) {
                     return a == -1 && b == -1 ? plain_tram_line(0, 1, 0) : plain_tram_line(a, b, p);
                   }),
-        {"line 17", "pair x = 0, w = 1 appears twice (also on line 3)"});
+        {"line 17", "pair a = 0, b = 1 appears twice (also on line 3)"});
   check(tram_text(2, true,
                   [](int a, int b, int p) {
                     return a == -1 && b == -1 ? plain_tram_line(2, -1, -2)
                                               : plain_tram_line(a, b, p);
                   }),
-        {"line 17", "operand x 2 is outside the 2-bit signed",
+        {"line 17", "operand a 2 is outside the 2-bit signed",
          "signed since line 4 has a negative operand", "-2..1"});
   check(tram_text(2, false,
                   [](int a, int b, int p) {
                     return a == 3 && b == 3 ? plain_tram_line(3, 4, 12) : plain_tram_line(a, b, p);
                   }),
-        {"line 17", "operand w 4 is outside the 2-bit unsigned", "0..3"});
+        {"line 17", "operand b 4 is outside the 2-bit unsigned", "0..3"});
   ReadOptions as_unsigned;
   as_unsigned.is_signed = false;
   check(tram_text(2, true, plain_tram_line),
-        {"line 4", "operand w -2 is outside the 2-bit unsigned (as asked) range 0..3"},
+        {"line 4", "operand b -2 is outside the 2-bit unsigned (as asked) range 0..3"},
         as_unsigned);
   check(tram_text(2, true, plain_tram_line) + "INFO: done\n",
         {"line 18", "expected 'a b product', found 'INFO: done'"});
