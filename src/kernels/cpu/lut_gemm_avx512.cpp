@@ -5,7 +5,9 @@
 // {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8}, 512 bytes, 128 KB in all. Looking up 64 weight
 // codes for one activation code is, per plane, two merge-masked vpermi2b: the first resolves the
 // codes with bit 7 clear from the low 128 entries, the second the others from the high 128 (the
-// bit-7 masks of the stationary A are computed at create). No gathers anywhere.
+// bit-7 masks of the stationary A are computed at create). For widths of 7 bits or less the
+// stored weight codes are masked to 7 or 6 bits (the table repeats over the high bits), so a
+// lookup is one vpermi2b or one vpermb per plane. No gathers anywhere.
 //
 // 16-bit accumulation. A word w = x0 + 256 x1 (two bytes, or one uint16 offset) is summed as
 // S1 += w (mod 2^16) and S2 += w >> 8. For up to 256 terms sum x1 = S2 and
@@ -46,10 +48,12 @@ constexpr int64_t kChunk = 64;                  // rows of A per planes-over-m i
 constexpr int kMaxChunks = 4;                   // index vectors per k (16 accumulators)
 constexpr int64_t kFlushK = 256;                // 16-bit partial sums stay exact up to here
 // Schedule choice, measured on Sapphire Rapids (where vpermi2b costs two cycles): per row of A
-// and k, table-load costs about (N + kBuildCols) / kTableLoadSpeed and planes-over-m N (rows
-// padded to 32 and 64 respectively). Crossover near N = 560 for M a multiple of 64.
-constexpr double kBuildCols = 500;
-constexpr double kTableLoadSpeed = 1.9;
+// and k, table-load costs about N + kBuildCols and planes-over-m N / kPlanesSpeed, in units of
+// one table-load lookup, with rows padded to 32 and 64 respectively. Indexed by index bits - 6:
+// narrower codes make both the table build and the plane lookups cheaper. For 8 bits and M a
+// multiple of 64 the crossover is near N = 560.
+constexpr double kBuildCols[] = {205, 290, 500};
+constexpr double kPlanesSpeed[] = {1.29, 0.91, 0.526};
 
 struct Planes {
   __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
@@ -63,12 +67,23 @@ inline Planes load_planes(const uint8_t* src) {
 }
 
 // 64 lookups: lo/hi bytes of u[idx[i]][b] where t holds the planes of b. high = bit 7 of idx.
+// Weight codes of width 7 or less are stored masked to kIndexBits (the table repeats over the
+// high bits), so one vpermi2b (128 entries) or one vpermb (64 entries) per plane suffices.
+template <int kIndexBits>
 inline void lookup(const Planes& t, __m512i idx, __mmask64 high, __mmask64 low, __m512i& lo,
                    __m512i& hi) {
-  lo = _mm512_mask2_permutex2var_epi8(t.lo0, idx, low, t.lo1);
-  lo = _mm512_mask2_permutex2var_epi8(t.lo2, lo, high, t.lo3);
-  hi = _mm512_mask2_permutex2var_epi8(t.hi0, idx, low, t.hi1);
-  hi = _mm512_mask2_permutex2var_epi8(t.hi2, hi, high, t.hi3);
+  if constexpr (kIndexBits == 8) {
+    lo = _mm512_mask2_permutex2var_epi8(t.lo0, idx, low, t.lo1);
+    lo = _mm512_mask2_permutex2var_epi8(t.lo2, lo, high, t.lo3);
+    hi = _mm512_mask2_permutex2var_epi8(t.hi0, idx, low, t.hi1);
+    hi = _mm512_mask2_permutex2var_epi8(t.hi2, hi, high, t.hi3);
+  } else if constexpr (kIndexBits == 7) {
+    lo = _mm512_permutex2var_epi8(t.lo0, idx, t.lo1);
+    hi = _mm512_permutex2var_epi8(t.hi0, idx, t.hi1);
+  } else {
+    lo = _mm512_permutexvar_epi8(idx, t.lo0);
+    hi = _mm512_permutexvar_epi8(idx, t.hi0);
+  }
 }
 
 // Exact sums of the 32 words behind (s1, s2), as 2 x 16 uint32 (see the top comment).
@@ -129,7 +144,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         bias_(offsets.bias),
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
         pairs_((desc.k + 1) / 2),
-        chunks_((desc.m + kChunk - 1) / kChunk) {
+        chunks_((desc.m + kChunk - 1) / kChunk),
+        index_bits_(std::max(6, desc.bits)) {
     planes_ = make_aligned<uint8_t>(256 * 512);
     for (int b = 0; b < 256; ++b)
       for (int a = 0; a < 256; ++a) {
@@ -137,8 +153,9 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         planes_[b * 512 + a] = static_cast<uint8_t>(u & 255);
         planes_[b * 512 + 256 + a] = static_cast<uint8_t>(u >> 8);
       }
+    const unsigned index_mask = (1u << index_bits_) - 1;
     auto code = [&](int64_t row, int64_t col) -> uint8_t {
-      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] : 0;
+      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] & index_mask : 0;
     };
     // Table-load index vectors: lane l of pair p holds rows 8l..8l+7 of k = 2p, then of 2p + 1.
     pair_idx_ = make_aligned<uint8_t>(blocks_ * pairs_ * 64);
@@ -167,15 +184,29 @@ class LutGemmAvx512 final : public LutGemm::Impl {
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
-    const double table_load_cost = static_cast<double>(blocks_ * kBlockRows) * (n + kBuildCols);
-    const double planes_cost = static_cast<double>(chunks_ * kChunk) * n * kTableLoadSpeed;
-    if (table_load_cost < planes_cost)
-      run_table_load(b, n, c, ldb, ldc, threads);
-    else
-      run_planes(b, n, c, ldb, ldc, threads);
+    const double table_load_cost =
+        static_cast<double>(blocks_ * kBlockRows) * (n + kBuildCols[index_bits_ - 6]);
+    // With a single chunk the plane loads and the B code load per k serve only 64 lookups.
+    const double planes_speed = kPlanesSpeed[index_bits_ - 6] * (chunks_ == 1 ? 0.6 : 1.0);
+    const double planes_cost = static_cast<double>(chunks_ * kChunk) * n / planes_speed;
+    const bool table_load = table_load_cost < planes_cost;
+    switch (index_bits_) {
+      case 6: return dispatch<6>(table_load, b, n, c, ldb, ldc, threads);
+      case 7: return dispatch<7>(table_load, b, n, c, ldb, ldc, threads);
+      default: return dispatch<8>(table_load, b, n, c, ldb, ldc, threads);
+    }
   }
 
  private:
+  template <int kIndexBits>
+  void dispatch(bool table_load, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb,
+                int64_t ldc, int threads) const {
+    if (table_load)
+      run_table_load<kIndexBits>(b, n, c, ldb, ldc, threads);
+    else
+      run_planes<kIndexBits>(b, n, c, ldb, ldc, threads);
+  }
+
   static void set_masks(const uint8_t* v, uint64_t* masks) {
     uint64_t high = 0;
     for (int i = 0; i < 64; ++i) high |= static_cast<uint64_t>(v[i] >> 7) << i;
@@ -188,6 +219,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   // T[kk][b][0..31] for the pairs [p0, p0 + count) of row block mb.
+  template <int kIndexBits>
   void build_table(int64_t mb, int64_t p0, int64_t count, uint16_t* t) const {
     const uint8_t* idx = pair_idx_.get() + (mb * pairs_ + p0) * 64;
     const uint64_t* masks = pair_mask_.data() + (mb * pairs_ + p0) * 2;
@@ -195,7 +227,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       const Planes planes = load_planes(planes_.get() + 512 * code);
       for (int64_t p = 0; p < count; ++p) {
         __m512i lo, hi;
-        lookup(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p], masks[2 * p + 1], lo, hi);
+        lookup<kIndexBits>(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p],
+                           masks[2 * p + 1], lo, hi);
         _mm512_store_si512(t + (2 * p) * kTStride + 32 * code, _mm512_unpacklo_epi8(lo, hi));
         _mm512_store_si512(t + (2 * p + 1) * kTStride + 32 * code, _mm512_unpackhi_epi8(lo, hi));
       }
@@ -235,6 +268,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
+  template <int kIndexBits>
   void run_table_load(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
                       int threads) const {
     const int64_t rows = m(), depth = k();
@@ -254,7 +288,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
-          build_table(mb, k0 / 2, (kb + 1) / 2, t);
+          build_table<kIndexBits>(mb, k0 / 2, (kb + 1) / 2, t);
           const bool first = k0 % kFlushK == 0;
           const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
           const bool add = k0 >= kFlushK;
@@ -279,7 +313,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   // Column n against chunks [c0, c0 + kCount) of A^T for k in [k0, k0 + kb).
-  template <int kCount>
+  template <int kIndexBits, int kCount>
   void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb,
                    int32_t* dst, bool add) const {
     const int64_t padded = chunks_ * kChunk;
@@ -293,8 +327,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       const uint64_t* masks = a_t_mask_.data() + (p * chunks_ + c0) * 2;
       for (int g = 0; g < kCount; ++g) {
         __m512i lo, hi;
-        lookup(planes, _mm512_load_si512(idx + kChunk * g), masks[2 * g], masks[2 * g + 1], lo,
-               hi);
+        lookup<kIndexBits>(planes, _mm512_load_si512(idx + kChunk * g), masks[2 * g],
+                           masks[2 * g + 1], lo, hi);
         acc[g].l1 = _mm512_add_epi16(acc[g].l1, lo);
         acc[g].l2 = _mm512_add_epi16(acc[g].l2, _mm512_srli_epi16(lo, 8));
         acc[g].h1 = _mm512_add_epi16(acc[g].h1, hi);
@@ -305,6 +339,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     for (int g = 0; g < kCount; ++g) flush_planes(acc[g], dst + (c0 + g) * kChunk, add);
   }
 
+  template <int kIndexBits>
   void run_planes(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
                   int threads) const {
     const int64_t rows = m(), depth = k(), padded = chunks_ * kChunk;
@@ -320,11 +355,11 @@ class LutGemmAvx512 final : public LutGemm::Impl {
           const int64_t kb = std::min(kFlushK, depth - k0);
           int64_t c0 = 0;
           for (; c0 + kMaxChunks <= chunks_; c0 += kMaxChunks)
-            planes_tile<kMaxChunks>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
+            planes_tile<kIndexBits, kMaxChunks>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
           switch (chunks_ - c0) {
-            case 3: planes_tile<3>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
-            case 2: planes_tile<2>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
-            case 1: planes_tile<1>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            case 3: planes_tile<kIndexBits, 3>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            case 2: planes_tile<kIndexBits, 2>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
+            case 1: planes_tile<kIndexBits, 1>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
             default: break;
           }
         }
@@ -339,6 +374,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   int64_t blocks_;  // row blocks of kBlockRows (table-load)
   int64_t pairs_;   // k pairs (table-load)
   int64_t chunks_;  // row chunks of kChunk (planes-over-m)
+  int index_bits_;  // 8, 7 or 6: bits of the weight codes as stored (see lookup)
   AlignedBuffer<uint8_t> planes_;     // [b][lo 256 | hi 256]
   AlignedBuffer<uint8_t> pair_idx_;   // [block][pair][64]
   std::vector<uint64_t> pair_mask_;   // [block][pair][high, low]
