@@ -4,7 +4,7 @@
 // weight code a, 128 KB.
 //
 // Schedule. For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] = u[A[row][k]][b]
-// for all 256 b by 8 x 8 transposes of the 32 table rows selected by the weights (AVX2 has no
+// for all 256 b by 16 x 8 transposes of the 32 table rows selected by the weights (AVX2 has no
 // byte permute over more than 16 entries, so the transposes are the cheapest build). Then each
 // code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per two loads. Four columns of B
 // are accumulated at a time in 16 registers, in 16 bits: a word w = x0 + 256 x1 is summed as
@@ -30,26 +30,30 @@ constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded again
 constexpr int64_t kTileCols = 4;              // columns of B per register tile
 constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
 
-// dst[i * stride + 0..7] = column i of the 8 x 8 uint16 block rows[0..7][col..col + 7].
-inline void transpose8x8(const uint16_t* const* rows, int col, uint16_t* dst, int64_t stride) {
-  __m128i r[8], a[8], b[8];
+// Transposes a 16 x 8 uint16 block: dst[i * stride + 0..15] = rows[0..15][col + i]. Rows 0..7
+// travel in the low 128-bit lanes and rows 8..15 in the high ones, so the in-lane unpacks of an
+// 8 x 8 transpose yield whole 32-byte rows of T.
+inline void transpose_16x8(const uint16_t* const* rows, int col, uint16_t* dst, int64_t stride) {
+  __m256i r[8], a[8], b[8];
   for (int i = 0; i < 8; ++i)
-    r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + col));
+    r[i] = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + col))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[8 + i] + col)), 1);
   for (int i = 0; i < 4; ++i) {
-    a[2 * i] = _mm_unpacklo_epi16(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm_unpackhi_epi16(r[2 * i], r[2 * i + 1]);
+    a[2 * i] = _mm256_unpacklo_epi16(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_epi16(r[2 * i], r[2 * i + 1]);
   }
   for (int i = 0; i < 2; ++i) {
-    b[4 * i + 0] = _mm_unpacklo_epi32(a[4 * i + 0], a[4 * i + 2]);
-    b[4 * i + 1] = _mm_unpackhi_epi32(a[4 * i + 0], a[4 * i + 2]);
-    b[4 * i + 2] = _mm_unpacklo_epi32(a[4 * i + 1], a[4 * i + 3]);
-    b[4 * i + 3] = _mm_unpackhi_epi32(a[4 * i + 1], a[4 * i + 3]);
+    b[4 * i + 0] = _mm256_unpacklo_epi32(a[4 * i + 0], a[4 * i + 2]);
+    b[4 * i + 1] = _mm256_unpackhi_epi32(a[4 * i + 0], a[4 * i + 2]);
+    b[4 * i + 2] = _mm256_unpacklo_epi32(a[4 * i + 1], a[4 * i + 3]);
+    b[4 * i + 3] = _mm256_unpackhi_epi32(a[4 * i + 1], a[4 * i + 3]);
   }
   for (int i = 0; i < 4; ++i) {
-    _mm_store_si128(reinterpret_cast<__m128i*>(dst + (2 * i) * stride),
-                    _mm_unpacklo_epi64(b[i], b[4 + i]));
-    _mm_store_si128(reinterpret_cast<__m128i*>(dst + (2 * i + 1) * stride),
-                    _mm_unpackhi_epi64(b[i], b[4 + i]));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + (2 * i) * stride),
+                       _mm256_unpacklo_epi64(b[i], b[4 + i]));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + (2 * i + 1) * stride),
+                       _mm256_unpackhi_epi64(b[i], b[4 + i]));
   }
 }
 
@@ -147,8 +151,8 @@ class LutGemmAvx2 final : public LutGemm::Impl {
       for (int r = 0; r < kBlockRows; ++r) rows[r] = offsets_.data() + 256 * codes[r];
       uint16_t* tk = t + kk * kTStride;
       for (int code = 0; code < 256; code += 8)
-        for (int r = 0; r < kBlockRows; r += 8)
-          transpose8x8(rows + r, code, tk + code * kBlockRows + r, kBlockRows);
+        for (int r = 0; r < kBlockRows; r += 16)
+          transpose_16x8(rows + r, code, tk + code * kBlockRows + r, kBlockRows);
     }
   }
 
