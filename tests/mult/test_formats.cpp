@@ -12,7 +12,7 @@
 #include <limits>
 #include <random>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
