@@ -1,7 +1,5 @@
 // LutGemm: every impl this CPU can run against lut_gemm_ref and against an independent naive loop,
 // on random, extreme, product-like and wrapping tables, widths 2..8, odd shapes and strides.
-#include "kernels/lut_gemm.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +14,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "kernels/lut_gemm.h"
 
 namespace axnn::kernels {
 namespace {
@@ -33,12 +32,18 @@ enum class TableKind {
 
 std::string kind_name(TableKind kind) {
   switch (kind) {
-    case TableKind::kRandom: return "random";
-    case TableKind::kExtremes: return "extremes";
-    case TableKind::kUnsignedProducts: return "unsigned_products";
-    case TableKind::kTruncated: return "truncated";
-    case TableKind::kNearIntMax: return "near_int_max";
-    case TableKind::kWide: return "wide";
+    case TableKind::kRandom:
+      return "random";
+    case TableKind::kExtremes:
+      return "extremes";
+    case TableKind::kUnsignedProducts:
+      return "unsigned_products";
+    case TableKind::kTruncated:
+      return "truncated";
+    case TableKind::kNearIntMax:
+      return "near_int_max";
+    case TableKind::kWide:
+      return "wide";
   }
   return "?";
 }
@@ -56,16 +61,24 @@ std::vector<int32_t> make_table(TableKind kind, int bits, uint32_t seed) {
     for (unsigned b = 0; b < size; ++b) {
       int32_t& v = table[a * size + b];
       switch (kind) {
-        case TableKind::kRandom: v = static_cast<int32_t>(rng() % 65536) - 32768; break;
-        case TableKind::kExtremes: v = rng() % 2 ? 32767 : -32768; break;
-        case TableKind::kUnsignedProducts: v = static_cast<int32_t>(a * b); break;
+        case TableKind::kRandom:
+          v = static_cast<int32_t>(rng() % 65536) - 32768;
+          break;
+        case TableKind::kExtremes:
+          v = rng() % 2 ? 32767 : -32768;
+          break;
+        case TableKind::kUnsignedProducts:
+          v = static_cast<int32_t>(a * b);
+          break;
         case TableKind::kTruncated:
           v = (signed_value(a, bits) * signed_value(b, bits)) & ~((1 << bits) - 1);
           break;
         case TableKind::kNearIntMax:
           v = std::numeric_limits<int32_t>::max() - static_cast<int32_t>(rng() % 65536);
           break;
-        case TableKind::kWide: v = static_cast<int32_t>(rng() % 200001) - 100000; break;
+        case TableKind::kWide:
+          v = static_cast<int32_t>(rng() % 200001) - 100000;
+          break;
       }
     }
   return table;
@@ -194,13 +207,15 @@ TEST_P(LutGemmShapes, MatchesRefAndNaive) {
   check(p, isa, TableKind::kRandom);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sweep, LutGemmShapes, ::testing::Combine(::testing::ValuesIn(kShapes), ::testing::ValuesIn(kIsas)),
-    [](const auto& info) {
-      const Shape s = std::get<0>(info.param);
-      return "m" + std::to_string(s.m) + "_k" + std::to_string(s.k) + "_n" + std::to_string(s.n) +
-             "_pad" + std::to_string(s.pad) + "_" + isa_param_name(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Sweep, LutGemmShapes,
+                         ::testing::Combine(::testing::ValuesIn(kShapes),
+                                            ::testing::ValuesIn(kIsas)),
+                         [](const auto& info) {
+                           const Shape s = std::get<0>(info.param);
+                           return "m" + std::to_string(s.m) + "_k" + std::to_string(s.k) + "_n" +
+                                  std::to_string(s.n) + "_pad" + std::to_string(s.pad) + "_" +
+                                  isa_param_name(std::get<1>(info.param));
+                         });
 
 // ---- Table sweep: every width and table kind, on a small-N and a large-N shape (for the AVX-512
 // impl, n = 70 takes its planes-over-m schedule and n = 800 its table-load schedule).
@@ -358,8 +373,7 @@ TEST(LutGemm, BadRunArgumentsAreRejected) {
   EXPECT_THAT(message([&] { gemm.run(nullptr, 5, c.data()); }), ::testing::HasSubstr("b is null"));
   EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, nullptr); }),
               ::testing::HasSubstr("c is null"));
-  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 0, c.data()); }),
-              ::testing::HasSubstr("n = 0"));
+  EXPECT_THAT(message([&] { gemm.run(p.b.data(), 0, c.data()); }), ::testing::HasSubstr("n = 0"));
   EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, c.data(), 4); }),
               ::testing::HasSubstr("ldb = 4"));
   EXPECT_THAT(message([&] { gemm.run(p.b.data(), 5, c.data(), 0, 3); }),

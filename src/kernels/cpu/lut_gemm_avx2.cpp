@@ -9,11 +9,12 @@
 // code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per two loads. Four columns of B
 // are accumulated at a time in 16 registers, in 16 bits: a word w = x0 + 256 x1 is summed as
 // S1 += w (mod 2^16) and S2 += w >> 8, which for up to 256 terms gives sum x1 = S2 and
-// sum x0 = (S1 - 256 S2) mod 2^16 exactly. The partial sums are widened into an N x 32 int32
-// buffer per k block, and the buffer is transposed into C (adding k * bias mod 2^32). The per-k
-// stride of T is padded (16 KB + 640 B) so that rows of successive k do not alias in the cache
-// sets. Threads split the 32-row blocks. The build costs 256 rows per k, so small N runs slower
-// per lookup; it is still several times faster than scalar code.
+// sum x0 = (S1 - 256 S2) mod 2^16 exactly. Between k blocks the partial sums wait in an N x 64
+// uint16 buffer; every 256 k they are widened into an N x 32 int32 buffer, which is transposed
+// into C at the end (adding k * bias mod 2^32). The per-k stride of T is padded (16 KB + 640 B)
+// so that rows of successive k do not alias in the cache sets. Threads take whole 32-row blocks;
+// the last blocks % threads blocks are cut into column ranges (split_blocks). The build costs 256
+// rows per k, so small N runs slower per lookup; it is still several times faster than scalar.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -60,12 +61,12 @@ inline void transpose_16x8(const uint16_t* const* rows, int col, uint16_t* dst, 
 // Widens 16 words of (s1, s2) into their exact sums and stores or adds them at dst[0..15].
 inline void widen_words(__m256i s1, __m256i s2, int32_t* dst, bool add) {
   const __m256i x0 = _mm256_sub_epi16(s1, _mm256_slli_epi16(s2, 8));
-  __m256i r0 = _mm256_add_epi32(
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(s2)), 8),
-      _mm256_cvtepu16_epi32(_mm256_castsi256_si128(x0)));
-  __m256i r1 = _mm256_add_epi32(
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(s2, 1)), 8),
-      _mm256_cvtepu16_epi32(_mm256_extracti128_si256(x0, 1)));
+  __m256i r0 =
+      _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(s2)), 8),
+                       _mm256_cvtepu16_epi32(_mm256_castsi256_si128(x0)));
+  __m256i r1 =
+      _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(s2, 1)), 8),
+                       _mm256_cvtepu16_epi32(_mm256_extracti128_si256(x0, 1)));
   auto* p = reinterpret_cast<__m256i*>(dst);
   if (add) {
     r0 = _mm256_add_epi32(r0, _mm256_load_si256(p));
@@ -96,7 +97,8 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     a_.assign(blocks_ * desc.k * kBlockRows, 0);
     for (int64_t r = 0; r < desc.m; ++r)
       for (int64_t p = 0; p < desc.k; ++p)
-        a_[((r / kBlockRows) * desc.k + p) * kBlockRows + r % kBlockRows] = desc.a[r * desc.lda + p];
+        a_[((r / kBlockRows) * desc.k + p) * kBlockRows + r % kBlockRows] =
+            desc.a[r * desc.lda + p];
   }
 
   std::string_view name() const override { return "avx2"; }

@@ -12,20 +12,23 @@
 // 16-bit accumulation. A word w = x0 + 256 x1 (two bytes, or one uint16 offset) is summed as
 // S1 += w (mod 2^16) and S2 += w >> 8. For up to 256 terms sum x1 = S2 and
 // sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
-// partial sums are widened (every k block, at most 256 k). The bias adds k * bias mod 2^32.
+// partial sums are widened into int32, once per 256 k. The bias adds k * bias mod 2^32.
 //
 // Two schedules, chosen per run from N and M (build cost against reuse, row padding):
 // - table-load (large N). For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] =
 //   u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte index vector, arranged
 //   at create so that vpunpck{l,h}bw of the lo/hi results yields the rows in natural order). Then
 //   each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per load. Eight columns
-//   of B are accumulated at a time in 16 registers, widened into an N x 32 int32 buffer per k
-//   block, and the buffer is transposed into C. The per-k stride of T is padded (16 KB + 640 B) so
-//   that rows of successive k do not alias in the cache sets. Threads split the 32-row blocks.
+//   of B are accumulated at a time in 16 registers; between k blocks their 16-bit partial sums
+//   wait in an N x 64 uint16 buffer, every 256 k they are widened into an N x 32 int32 buffer,
+//   which is transposed into C at the end. The per-k stride of T is padded (16 KB + 640 B) so
+//   that rows of successive k do not alias in the cache sets. Threads take whole 32-row blocks;
+//   the last blocks % threads blocks are cut into column ranges (split_blocks).
 // - planes-over-m (small N, where building 256 rows per k would not pay off). For each column n
 //   and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to 4 index
 //   vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32 column
 //   buffer every 256 k, which is scattered into column n of C. Threads split the columns.
+
 // GCC 12 warns inside its own AVX-512 headers, whose intrinsics pass _mm512_undefined_* as the
 // unused merge source (GCC PR 105593); the diagnostic is a false positive.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -40,13 +43,13 @@
 namespace axnn::kernels {
 namespace {
 
-constexpr int64_t kBlockRows = 32;              // rows of A per table-load block (one zmm of u16)
-constexpr int64_t kKBlock = 16;                 // k per table build (even, divides kFlushK)
-constexpr int64_t kTStride = 256 * 32 + 320;    // uint16 per k in T, padded against set aliasing
-constexpr int64_t kTableCols = 8;               // columns of B per table-load register tile
-constexpr int64_t kChunk = 64;                  // rows of A per planes-over-m index vector
-constexpr int kMaxChunks = 4;                   // index vectors per k (16 accumulators)
-constexpr int64_t kFlushK = 256;                // 16-bit partial sums stay exact up to here
+constexpr int64_t kBlockRows = 32;            // rows of A per table-load block (one zmm of u16)
+constexpr int64_t kKBlock = 16;               // k per table build (even, divides kFlushK)
+constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
+constexpr int64_t kTableCols = 8;             // columns of B per table-load register tile
+constexpr int64_t kChunk = 64;                // rows of A per planes-over-m index vector
+constexpr int kMaxChunks = 4;                 // index vectors per k (16 accumulators)
+constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
 // Schedule choice, measured on Sapphire Rapids (where vpermi2b costs two cycles): per row of A
 // and k, table-load costs about N + kBuildCols and planes-over-m N / kPlanesSpeed, in units of
 // one table-load lookup, with rows padded to 32 and 64 respectively. Indexed by index bits - 6:
@@ -191,16 +194,19 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const double planes_cost = static_cast<double>(chunks_ * kChunk) * n / planes_speed;
     const bool table_load = table_load_cost < planes_cost;
     switch (index_bits_) {
-      case 6: return dispatch<6>(table_load, b, n, c, ldb, ldc, threads);
-      case 7: return dispatch<7>(table_load, b, n, c, ldb, ldc, threads);
-      default: return dispatch<8>(table_load, b, n, c, ldb, ldc, threads);
+      case 6:
+        return dispatch<6>(table_load, b, n, c, ldb, ldc, threads);
+      case 7:
+        return dispatch<7>(table_load, b, n, c, ldb, ldc, threads);
+      default:
+        return dispatch<8>(table_load, b, n, c, ldb, ldc, threads);
     }
   }
 
  private:
   template <int kIndexBits>
-  void dispatch(bool table_load, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb,
-                int64_t ldc, int threads) const {
+  void dispatch(bool table_load, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                int threads) const {
     if (table_load)
       run_table_load<kIndexBits>(b, n, c, ldb, ldc, threads);
     else
@@ -227,8 +233,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       const Planes planes = load_planes(planes_.get() + 512 * code);
       for (int64_t p = 0; p < count; ++p) {
         __m512i lo, hi;
-        lookup<kIndexBits>(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p],
-                           masks[2 * p + 1], lo, hi);
+        lookup<kIndexBits>(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p], masks[2 * p + 1],
+                           lo, hi);
         _mm512_store_si512(t + (2 * p) * kTStride + 32 * code, _mm512_unpacklo_epi8(lo, hi));
         _mm512_store_si512(t + (2 * p + 1) * kTStride + 32 * code, _mm512_unpackhi_epi8(lo, hi));
       }
@@ -298,8 +304,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
             table_load_tile<kTableCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
                                         sums + j * kBlockRows, first, last, add);
           for (; j < j1; ++j)
-            table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
-                               sums + j * kBlockRows, first, last, add);
+            table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows,
+                               first, last, add);
         }
         const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
         for (int64_t r = 0; r < mr; ++r) {
@@ -314,8 +320,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
 
   // Column n against chunks [c0, c0 + kCount) of A^T for k in [k0, k0 + kb).
   template <int kIndexBits, int kCount>
-  void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb,
-                   int32_t* dst, bool add) const {
+  void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb, int32_t* dst,
+                   bool add) const {
     const int64_t padded = chunks_ * kChunk;
     const __m512i odd_bytes = _mm512_set1_epi16(0x0100);
     PlaneAcc acc[kCount];
@@ -332,7 +338,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         acc[g].l1 = _mm512_add_epi16(acc[g].l1, lo);
         acc[g].l2 = _mm512_add_epi16(acc[g].l2, _mm512_srli_epi16(lo, 8));
         acc[g].h1 = _mm512_add_epi16(acc[g].h1, hi);
-        // The odd bytes as words through the multiply port, to balance against the shift.
+        // S2 = the odd bytes as words: a shift for the lo plane, vpmaddubsw with weights (0, 1)
+        // for the hi plane, so that the two do not compete for the same instruction.
         acc[g].h2 = _mm512_add_epi16(acc[g].h2, _mm512_maddubs_epi16(hi, odd_bytes));
       }
     }
@@ -357,10 +364,17 @@ class LutGemmAvx512 final : public LutGemm::Impl {
           for (; c0 + kMaxChunks <= chunks_; c0 += kMaxChunks)
             planes_tile<kIndexBits, kMaxChunks>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
           switch (chunks_ - c0) {
-            case 3: planes_tile<kIndexBits, 3>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
-            case 2: planes_tile<kIndexBits, 2>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
-            case 1: planes_tile<kIndexBits, 1>(b + j, ldb, c0, k0, kb, acc, k0 > 0); break;
-            default: break;
+            case 3:
+              planes_tile<kIndexBits, 3>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
+              break;
+            case 2:
+              planes_tile<kIndexBits, 2>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
+              break;
+            case 1:
+              planes_tile<kIndexBits, 1>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
+              break;
+            default:
+              break;
           }
         }
         for (int64_t r = 0; r < rows; ++r)
@@ -371,15 +385,15 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   int32_t bias_;
-  int64_t blocks_;  // row blocks of kBlockRows (table-load)
-  int64_t pairs_;   // k pairs (table-load)
-  int64_t chunks_;  // row chunks of kChunk (planes-over-m)
-  int index_bits_;  // 8, 7 or 6: bits of the weight codes as stored (see lookup)
-  AlignedBuffer<uint8_t> planes_;     // [b][lo 256 | hi 256]
-  AlignedBuffer<uint8_t> pair_idx_;   // [block][pair][64]
-  std::vector<uint64_t> pair_mask_;   // [block][pair][high, low]
-  AlignedBuffer<uint8_t> a_t_;        // [k][chunks * 64]
-  std::vector<uint64_t> a_t_mask_;    // [k][chunk][high, low]
+  int64_t blocks_;                   // row blocks of kBlockRows (table-load)
+  int64_t pairs_;                    // k pairs (table-load)
+  int64_t chunks_;                   // row chunks of kChunk (planes-over-m)
+  int index_bits_;                   // 8, 7 or 6: bits of the weight codes as stored (see lookup)
+  AlignedBuffer<uint8_t> planes_;    // [b][lo 256 | hi 256]
+  AlignedBuffer<uint8_t> pair_idx_;  // [block][pair][64]
+  std::vector<uint64_t> pair_mask_;  // [block][pair][high, low]
+  AlignedBuffer<uint8_t> a_t_;       // [k][chunks * 64]
+  std::vector<uint64_t> a_t_mask_;   // [k][chunk][high, low]
 };
 
 }  // namespace

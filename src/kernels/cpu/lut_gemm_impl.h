@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <string_view>
 #include <vector>
 
@@ -29,16 +30,17 @@ class LutGemm::Impl {
   int64_t k_;
 };
 
-// The table as the SIMD impls store it: 256 x 256 uint16 offsets u[a][b] = table[a & mask][b & mask]
-// - bias, replicated over the high code bits so that raw code bytes index it directly.
-// sum_k table = sum_k u + k * bias (mod 2^32), so the offsets reproduce the contract exactly.
+// The table as the SIMD impls store it: 256 x 256 uint16 offsets
+// u[a][b] = table[a & mask][b & mask] - bias, repeated over the high code bits so that raw code
+// bytes index it directly. sum_k table = sum_k u + k * bias (mod 2^32), so the offsets reproduce
+// the contract exactly.
 struct OffsetTable {
   int32_t bias = 0;               // the table minimum
   std::vector<uint16_t> offsets;  // [a][b], 65536 entries
 };
 
-// Builds the offset table; offsets stay empty when max - min > 65535 (the SIMD impls decline). In
-// lut_gemm.cpp, compiled for the baseline ISA, so every ISA file can share it.
+// Builds the offset table; offsets stay empty when max - min > 65535 (the SIMD impls decline).
+// Defined in lut_gemm.cpp, compiled for the baseline ISA, so that every ISA file can share it.
 OffsetTable make_offset_table(const LutGemmDesc& desc);
 
 // Work split for impls that walk C in blocks of rows and build tables per block: whole blocks
@@ -63,7 +65,9 @@ using AlignedBuffer = std::unique_ptr<T[], AlignedFree<T>>;
 template <class T>
 AlignedBuffer<T> make_aligned(size_t count) {
   const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
-  return AlignedBuffer<T>(static_cast<T*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes)));
+  T* p = static_cast<T*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
+  if (p == nullptr) throw std::bad_alloc();
+  return AlignedBuffer<T>(p);
 }
 
 // Factories, one per ISA file. Each receives a validated desc (lda resolved) and returns nullptr
