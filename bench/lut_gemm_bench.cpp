@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <random>
+#include <span>
 #include <vector>
 
 #include "bench/baselines.h"
@@ -37,22 +38,9 @@ std::vector<int32_t> random_table(int bits, std::mt19937& rng) {
   return table;
 }
 
-struct Mismatch {
-  int64_t count = 0;
-  int64_t row = 0;
-  int64_t col = 0;
-  int32_t got = 0;
-  int32_t want = 0;
-};
-
-void note(Mismatch& mismatch, int64_t row, int64_t col, int32_t got, int32_t want) {
-  if (got == want) return;
-  if (mismatch.count++ == 0) mismatch = {1, row, col, got, want};
-}
-
 // Naive dot product with the same wrap-around as int32 hardware.
-int32_t naive_output(const std::vector<int32_t>& table, int bits, const uint8_t* a,
-                     const uint8_t* b, int64_t k, int64_t n, int64_t row, int64_t col) {
+int32_t naive_output(std::span<const int32_t> table, int bits, const uint8_t* a, const uint8_t* b,
+                     int64_t k, int64_t n, int64_t row, int64_t col) {
   const unsigned mask = (1u << bits) - 1;
   uint32_t sum = 0;
   for (int64_t i = 0; i < k; ++i) {
@@ -64,6 +52,42 @@ int32_t naive_output(const std::vector<int32_t>& table, int bits, const uint8_t*
 }
 
 }  // namespace
+
+OutputCheck check_lut_gemm_output(std::span<const int32_t> table, int bits, const uint8_t* a,
+                                  const uint8_t* b, const int32_t* c, int64_t m, int64_t k,
+                                  int64_t n, double full_check_lookups, uint32_t seed) {
+  OutputCheck check;
+  auto compare = [&](int64_t row, int64_t col, int32_t want) {
+    const int32_t got = c[row * n + col];
+    if (got == want) return;
+    if (check.mismatches == 0) {
+      check.row = row;
+      check.col = col;
+      check.got = got;
+      check.want = want;
+    }
+    ++check.mismatches;
+  };
+  if (double(m) * double(k) * double(n) <= full_check_lookups) {
+    std::vector<int32_t> want(static_cast<size_t>(m * n));
+    kernels::lut_gemm_ref(table, bits, a, b, want.data(), m, k, n, k, n, n);
+    for (int64_t row = 0; row < m; ++row)
+      for (int64_t col = 0; col < n; ++col) compare(row, col, want[row * n + col]);
+    check.checked = m * n;
+    return check;
+  }
+  std::vector<std::pair<int64_t, int64_t>> positions = {
+      {0, 0}, {0, n - 1}, {m - 1, 0}, {m - 1, n - 1}};
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int64_t> row_of(0, m - 1), col_of(0, n - 1);
+  while (static_cast<int64_t>(positions.size()) < kSampledOutputs)
+    positions.emplace_back(row_of(rng), col_of(rng));
+  for (auto [row, col] : positions)
+    compare(row, col, naive_output(table, bits, a, b, k, n, row, col));
+  check.sampled = true;
+  check.checked = static_cast<int64_t>(positions.size());
+  return check;
+}
 
 void check_options(const LutGemmBenchOptions& options) {
   AXNN_CHECK(options.threads >= 1, "--threads must be >= 1, got {}", options.threads);
@@ -111,31 +135,16 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
   result.lut_gemm =
       measure([&] { gemm.run(b.data(), n, c.data(), n, n, options.threads); }, options.timing);
 
-  Mismatch mismatch;
-  if (result.lookups() <= options.full_check_lookups) {
-    std::vector<int32_t> want(c.size());
-    kernels::lut_gemm_ref(table, options.bits, a.data(), b.data(), want.data(), m, k, n, k, n, n);
-    for (int64_t row = 0; row < m; ++row)
-      for (int64_t col = 0; col < n; ++col)
-        note(mismatch, row, col, c[row * n + col], want[row * n + col]);
-    result.checked_outputs = m * n;
-  } else {
-    std::vector<std::pair<int64_t, int64_t>> positions = {
-        {0, 0}, {0, n - 1}, {m - 1, 0}, {m - 1, n - 1}};
-    std::uniform_int_distribution<int64_t> row_of(0, m - 1), col_of(0, n - 1);
-    while (static_cast<int64_t>(positions.size()) < kSampledOutputs)
-      positions.emplace_back(row_of(rng), col_of(rng));
-    for (auto [row, col] : positions)
-      note(mismatch, row, col, c[row * n + col],
-           naive_output(table, options.bits, a.data(), b.data(), k, n, row, col));
-    result.check_sampled = true;
-    result.checked_outputs = static_cast<int64_t>(positions.size());
-  }
-  AXNN_CHECK(mismatch.count == 0,
+  const OutputCheck check =
+      check_lut_gemm_output(table, options.bits, a.data(), b.data(), c.data(), m, k, n,
+                            options.full_check_lookups, options.seed);
+  result.check_sampled = check.sampled;
+  result.checked_outputs = check.checked;
+  AXNN_CHECK(check.mismatches == 0,
              "LUT-GEMM impl '{}' is NOT exact on {} ({} threads, {} bits): {} of {} checked "
              "outputs differ from the reference; first C[{}][{}] = {}, expected {}",
-             result.impl_name, what, options.threads, options.bits, mismatch.count,
-             result.checked_outputs, mismatch.row, mismatch.col, mismatch.got, mismatch.want);
+             result.impl_name, what, options.threads, options.bits, check.mismatches, check.checked,
+             check.row, check.col, check.got, check.want);
   result.check = "exact";
 
   {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "bench/problems.h"
@@ -56,6 +57,23 @@ struct LutGemmBenchResult {
   [[nodiscard]] double torch_gmacs() const { return lookups() / torch.min * 1e-9; }
   [[nodiscard]] double torch_gmacs_median() const { return lookups() / torch.median * 1e-9; }
 };
+
+struct OutputCheck {
+  bool sampled = false;    // a sample of outputs was recomputed naively, not all of them
+  int64_t checked = 0;     // outputs compared
+  int64_t mismatches = 0;  // of those, how many differ
+  int64_t row = 0;         // the first differing output and its two values
+  int64_t col = 0;
+  int32_t got = 0;
+  int32_t want = 0;
+};
+
+// Compares C (M x N, dense) = LUT-GEMM(table, A, B) with the reference: all outputs through
+// lut_gemm_ref when M*K*N <= full_check_lookups, otherwise kSampledOutputs of them (the four
+// corners and positions drawn from `seed`).
+OutputCheck check_lut_gemm_output(std::span<const int32_t> table, int bits, const uint8_t* a,
+                                  const uint8_t* b, const int32_t* c, int64_t m, int64_t k,
+                                  int64_t n, double full_check_lookups, uint32_t seed);
 
 // Runs one shape. Throws axnn::Error on bad options or shapes, and when LUT-GEMM's result differs
 // from the reference (naming the impl, shape and first differing output).

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 #include "bench/lut_gemm_bench.h"
 #include "core/error.h"
+#include "kernels/lut_gemm.h"
 
 namespace axnn::bench {
 namespace {
@@ -55,6 +59,37 @@ TEST(LutGemmBench, SampledCheck) {
   EXPECT_EQ(r.check, "exact");
   EXPECT_TRUE(r.check_sampled);
   EXPECT_EQ(r.checked_outputs, kSampledOutputs);
+}
+
+// The check must catch a wrong output, in full and sampled mode alike (the corners are always
+// sampled).
+TEST(LutGemmBench, CheckCatchesAWrongOutput) {
+  const int bits = 5;
+  const int64_t m = 9, k = 31, n = 14;
+  std::mt19937 rng(7);
+  std::vector<int32_t> table(1 << (2 * bits));
+  for (int32_t& e : table) e = static_cast<int32_t>(rng() % 2001) - 1000;
+  std::vector<uint8_t> a(m * k), b(k * n);
+  for (uint8_t& x : a) x = static_cast<uint8_t>(rng());  // high bits must be ignored
+  for (uint8_t& x : b) x = static_cast<uint8_t>(rng());
+  std::vector<int32_t> c(m * n);
+  kernels::lut_gemm_ref(table, bits, a.data(), b.data(), c.data(), m, k, n, k, n, n);
+
+  for (double full_check_lookups : {1e9, 0.0}) {
+    std::vector<int32_t> wrong = c;
+    EXPECT_EQ(check_lut_gemm_output(table, bits, a.data(), b.data(), wrong.data(), m, k, n,
+                                    full_check_lookups, 1)
+                  .mismatches,
+              0);
+    wrong[(m - 1) * n + (n - 1)] += 1;
+    const OutputCheck check = check_lut_gemm_output(table, bits, a.data(), b.data(), wrong.data(),
+                                                    m, k, n, full_check_lookups, 1);
+    EXPECT_EQ(check.sampled, full_check_lookups == 0.0);
+    EXPECT_GE(check.mismatches, 1);
+    EXPECT_EQ(check.row, m - 1);
+    EXPECT_EQ(check.col, n - 1);
+    EXPECT_EQ(check.got, check.want + 1);
+  }
 }
 
 TEST(LutGemmBench, BadOptionsAndShapesAreErrors) {
