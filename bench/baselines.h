@@ -20,8 +20,8 @@ class OnednnInt8Gemm {
   OnednnInt8Gemm& operator=(const OnednnInt8Gemm&) = delete;
 
   void run();
-  [[nodiscard]] std::string impl_info()
-      const;  // the implementation oneDNN picked, e.g. "brg:avx512_core_vnni"
+  // The implementation oneDNN picked, e.g. "brg:avx512_core_vnni".
+  [[nodiscard]] std::string impl_info() const;
 
  private:
   struct State;

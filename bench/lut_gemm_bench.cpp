@@ -1,6 +1,7 @@
 #include "bench/lut_gemm_bench.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include <random>
@@ -199,12 +200,13 @@ nlohmann::ordered_json to_json(const LutGemmBenchResult& r) {
 std::string format_table_header() {
   const MachineInfo& info = machine_info();
   return fmt::format(
-             "cpu: {} ({} logical CPUs, detected ISA {})\n"
+             "cpu: {} ({} logical CPUs, detected ISA {}; {})\n"
              "baselines: oneDNN {} int8 matmul u8 x s8 -> s32; LibTorch {} fp32 at::mm (BLAS {})\n"
              "LUT-GEMM in G lookups/s at the min | median time; baselines in GMAC/s and ratios "
              "at the min time\n",
-             info.cpu_model, info.logical_cpus, info.detected_isa, info.onednn_version,
-             info.torch_version, info.torch_blas) +
+             info.cpu_model, info.logical_cpus, info.detected_isa,
+             fmt::join(info.cpu_features, " "), info.onednn_version, info.torch_version,
+             info.torch_blas) +
          fmt::format(
              "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
              "name", "M", "K", "N", "thr", "impl", "check", "Glookup/s", "oneDNN", "LUT/oDNN",

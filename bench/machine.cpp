@@ -1,7 +1,9 @@
 #include "bench/machine.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "bench/baselines.h"
@@ -11,17 +13,28 @@ namespace axnn::bench {
 
 namespace {
 
-std::string read_cpu_model() {
+// The value of the first "key : value" line of /proc/cpuinfo with this key; empty if none.
+std::string cpuinfo_field(const std::string& key) {
   std::ifstream cpuinfo("/proc/cpuinfo");
-  const std::string key = "model name";
   for (std::string line; std::getline(cpuinfo, line);) {
     if (line.compare(0, key.size(), key) != 0) continue;
     const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
+    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
     const size_t start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "unknown" : line.substr(start);
+    return start == std::string::npos ? "" : line.substr(start);
   }
-  return "unknown";
+  return "";
+}
+
+std::vector<std::string> cpu_features() {
+  std::istringstream flags(cpuinfo_field("flags"));
+  std::vector<std::string> all;
+  for (std::string flag; flags >> flag;) all.push_back(flag);
+  std::vector<std::string> present;
+  for (const char* wanted :
+       {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vnni", "amx_int8"})
+    if (std::find(all.begin(), all.end(), wanted) != all.end()) present.emplace_back(wanted);
+  return present;
 }
 
 }  // namespace
@@ -29,9 +42,11 @@ std::string read_cpu_model() {
 const MachineInfo& machine_info() {
   static const MachineInfo info = [] {
     MachineInfo result;
-    result.cpu_model = read_cpu_model();
+    const std::string model = cpuinfo_field("model name");
+    result.cpu_model = model.empty() ? "unknown" : model;
     result.logical_cpus = static_cast<int>(std::thread::hardware_concurrency());
     result.detected_isa = std::string(isa_name(detected_isa()));
+    result.cpu_features = cpu_features();
     result.onednn_version = onednn_version();
     result.torch_version = torch_version();
     // Resolved, since Debian's libblas.so.3 is an alternatives link to the BLAS actually installed.
@@ -45,9 +60,10 @@ const MachineInfo& machine_info() {
 }
 
 nlohmann::ordered_json to_json(const MachineInfo& info) {
-  return {{"cpu_model", info.cpu_model},         {"logical_cpus", info.logical_cpus},
-          {"detected_isa", info.detected_isa},   {"onednn_version", info.onednn_version},
-          {"torch_version", info.torch_version}, {"torch_blas", info.torch_blas}};
+  return {{"cpu_model", info.cpu_model},           {"logical_cpus", info.logical_cpus},
+          {"detected_isa", info.detected_isa},     {"cpu_features", info.cpu_features},
+          {"onednn_version", info.onednn_version}, {"torch_version", info.torch_version},
+          {"torch_blas", info.torch_blas}};
 }
 
 }  // namespace axnn::bench

@@ -22,8 +22,7 @@ Timing summarize(std::vector<double> samples) {
 void check_timing_options(const TimingOptions& options) {
   AXNN_CHECK(options.warmup_runs >= 0, "timing: warmup_runs must be >= 0, got {}",
              options.warmup_runs);
-  AXNN_CHECK(options.min_runs >= 1, "timing: min_runs (--repeat) must be >= 1, got {}",
-             options.min_runs);
+  AXNN_CHECK(options.min_runs >= 1, "timing: min_runs must be >= 1, got {}", options.min_runs);
   AXNN_CHECK(options.max_runs >= options.min_runs, "timing: max_runs ({}) must be >= min_runs ({})",
              options.max_runs, options.min_runs);
   AXNN_CHECK(options.min_seconds >= 0, "timing: min_seconds must be >= 0, got {}",

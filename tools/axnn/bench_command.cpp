@@ -39,6 +39,8 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
     problems = bench::load_problems(args.problems);
   }
 
+  AXNN_CHECK(args.repeat >= 1, "--repeat must be >= 1, got {}", args.repeat);
+  AXNN_CHECK(args.min_time >= 0, "--min-time must be >= 0, got {}", args.min_time);
   bench::LutGemmBenchOptions options;
   options.threads = args.threads;
   options.bits = args.bits;
