@@ -12,8 +12,8 @@
 namespace axnn::kernels {
 namespace {
 
-// Bound on m, k, n and strides: keeps every index product far from int64 overflow and every
-// per-row count within int32 for the OpenMP loops.
+// Bound on m, k, n and strides: keeps every index product (and packed size) far from int64
+// overflow.
 constexpr int64_t kMaxDim = int64_t{1} << 31;
 
 struct ImplEntry {
