@@ -27,7 +27,10 @@
 // - planes-over-m (small N, where building 256 rows per k would not pay off). For each column n
 //   and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to 4 index
 //   vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32 column
-//   buffer every 256 k, which is scattered into column n of C. Threads split the columns.
+//   buffer every 256 k, which is scattered into column n of C. Threads split the columns into
+//   contiguous ranges and walk them in tiles of kPlanesCols columns: every column of a tile uses a
+//   256 k x 256 row slice of A^T (64 KB) before the next slice, so A^T is read from L2 once per
+//   tile, not from memory once per column, when it is larger than L2 (large M x K).
 
 // GCC 12 warns inside its own AVX-512 headers, whose intrinsics pass _mm512_undefined_* as the
 // unused merge source (GCC PR 105593); the diagnostic is a false positive.
@@ -49,6 +52,7 @@ constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded again
 constexpr int64_t kTableCols = 8;             // columns of B per table-load register tile
 constexpr int64_t kChunk = 64;                // rows of A per planes-over-m index vector
 constexpr int kMaxChunks = 4;                 // index vectors per k (16 accumulators)
+constexpr int64_t kPlanesCols = 8;            // columns sharing one 256 k x 256 row slice of A^T
 constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
 // Schedule choice, measured on Sapphire Rapids (where vpermi2b costs two cycles): per row of A
 // and k, table-load costs about N + kBuildCols and planes-over-m N / kPlanesSpeed, in units of
@@ -355,32 +359,38 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     {
       thread_local AlignedBuffer<int32_t> acc_buf;
       thread_local size_t acc_cap = 0;
-      int32_t* acc = scratch(acc_buf, acc_cap, padded);
-#pragma omp for schedule(static)
-      for (int64_t j = 0; j < n; ++j) {
+      int32_t* acc = scratch(acc_buf, acc_cap, kPlanesCols * padded);
+      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int64_t j_end = n * (t + 1) / nt;
+      for (int64_t j0 = n * t / nt; j0 < j_end; j0 += kPlanesCols) {
+        const int64_t cols = std::min(kPlanesCols, j_end - j0);
         for (int64_t k0 = 0; k0 < depth; k0 += kFlushK) {
           const int64_t kb = std::min(kFlushK, depth - k0);
-          int64_t c0 = 0;
-          for (; c0 + kMaxChunks <= chunks_; c0 += kMaxChunks)
-            planes_tile<kIndexBits, kMaxChunks>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
-          switch (chunks_ - c0) {
-            case 3:
-              planes_tile<kIndexBits, 3>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
-              break;
-            case 2:
-              planes_tile<kIndexBits, 2>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
-              break;
-            case 1:
-              planes_tile<kIndexBits, 1>(b + j, ldb, c0, k0, kb, acc, k0 > 0);
-              break;
-            default:
-              break;
-          }
+          for (int64_t c0 = 0; c0 < chunks_; c0 += kMaxChunks)
+            for (int64_t j = 0; j < cols; ++j)
+              planes_tiles<kIndexBits>(b + j0 + j, ldb, c0, k0, kb, acc + j * padded, k0 > 0);
         }
         for (int64_t r = 0; r < rows; ++r)
-          c[r * ldc + j] =
-              static_cast<int32_t>(static_cast<uint32_t>(acc[r]) + static_cast<uint32_t>(bias));
+          for (int64_t j = 0; j < cols; ++j)
+            c[r * ldc + j0 + j] = static_cast<int32_t>(static_cast<uint32_t>(acc[j * padded + r]) +
+                                                       static_cast<uint32_t>(bias));
       }
+    }
+  }
+
+  // planes_tile over chunks [c0, min(c0 + kMaxChunks, chunks_)).
+  template <int kIndexBits>
+  void planes_tiles(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb,
+                    int32_t* dst, bool add) const {
+    switch (std::min<int64_t>(kMaxChunks, chunks_ - c0)) {
+      case kMaxChunks:
+        return planes_tile<kIndexBits, kMaxChunks>(b, ldb, c0, k0, kb, dst, add);
+      case 3:
+        return planes_tile<kIndexBits, 3>(b, ldb, c0, k0, kb, dst, add);
+      case 2:
+        return planes_tile<kIndexBits, 2>(b, ldb, c0, k0, kb, dst, add);
+      default:
+        return planes_tile<kIndexBits, 1>(b, ldb, c0, k0, kb, dst, add);
     }
   }
 
