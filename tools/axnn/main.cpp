@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
       "Keeps a library of approximate multipliers (generated, imported, tables) with exact error\n"
       "metrics, and emulates them bit-exactly in fast CPU LUT-GEMM kernels.\n"
       "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
-      "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry."};
+      "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry.",
+      "axnn"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AXNN_VERSION);
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
