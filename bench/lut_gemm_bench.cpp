@@ -129,8 +129,10 @@ LutGemmBenchResult run_lut_gemm_bench(const Problem& problem, const LutGemmBench
   desc.m = m;
   desc.k = k;
   desc.isa = isa;
+  desc.schedule = options.schedule;
   const kernels::LutGemm gemm = kernels::LutGemm::create(desc);
   result.impl_name = std::string(gemm.impl_name());
+  result.schedule = std::string(gemm.schedule(n));
 
   omp_set_num_threads(options.threads);
   result.lut_gemm =
@@ -171,6 +173,7 @@ nlohmann::ordered_json to_json(const LutGemmBenchResult& r) {
           {"bits", r.bits},
           {"isa", r.isa},
           {"impl_name", r.impl_name},
+          {"schedule", r.schedule},
           {"check", r.check},
           {"check_sampled", r.check_sampled},
           {"checked_outputs", r.checked_outputs},
@@ -208,17 +211,17 @@ std::string format_table_header() {
              fmt::join(info.cpu_features, " "), info.onednn_version, info.torch_version,
              info.torch_blas) +
          fmt::format(
-             "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
-             "name", "M", "K", "N", "thr", "impl", "check", "Glookup/s", "oneDNN", "LUT/oDNN",
+             "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>13} {:>5} {:>15} {:>8} {:>8} {:>8} {:>8}  {}\n",
+             "name", "M", "K", "N", "thr", "impl", "schedule", "check", "Glookup/s", "oneDNN", "LUT/oDNN",
              "fp32", "LUT/fp32", "oneDNN impl");
 }
 
 std::string format_table_row(const LutGemmBenchResult& r) {
   return fmt::format(
-      "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} {:>8.1f} "
-      "{:>8.3f}  {}\n",
+      "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>13} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} "
+      "{:>8.1f} {:>8.3f}  {}\n",
       r.problem.name.empty() ? "-" : r.problem.name, r.problem.m, r.problem.k, r.problem.n,
-      r.threads, r.impl_name, r.check, r.glookups_min(), r.glookups_median(), r.onednn_gmacs(),
+      r.threads, r.impl_name, r.schedule, r.check, r.glookups_min(), r.glookups_median(), r.onednn_gmacs(),
       r.glookups_min() / r.onednn_gmacs(), r.torch_gmacs(), r.glookups_min() / r.torch_gmacs(),
       r.onednn_impl);
 }

@@ -22,6 +22,7 @@ struct LutGemmBenchOptions {
   int threads = 1;         // honoured by LutGemm::run, OpenMP (oneDNN) and at::set_num_threads
   std::optional<Isa> isa;  // highest kernel ISA; default active_isa(); must not exceed the CPU's
   int bits = 8;            // operand width 2..8
+  std::string schedule;    // force the impl's loop schedule; empty lets it choose
   uint32_t seed = 1;       // operands and table
   TimingOptions timing;
   // Shapes up to this many lookups are checked in full against lut_gemm_ref, larger ones on
@@ -38,6 +39,7 @@ struct LutGemmBenchResult {
   int bits = 0;
   std::string isa;             // the requested ceiling
   std::string impl_name;       // the impl LutGemm::create picked
+  std::string schedule;        // the impl's loop schedule for this N
   std::string check;           // "exact": the check passed (a failed check throws instead)
   bool check_sampled = false;  // true: a sample of outputs was recomputed, not all of them
   int64_t checked_outputs = 0;

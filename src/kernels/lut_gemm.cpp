@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/cpu/lut_gemm_impl.h"
@@ -43,6 +45,15 @@ OffsetTable make_offset_table(const LutGemmDesc& desc) {
   return out;
 }
 
+int find_schedule(const LutGemmDesc& desc, std::string_view impl,
+                  std::span<const std::string_view> schedules) {
+  if (desc.schedule.empty()) return -1;
+  const auto it = std::find(schedules.begin(), schedules.end(), desc.schedule);
+  AXNN_CHECK(it != schedules.end(), "LutGemmDesc.schedule = '{}': impl {} has only {}",
+             desc.schedule, impl, fmt::join(schedules, ", "));
+  return static_cast<int>(it - schedules.begin());
+}
+
 std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int64_t col_align) {
   std::vector<BlockTask> tasks;
   const int64_t whole = blocks - blocks % threads;
@@ -56,6 +67,20 @@ std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int6
     }
   }
   return tasks;
+}
+
+void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0,
+                      int64_t j1, int32_t bias, int32_t* c, int64_t ldc) {
+  constexpr int64_t kTile = 64;
+  for (int64_t t0 = j0; t0 < j1; t0 += kTile) {
+    const int64_t t1 = std::min(t0 + kTile, j1);
+    for (int64_t r = 0; r < rows; ++r) {
+      int32_t* dst = c + r * ldc;
+      for (int64_t j = t0; j < t1; ++j)
+        dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * block_rows + r]) +
+                                      static_cast<uint32_t>(bias));
+    }
+  }
 }
 
 LutGemm LutGemm::create(const LutGemmDesc& desc) {
@@ -108,6 +133,7 @@ void LutGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t 
 }
 
 std::string_view LutGemm::impl_name() const { return impl_->name(); }
+std::string_view LutGemm::schedule(int64_t n) const { return impl_->schedule(n); }
 int64_t LutGemm::m() const { return impl_->m(); }
 int64_t LutGemm::k() const { return impl_->k(); }
 

@@ -135,8 +135,9 @@ std::vector<int32_t> reference(const Problem& p) {
   return c;
 }
 
-LutGemm create(const Problem& p, Isa isa) {
+LutGemm create(const Problem& p, Isa isa, const std::string& schedule = "") {
   LutGemmDesc desc;
+  desc.schedule = schedule;
   desc.table = p.table;
   desc.bits = p.bits;
   desc.a = p.a.data();
@@ -168,13 +169,14 @@ std::string expected_impl(Isa isa, TableKind kind) {
   return kind == TableKind::kWide ? "ref" : std::string(isa_name(isa));
 }
 
-// Checks one impl against both ground truths, at 1 and 2 threads.
-void check(const Problem& p, Isa isa, TableKind kind) {
+// Checks one impl (and schedule, if given) against both ground truths, at 1 and 2 threads.
+void check(const Problem& p, Isa isa, TableKind kind, const std::string& schedule = "") {
   if (isa > detected_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
   const std::vector<int32_t> want = naive(p);
   ASSERT_EQ(first_mismatch(reference(p), want, p.ldc), "") << "lut_gemm_ref vs naive";
-  const LutGemm gemm = create(p, isa);
+  const LutGemm gemm = create(p, isa, schedule);
   ASSERT_EQ(gemm.impl_name(), expected_impl(isa, kind));
+  if (!schedule.empty()) ASSERT_EQ(gemm.schedule(p.n), schedule);
   EXPECT_EQ(gemm.m(), p.m);
   EXPECT_EQ(gemm.k(), p.k);
   EXPECT_EQ(first_mismatch(run(gemm, p, 1), want, p.ldc), "") << "1 thread";
@@ -240,6 +242,58 @@ INSTANTIATE_TEST_SUITE_P(
       return kind_name(std::get<0>(info.param)) + "_b" + std::to_string(std::get<1>(info.param)) +
              "_" + isa_param_name(std::get<2>(info.param));
     });
+
+// ---- Every schedule of every impl, forced, on shapes that another choice would take.
+
+struct ImplSchedule {
+  Isa isa;
+  const char* schedule;
+};
+
+const ImplSchedule kSchedules[] = {{Isa::kRef, "rows"},
+                                   {Isa::kAvx2, "table-load"},
+                                   {Isa::kAvx512, "table-load"},
+                                   {Isa::kAvx512, "planes-over-m"},
+                                   {Isa::kAvx512, "planes-over-n"}};
+
+const Shape kScheduleShapes[] = {{1, 1, 1, 0},   {5, 300, 1000, 2}, {70, 33, 65, 1},
+                                 {33, 600, 257, 0}, {130, 257, 7, 3}, {16, 144, 196, 0}};
+
+class LutGemmSchedules
+    : public ::testing::TestWithParam<std::tuple<ImplSchedule, Shape, int, TableKind>> {};
+
+TEST_P(LutGemmSchedules, MatchesRefAndNaive) {
+  const auto [impl, s, bits, kind] = GetParam();
+  const Problem p = make_problem(s.m, s.k, s.n, bits, kind, 71 + bits, s.pad);
+  check(p, impl.isa, kind, impl.schedule);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sweep, LutGemmSchedules,
+    ::testing::Combine(::testing::ValuesIn(kSchedules), ::testing::ValuesIn(kScheduleShapes),
+                       ::testing::Values(3, 6, 7, 8),
+                       ::testing::Values(TableKind::kRandom, TableKind::kExtremes,
+                                         TableKind::kUnsignedProducts)),
+    [](const auto& info) {
+      const ImplSchedule impl = std::get<0>(info.param);
+      const Shape s = std::get<1>(info.param);
+      std::string schedule = impl.schedule;
+      std::replace(schedule.begin(), schedule.end(), '-', '_');
+      return isa_param_name(impl.isa) + "_" + schedule + "_m" + std::to_string(s.m) + "_k" +
+             std::to_string(s.k) + "_n" + std::to_string(s.n) + "_b" +
+             std::to_string(std::get<2>(info.param)) + "_" + kind_name(std::get<3>(info.param));
+    });
+
+TEST(LutGemm, UnknownScheduleNamesTheImplAndItsSchedules) {
+  const Problem p = make_problem(4, 6, 5, 8, TableKind::kRandom, 67);
+  try {
+    create(p, Isa::kRef, "planes-over-n");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("schedule = 'planes-over-n'"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("impl ref has only rows"));
+  }
+}
 
 // ---- Properties.
 

@@ -21,6 +21,7 @@ struct LutGemmArgs {
   std::string problems;
   int threads = 1;
   std::string isa;
+  std::string schedule;
   int bits = 8;
   int repeat = bench::TimingOptions{}.min_runs;
   double min_time = bench::TimingOptions{}.min_seconds;
@@ -45,6 +46,7 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
   options.threads = args.threads;
   options.bits = args.bits;
   if (!args.isa.empty()) options.isa = parse_isa(args.isa);
+  options.schedule = args.schedule;
   options.timing.min_runs = args.repeat;
   options.timing.min_seconds = args.min_time;
   bench::check_options(options);
@@ -93,6 +95,9 @@ void add_bench_command(CLI::App& app) {
       "--isa", args->isa,
       "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
   lut->add_option("--bits", args->bits, "Operand code width, 2..8")->capture_default_str();
+  lut->add_option("--schedule", args->schedule,
+                  "Force the kernel's loop schedule (avx512: table-load, planes-over-m, "
+                  "planes-over-n; avx2: table-load; ref: rows); default: chosen per shape");
   lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")->capture_default_str();
   lut->add_option("--min-time", args->min_time,
                   "Minimum total timed seconds per kernel (runs continue until both are reached)")

@@ -25,6 +25,8 @@
 namespace axnn::kernels {
 namespace {
 
+constexpr std::string_view kSchedules[] = {"table-load"};
+
 constexpr int64_t kBlockRows = 32;            // rows of A per block (64 bytes of uint16)
 constexpr int64_t kKBlock = 16;               // k per table build (divides kFlushK)
 constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
@@ -102,6 +104,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   }
 
   std::string_view name() const override { return "avx2"; }
+  std::string_view schedule(int64_t) const override { return kSchedules[0]; }
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
@@ -135,12 +138,9 @@ class LutGemmAvx2 final : public LutGemm::Impl {
             tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows, first,
                     last, add);
         }
-        const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
-        for (int64_t r = 0; r < mr; ++r) {
-          int32_t* dst = c + (m0 + r) * ldc;
-          for (int64_t j = j0; j < j1; ++j)
-            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * kBlockRows + r]) + bias);
-        }
+        const int64_t m0 = mb * kBlockRows;
+        store_block_sums(sums, kBlockRows, std::min(kBlockRows, rows - m0), j0, j1,
+                         static_cast<int32_t>(bias), c + m0 * ldc, ldc);
       }
     }
   }
@@ -203,6 +203,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc) {
   OffsetTable offsets = make_offset_table(desc);
   if (offsets.offsets.empty()) return nullptr;
+  find_schedule(desc, "avx2", kSchedules);
   return std::make_shared<const LutGemmAvx2>(desc, std::move(offsets));
 }
 

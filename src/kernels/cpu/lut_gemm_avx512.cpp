@@ -14,7 +14,10 @@
 // sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
 // partial sums are widened into int32, once per 256 k. The bias adds k * bias mod 2^32.
 //
-// Two schedules, chosen per run from N and M (build cost against reuse, row padding):
+// Table. planes_ holds the planes per activation code b (over a); rows_ the same per weight code a
+// (over b), for the schedule that looks up activation codes.
+//
+// Three schedules, chosen per run from M and N (table build cost against reuse, lane padding):
 // - table-load (large N). For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] =
 //   u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte index vector, arranged
 //   at create so that vpunpck{l,h}bw of the lo/hi results yields the rows in natural order). Then
@@ -31,6 +34,11 @@
 //   contiguous ranges and walk them in tiles of kPlanesCols columns: every column of a tile uses a
 //   256 k x 256 row slice of A^T (64 KB) before the next slice, so A^T is read from L2 once per
 //   tile, not from memory once per column, when it is larger than L2 (large M x K).
+// - planes-over-n (small M, or N so large that table-load's partial sums spill to memory). For
+//   each row m and k, the 8 plane registers of code A[m][k] (rows_) are loaded once and used for
+//   up to 4 vectors of B[k][n0 .. n0 + 256), 64 lookups each (bit 7 masks from vpmovb2m, the last
+//   vector of a row loaded with a lane mask). The B tile (K x 256 codes) is shared by all rows;
+//   threads split the (tile, row) tasks.
 
 // GCC 12 warns inside its own AVX-512 headers, whose intrinsics pass _mm512_undefined_* as the
 // unused merge source (GCC PR 105593); the diagnostic is a false positive.
@@ -61,6 +69,18 @@ constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact 
 // multiple of 64 the crossover is near N = 560.
 constexpr double kBuildCols[] = {205, 290, 500};
 constexpr double kPlanesSpeed[] = {1.29, 0.91, 0.526};
+// Table-load also pays, per row block and column whatever K, for its 16-bit partial sums' trips
+// through memory and the final store into C (small K, very large N: 32 x 27 x 295936).
+constexpr double kTableLoadColumnCost = 1300;
+// planes-over-n against planes-over-m: the same lookups plus a vpmovb2m and unaligned B loads.
+constexpr double kPlanesNSpeed = 0.95;
+// With a single index vector per k, the plane loads (and for planes-over-m the code load) serve
+// only 64 lookups.
+constexpr double kOneChunkSpeed = 0.6;
+constexpr double kOneVectorSpeed = 0.85;
+
+enum class Schedule { kTableLoad, kPlanesM, kPlanesN };
+constexpr std::string_view kSchedules[] = {"table-load", "planes-over-m", "planes-over-n"};
 
 struct Planes {
   __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
@@ -113,7 +133,17 @@ struct PlaneAcc {
   __m512i l1, l2, h1, h2;
 };
 
-// Widens a PlaneAcc into the 64 int32 sums of its rows, in row order.
+inline void accumulate(PlaneAcc& acc, __m512i lo, __m512i hi) {
+  const __m512i odd_bytes = _mm512_set1_epi16(0x0100);
+  acc.l1 = _mm512_add_epi16(acc.l1, lo);
+  acc.l2 = _mm512_add_epi16(acc.l2, _mm512_srli_epi16(lo, 8));
+  acc.h1 = _mm512_add_epi16(acc.h1, hi);
+  // S2 = the odd bytes as words: a shift for the lo plane, vpmaddubsw with weights (0, 1) for the
+  // hi plane, so that the two do not compete for the same execution port.
+  acc.h2 = _mm512_add_epi16(acc.h2, _mm512_maddubs_epi16(hi, odd_bytes));
+}
+
+// Widens a PlaneAcc into the 64 int32 sums of its lanes, in lane order.
 inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
   // Per plane, bytes of even rows are x0 and of odd rows x1 of each word.
   const __m512i lo_odd = a.l2, lo_even = _mm512_sub_epi16(a.l1, _mm512_slli_epi16(a.l2, 8));
@@ -152,13 +182,15 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
         pairs_((desc.k + 1) / 2),
         chunks_((desc.m + kChunk - 1) / kChunk),
-        index_bits_(std::max(6, desc.bits)) {
+        index_bits_(std::max(6, desc.bits)),
+        forced_(find_schedule(desc, "avx512", kSchedules)) {
     planes_ = make_aligned<uint8_t>(256 * 512);
+    rows_ = make_aligned<uint8_t>(256 * 512);
     for (int b = 0; b < 256; ++b)
       for (int a = 0; a < 256; ++a) {
         const uint16_t u = offsets.offsets[a * 256 + b];
-        planes_[b * 512 + a] = static_cast<uint8_t>(u & 255);
-        planes_[b * 512 + 256 + a] = static_cast<uint8_t>(u >> 8);
+        planes_[b * 512 + a] = rows_[a * 512 + b] = static_cast<uint8_t>(u & 255);
+        planes_[b * 512 + 256 + a] = rows_[a * 512 + 256 + b] = static_cast<uint8_t>(u >> 8);
       }
     const unsigned index_mask = (1u << index_bits_) - 1;
     auto code = [&](int64_t row, int64_t col) -> uint8_t {
@@ -185,36 +217,61 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       for (int64_t c = 0; c < chunks_; ++c)
         set_masks(a_t_.get() + p * padded + c * kChunk, &a_t_mask_[(p * chunks_ + c) * 2]);
     }
+    // Planes-over-n row codes: A, dense.
+    a_ = make_aligned<uint8_t>(desc.m * desc.k);
+    for (int64_t r = 0; r < desc.m; ++r)
+      for (int64_t p = 0; p < desc.k; ++p) a_[r * desc.k + p] = code(r, p);
   }
 
   std::string_view name() const override { return "avx512"; }
 
+  std::string_view schedule(int64_t n) const override {
+    return kSchedules[static_cast<int>(choose(n))];
+  }
+
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
-    const double table_load_cost =
-        static_cast<double>(blocks_ * kBlockRows) * (n + kBuildCols[index_bits_ - 6]);
-    // With a single chunk the plane loads and the B code load per k serve only 64 lookups.
-    const double planes_speed = kPlanesSpeed[index_bits_ - 6] * (chunks_ == 1 ? 0.6 : 1.0);
-    const double planes_cost = static_cast<double>(chunks_ * kChunk) * n / planes_speed;
-    const bool table_load = table_load_cost < planes_cost;
+    const Schedule chosen = choose(n);
     switch (index_bits_) {
       case 6:
-        return dispatch<6>(table_load, b, n, c, ldb, ldc, threads);
+        return dispatch<6>(chosen, b, n, c, ldb, ldc, threads);
       case 7:
-        return dispatch<7>(table_load, b, n, c, ldb, ldc, threads);
+        return dispatch<7>(chosen, b, n, c, ldb, ldc, threads);
       default:
-        return dispatch<8>(table_load, b, n, c, ldb, ldc, threads);
+        return dispatch<8>(chosen, b, n, c, ldb, ldc, threads);
     }
   }
 
  private:
+  // The forced schedule, else the cheapest by the cost model above (in table-load lookups,
+  // padding included).
+  Schedule choose(int64_t n) const {
+    if (forced_ >= 0) return static_cast<Schedule>(forced_);
+    const double rows = static_cast<double>(m()), cols = static_cast<double>(n);
+    const double speed = kPlanesSpeed[index_bits_ - 6];
+    const double table_load =
+        static_cast<double>(blocks_ * kBlockRows) * (cols + kBuildCols[index_bits_ - 6]) +
+        static_cast<double>(blocks_) * cols * kTableLoadColumnCost / static_cast<double>(k());
+    const double planes_m = static_cast<double>(chunks_ * kChunk) * cols /
+                            (speed * (chunks_ == 1 ? kOneChunkSpeed : 1.0));
+    const int64_t vectors = (n + kChunk - 1) / kChunk;
+    const double planes_n = rows * static_cast<double>(vectors * kChunk) /
+                            (speed * kPlanesNSpeed * (vectors == 1 ? kOneVectorSpeed : 1.0));
+    if (table_load <= planes_m && table_load <= planes_n) return Schedule::kTableLoad;
+    return planes_m <= planes_n ? Schedule::kPlanesM : Schedule::kPlanesN;
+  }
+
   template <int kIndexBits>
-  void dispatch(bool table_load, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
-                int threads) const {
-    if (table_load)
-      run_table_load<kIndexBits>(b, n, c, ldb, ldc, threads);
-    else
-      run_planes<kIndexBits>(b, n, c, ldb, ldc, threads);
+  void dispatch(Schedule schedule, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb,
+                int64_t ldc, int threads) const {
+    switch (schedule) {
+      case Schedule::kTableLoad:
+        return run_table_load<kIndexBits>(b, n, c, ldb, ldc, threads);
+      case Schedule::kPlanesM:
+        return run_planes<kIndexBits>(b, n, c, ldb, ldc, threads);
+      case Schedule::kPlanesN:
+        return run_planes_n<kIndexBits>(b, n, c, ldb, ldc, threads);
+    }
   }
 
   static void set_masks(const uint8_t* v, uint64_t* masks) {
@@ -311,13 +368,9 @@ class LutGemmAvx512 final : public LutGemm::Impl {
             table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows,
                                first, last, add);
         }
-        const int64_t m0 = mb * kBlockRows, mr = std::min(kBlockRows, rows - m0);
-        for (int64_t r = 0; r < mr; ++r) {
-          int32_t* dst = c + (m0 + r) * ldc;
-          for (int64_t j = j0; j < j1; ++j)
-            dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j * kBlockRows + r]) +
-                                          static_cast<uint32_t>(bias));
-        }
+        const int64_t m0 = mb * kBlockRows;
+        store_block_sums(sums, kBlockRows, std::min(kBlockRows, rows - m0), j0, j1, bias,
+                         c + m0 * ldc, ldc);
       }
     }
   }
@@ -327,7 +380,6 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb, int32_t* dst,
                    bool add) const {
     const int64_t padded = chunks_ * kChunk;
-    const __m512i odd_bytes = _mm512_set1_epi16(0x0100);
     PlaneAcc acc[kCount];
     for (int g = 0; g < kCount; ++g)
       acc[g].l1 = acc[g].l2 = acc[g].h1 = acc[g].h2 = _mm512_setzero_si512();
@@ -339,12 +391,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         __m512i lo, hi;
         lookup<kIndexBits>(planes, _mm512_load_si512(idx + kChunk * g), masks[2 * g],
                            masks[2 * g + 1], lo, hi);
-        acc[g].l1 = _mm512_add_epi16(acc[g].l1, lo);
-        acc[g].l2 = _mm512_add_epi16(acc[g].l2, _mm512_srli_epi16(lo, 8));
-        acc[g].h1 = _mm512_add_epi16(acc[g].h1, hi);
-        // S2 = the odd bytes as words: a shift for the lo plane, vpmaddubsw with weights (0, 1)
-        // for the hi plane, so that the two do not compete for the same instruction.
-        acc[g].h2 = _mm512_add_epi16(acc[g].h2, _mm512_maddubs_epi16(hi, odd_bytes));
+        accumulate(acc[g], lo, hi);
       }
     }
     for (int g = 0; g < kCount; ++g) flush_planes(acc[g], dst + (c0 + g) * kChunk, add);
@@ -394,16 +441,79 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
+  // Row `a_row` of A against columns [0, cols) of the B tile b (cols <= kMaxChunks * kChunk).
+  template <int kIndexBits, int kCount>
+  void planes_n_row(const uint8_t* a_row, const uint8_t* b, int64_t ldb, int64_t cols,
+                    int32_t* dst, int32_t bias) const {
+    const int64_t depth = k();
+    const int64_t tail_lanes = cols - (kCount - 1) * kChunk;
+    const __mmask64 tail = tail_lanes == kChunk ? ~__mmask64{0} : (__mmask64{1} << tail_lanes) - 1;
+    alignas(64) int32_t sums[kCount * kChunk];
+    for (int64_t k0 = 0; k0 < depth; k0 += kFlushK) {
+      const int64_t k1 = std::min(k0 + kFlushK, depth);
+      PlaneAcc acc[kCount];
+      for (int g = 0; g < kCount; ++g)
+        acc[g].l1 = acc[g].l2 = acc[g].h1 = acc[g].h2 = _mm512_setzero_si512();
+      for (int64_t p = k0; p < k1; ++p) {
+        const Planes planes = load_planes(rows_.get() + 512 * a_row[p]);
+        const uint8_t* bp = b + p * ldb;
+        for (int g = 0; g < kCount; ++g) {
+          const __m512i idx = g + 1 < kCount ? _mm512_loadu_si512(bp + kChunk * g)
+                                             : _mm512_maskz_loadu_epi8(tail, bp + kChunk * g);
+          const __mmask64 high = _mm512_movepi8_mask(idx);
+          __m512i lo, hi;
+          lookup<kIndexBits>(planes, idx, high, ~high, lo, hi);
+          accumulate(acc[g], lo, hi);
+        }
+      }
+      for (int g = 0; g < kCount; ++g) flush_planes(acc[g], sums + kChunk * g, k0 > 0);
+    }
+    for (int64_t j = 0; j < cols; ++j)
+      dst[j] = static_cast<int32_t>(static_cast<uint32_t>(sums[j]) + static_cast<uint32_t>(bias));
+  }
+
+  template <int kIndexBits>
+  void run_planes_n(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                    int threads) const {
+    constexpr int64_t kTileCols = kMaxChunks * kChunk;
+    const int64_t rows = m(), tiles = (n + kTileCols - 1) / kTileCols;
+    const int32_t bias = k_bias();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t task = 0; task < tiles * rows; ++task) {
+      const int64_t n0 = task / rows * kTileCols, row = task % rows;
+      const int64_t cols = std::min(kTileCols, n - n0);
+      const uint8_t* a_row = a_.get() + row * k();
+      int32_t* dst = c + row * ldc + n0;
+      switch ((cols + kChunk - 1) / kChunk) {
+        case kMaxChunks:
+          planes_n_row<kIndexBits, kMaxChunks>(a_row, b + n0, ldb, cols, dst, bias);
+          break;
+        case 3:
+          planes_n_row<kIndexBits, 3>(a_row, b + n0, ldb, cols, dst, bias);
+          break;
+        case 2:
+          planes_n_row<kIndexBits, 2>(a_row, b + n0, ldb, cols, dst, bias);
+          break;
+        default:
+          planes_n_row<kIndexBits, 1>(a_row, b + n0, ldb, cols, dst, bias);
+          break;
+      }
+    }
+  }
+
   int32_t bias_;
   int64_t blocks_;                   // row blocks of kBlockRows (table-load)
   int64_t pairs_;                    // k pairs (table-load)
   int64_t chunks_;                   // row chunks of kChunk (planes-over-m)
   int index_bits_;                   // 8, 7 or 6: bits of the weight codes as stored (see lookup)
-  AlignedBuffer<uint8_t> planes_;    // [b][lo 256 | hi 256]
+  int forced_;                       // index into kSchedules, -1 to choose per run
+  AlignedBuffer<uint8_t> planes_;    // [b][lo 256 | hi 256] over a
+  AlignedBuffer<uint8_t> rows_;      // [a][lo 256 | hi 256] over b
   AlignedBuffer<uint8_t> pair_idx_;  // [block][pair][64]
   std::vector<uint64_t> pair_mask_;  // [block][pair][high, low]
   AlignedBuffer<uint8_t> a_t_;       // [k][chunks * 64]
   std::vector<uint64_t> a_t_mask_;   // [k][chunk][high, low]
+  AlignedBuffer<uint8_t> a_;         // [m][k]
 };
 
 }  // namespace

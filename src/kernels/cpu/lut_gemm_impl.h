@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,8 @@ class LutGemm::Impl {
   Impl(int64_t m, int64_t k) : m_(m), k_(k) {}
   virtual ~Impl() = default;
   virtual std::string_view name() const = 0;
+  // The loop schedule run() takes for n columns (impls with several choose per call).
+  virtual std::string_view schedule(int64_t n) const = 0;
   // threads >= 1; ldb >= n and ldc >= n are already resolved.
   virtual void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
                    int threads) const = 0;
@@ -54,6 +57,12 @@ struct BlockTask {
 };
 std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int64_t col_align);
 
+// C[r][j] = sums[j * block_rows + r] + bias (mod 2^32) for r < rows and j in [j0, j1): the
+// column-major block sums of the table-load schedules into row-major C. Walks the columns in
+// tiles so that each tile of sums is read from L1 rather than once per row from memory.
+void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0,
+                      int64_t j1, int32_t bias, int32_t* c, int64_t ldc);
+
 // 64-byte aligned storage for packed operands and per-thread scratch.
 template <class T>
 struct AlignedFree {
@@ -69,6 +78,11 @@ AlignedBuffer<T> make_aligned(size_t count) {
   if (p == nullptr) throw std::bad_alloc();
   return AlignedBuffer<T>(p);
 }
+
+// The index of desc.schedule in an impl's schedules, or -1 when it is empty (choose per run).
+// Throws naming the impl and its schedules for any other name.
+int find_schedule(const LutGemmDesc& desc, std::string_view impl,
+                  std::span<const std::string_view> schedules);
 
 // Factories, one per ISA file. Each receives a validated desc (lda resolved) and returns nullptr
 // when it cannot reproduce the table exactly, so that the next impl in the list is tried.

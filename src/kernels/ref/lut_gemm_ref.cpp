@@ -29,6 +29,8 @@ void lut_gemm_ref(std::span<const int32_t> table, int bits, const uint8_t* a, co
 
 namespace {
 
+constexpr std::string_view kSchedules[] = {"rows"};
+
 // The ref impl as a LutGemm: owns copies of the table and A, splits rows of C over threads.
 class LutGemmRef final : public LutGemm::Impl {
  public:
@@ -40,6 +42,7 @@ class LutGemmRef final : public LutGemm::Impl {
   }
 
   std::string_view name() const override { return "ref"; }
+  std::string_view schedule(int64_t) const override { return kSchedules[0]; }
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
@@ -58,6 +61,7 @@ class LutGemmRef final : public LutGemm::Impl {
 }  // namespace
 
 std::shared_ptr<const LutGemm::Impl> make_lut_gemm_ref(const LutGemmDesc& desc) {
+  find_schedule(desc, "ref", kSchedules);
   return std::make_shared<const LutGemmRef>(desc);
 }
 
