@@ -30,17 +30,18 @@ struct LutGemmBenchOptions {
   double full_check_lookups = double(1 << 27);
 };
 
-// Throws axnn::Error naming the option at fault.
+// Throws axnn::Error naming the option at fault. A forced schedule is checked by packing a 1 x 1 A
+// with the benchmark's table, so an unknown name fails here, before any shape runs.
 void check_options(const LutGemmBenchOptions& options);
 
 struct LutGemmBenchResult {
   Problem problem;
   int threads = 0;
   int bits = 0;
-  std::string isa;             // the requested ceiling
-  std::string impl_name;       // the impl LutGemm::create picked
-  std::string schedule;        // the impl's loop schedule for this N
-  std::string check;           // "exact": the check passed (a failed check throws instead)
+  std::string isa;        // the requested ceiling
+  std::string impl_name;  // the impl LutGemm::create picked
+  std::string schedule;   // the impl's loop schedule for this N
+  // The result was checked exact on checked_outputs outputs (a failed check throws instead).
   bool check_sampled = false;  // true: a sample of outputs was recomputed, not all of them
   int64_t checked_outputs = 0;
   Timing lut_gemm;
@@ -58,6 +59,11 @@ struct LutGemmBenchResult {
   [[nodiscard]] double onednn_gmacs_median() const { return lookups() / onednn.median * 1e-9; }
   [[nodiscard]] double torch_gmacs() const { return lookups() / torch.min * 1e-9; }
   [[nodiscard]] double torch_gmacs_median() const { return lookups() / torch.median * 1e-9; }
+  // LUT-GEMM's rate over the baseline's (> 1: LUT-GEMM is faster), at the min or the median time.
+  [[nodiscard]] double ratio_onednn() const { return onednn.min / lut_gemm.min; }
+  [[nodiscard]] double ratio_onednn_median() const { return onednn.median / lut_gemm.median; }
+  [[nodiscard]] double ratio_torch() const { return torch.min / lut_gemm.min; }
+  [[nodiscard]] double ratio_torch_median() const { return torch.median / lut_gemm.median; }
 };
 
 struct OutputCheck {

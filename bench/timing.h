@@ -1,5 +1,6 @@
 // The timing harness shared by the benchmark drivers and kernel autotuning: warm up, then repeat a
-// callable until both a minimum count and a minimum total time are reached, and keep every sample.
+// callable until both a minimum count and a minimum total time are reached (or a maximum count),
+// and keep every sample.
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@ struct TimingOptions {
   int warmup_runs = 1;       // untimed runs first: page faults, caches, lazy library init
   int min_runs = 5;          // at least this many timed runs
   int max_runs = 1000;       // and at most this many, so tiny problems stop
-  double min_seconds = 0.2;  // timed runs continue until their sum reaches this
+  double min_seconds = 0.2;  // timed runs continue until their sum reaches this (or max_runs)
 };
 
 struct Timing {

@@ -56,6 +56,48 @@ TEST(Problems, MalformedLinesNameTheLine) {
             std::string::npos);
 }
 
+TEST(Problems, CrlfLineEndings) {
+  const auto problems = parse("# comment\r\n64 576 3136 resnet.layer1\r\n\r\n1 2 3\r\n");
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].name, "resnet.layer1");
+  EXPECT_EQ(problems[1].n, 3);
+  // The carriage return is not quoted back in messages either.
+  const std::string error = error_of("1 2\r\n");
+  EXPECT_NE(error.find("batch.txt:1: expected 'M K N [name]', got 2 fields in '1 2'"),
+            std::string::npos)
+      << error;
+}
+
+TEST(Problems, HugeDimensionsAreErrors) {
+  // Beyond int64.
+  EXPECT_NE(error_of("64 99999999999999999999 3136\n")
+                .find("batch.txt:1: K = '99999999999999999999' is out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of("1 1 -99999999999999999999\n").find("batch.txt:1: N = "), std::string::npos);
+  // Within int64 but beyond LutGemm's bound of 2^31 - 1.
+  EXPECT_NE(error_of("1 1 1\n2147483648 1 1\n").find("batch.txt:2: M, K and N must be at most"),
+            std::string::npos);
+  EXPECT_NE(error_of("1 9223372036854775807 1\n").find("batch.txt:1: M, K and N must be at most"),
+            std::string::npos);
+  // Each dimension within the bound, but A, B and C beyond the memory budget.
+  EXPECT_NE(error_of("65536 65536 65536\n").find("batch.txt:1: shape 65536x65536x65536 needs"),
+            std::string::npos);
+  EXPECT_NE(error_of("2147483647 1 1\n"), "");  // 8 GiB of C alone
+  // The largest dimension is fine when the rest is small.
+  EXPECT_EQ(parse("1 2147483647 1\n")[0].k, kMaxDim);
+}
+
+TEST(Problems, CheckProblemNamesTheSource) {
+  try {
+    check_problem({1, 1, 1LL << 40, ""}, "--m/--k/--n");
+    FAIL() << "expected axnn::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--m/--k/--n: ", 0), 0u) << e.what();
+  }
+  EXPECT_LE(operand_bytes({64, 576, 3136, ""}), kMaxOperandBytes);
+  EXPECT_DOUBLE_EQ(operand_bytes({2, 3, 5, ""}), 2 * 3 + 3 * 5 + 4 * 2 * 5);
+}
+
 TEST(Problems, EmptyBatchIsAnError) {
   EXPECT_NE(error_of("# only comments\n\n").find("batch.txt: no shapes"), std::string::npos);
 }

@@ -1,5 +1,6 @@
 // axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8
 // (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -48,7 +49,11 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
   if (!args.isa.empty()) options.isa = parse_isa(args.isa);
   options.schedule = args.schedule;
   options.timing.min_runs = args.repeat;
+  // The cap that stops tiny shapes at max_runs must not undercut an explicit --repeat.
+  options.timing.max_runs = std::max(options.timing.max_runs, args.repeat);
   options.timing.min_seconds = args.min_time;
+  // Every flag (a forced --schedule included) and every shape is validated before the table header
+  // is printed, so a bad flag or batch line does not leave a partial table.
   bench::check_options(options);
 
   if (!args.json) std::fputs(bench::format_table_header().c_str(), stdout);
@@ -100,7 +105,10 @@ void add_bench_command(CLI::App& app) {
                   "planes-over-n; avx2: table-load; ref: rows); default: chosen per shape");
   lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")->capture_default_str();
   lut->add_option("--min-time", args->min_time,
-                  "Minimum total timed seconds per kernel (runs continue until both are reached)")
+                  fmt::format("Minimum total timed seconds per kernel: timed runs continue until "
+                              "both --repeat and --min-time are reached, but stop after {} runs "
+                              "(or --repeat if larger)",
+                              bench::TimingOptions{}.max_runs))
       ->capture_default_str();
   lut->add_flag("--json", args->json, "Print JSON: one object for a shape, an array for a batch");
   lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
