@@ -29,7 +29,7 @@ struct LutGemmDesc {
   // Highest ISA level to use; default active_isa(). The best impl at or below it that supports the
   // table is chosen (an impl may decline a table, e.g. one whose entries span more than 16 bits).
   std::optional<Isa> isa;
-  // The chosen impl's loop schedule ("table-load", "planes-over-m", ... see schedule()); empty
+  // The chosen impl's loop schedule ("table-load-over-m", "planes-over-n", ...); empty
   // lets the impl choose per run from the shape. A name the impl lacks is an error.
   std::string schedule;
 };
@@ -45,7 +45,7 @@ class LutGemm {
            int threads = 0) const;
 
   std::string_view impl_name() const;  // "ref", "avx2" or "avx512"
-  // The impl's loop schedule for n columns of B, e.g. "table-load", "planes-over-m".
+  // The impl's loop schedule for n columns of B, e.g. "table-load-over-m", "planes-over-n".
   std::string_view schedule(int64_t n) const;
   int64_t m() const;
   int64_t k() const;

@@ -101,8 +101,9 @@ void add_bench_command(CLI::App& app) {
       "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
   lut->add_option("--bits", args->bits, "Operand code width, 2..8")->capture_default_str();
   lut->add_option("--schedule", args->schedule,
-                  "Force the kernel's loop schedule (avx512: table-load, planes-over-m, "
-                  "planes-over-n; avx2: table-load; ref: rows); default: chosen per shape");
+                  "Force the kernel's loop schedule (avx512: table-load-over-m, "
+                  "table-load-over-n, planes-over-m, planes-over-n; avx2: table-load-over-m; "
+                  "ref: rows); default: chosen per shape");
   lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")->capture_default_str();
   lut->add_option("--min-time", args->min_time,
                   fmt::format("Minimum total timed seconds per kernel: timed runs continue until "

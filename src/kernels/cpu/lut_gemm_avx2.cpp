@@ -1,4 +1,4 @@
-// AVX2 LUT-GEMM: the table-load schedule with 256-bit registers.
+// AVX2 LUT-GEMM: the table-load-over-m schedule with 256-bit registers.
 //
 // Table. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
 // weight code a, 128 KB.
@@ -25,7 +25,7 @@
 namespace axnn::kernels {
 namespace {
 
-constexpr std::string_view kSchedules[] = {"table-load"};
+constexpr std::string_view kSchedules[] = {"table-load-over-m"};
 
 constexpr int64_t kBlockRows = 32;            // rows of A per block (64 bytes of uint16)
 constexpr int64_t kKBlock = 16;               // k per table build (divides kFlushK)
@@ -78,15 +78,9 @@ inline void widen_words(__m256i s1, __m256i s2, int32_t* dst, bool add) {
   _mm256_store_si256(p + 1, r1);
 }
 
-// Per-thread scratch that keeps its pages between runs.
-template <class T>
-T* scratch(AlignedBuffer<T>& buf, size_t& capacity, size_t count) {
-  if (count > capacity) {
-    buf = make_aligned<T>(count);
-    capacity = count;
-  }
-  return buf.get();
-}
+// Per-thread scratch: T, the 16-bit partial sums, the int32 sums.
+thread_local Scratch<uint16_t> table_scratch, part_scratch;
+thread_local Scratch<int32_t> sums_scratch;
 
 class LutGemmAvx2 final : public LutGemm::Impl {
  public:
@@ -113,13 +107,9 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTileCols);
 #pragma omp parallel num_threads(threads)
     {
-      thread_local AlignedBuffer<uint16_t> t_buf, part_buf;
-      thread_local size_t t_cap = 0, part_cap = 0;
-      thread_local AlignedBuffer<int32_t> sums_buf;
-      thread_local size_t sums_cap = 0;
-      uint16_t* t = scratch(t_buf, t_cap, kKBlock * kTStride);
-      uint16_t* part = scratch(part_buf, part_cap, n * 2 * kBlockRows);
-      int32_t* sums = scratch(sums_buf, sums_cap, n * kBlockRows);
+      uint16_t* t = table_scratch.get(kKBlock * kTStride);
+      uint16_t* part = part_scratch.get(n * 2 * kBlockRows);
+      int32_t* sums = sums_scratch.get(n * kBlockRows);
 #pragma omp for schedule(dynamic, 1)
       for (size_t task = 0; task < tasks.size(); ++task) {
         const auto [mb, j0, j1] = tasks[task];

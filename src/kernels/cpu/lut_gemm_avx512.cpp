@@ -1,44 +1,45 @@
 // AVX-512 (F, BW, VL, VBMI) LUT-GEMM.
 //
-// Table. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable) are stored per
-// activation code b as two byte planes of 256 bytes over the weight code a: planes_[b] =
-// {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8}, 512 bytes, 128 KB in all. Looking up 64 weight
-// codes for one activation code is, per plane, two merge-masked vpermi2b: the first resolves the
-// codes with bit 7 clear from the low 128 entries, the second the others from the high 128 (the
-// bit-7 masks of the stationary A are computed at create). For widths of 7 bits or less the
-// stored weight codes are masked to 7 or 6 bits (the table repeats over the high bits), so a
-// lookup is one vpermi2b or one vpermb per plane. No gathers anywhere.
+// Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable) are stored as byte
+// planes of 256 bytes: planes_[b] = {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8} over the
+// weight code a for each activation code b, and rows_[a] the same over b for each a; 128 KB each.
+// Looking up 64 codes in the planes of one code is, per plane, two merge-masked vpermi2b: the
+// first resolves the codes with bit 7 clear from the low 128 entries, the second the others from
+// the high 128 (bit-7 masks of the stationary A are computed at create, of B with vpmovb2m). For
+// widths of 7 bits or less the table repeats over the high code bits, so a lookup is one vpermi2b
+// (7 bits) or one vpermb (6 bits or less) per plane, which ignore the high bits. No gathers.
 //
 // 16-bit accumulation. A word w = x0 + 256 x1 (two bytes, or one uint16 offset) is summed as
 // S1 += w (mod 2^16) and S2 += w >> 8. For up to 256 terms sum x1 = S2 and
 // sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
 // partial sums are widened into int32, once per 256 k. The bias adds k * bias mod 2^32.
 //
-// Table. planes_ holds the planes per activation code b (over a); rows_ the same per weight code a
-// (over b), for the schedule that looks up activation codes.
-//
-// Three schedules, chosen per run from M and N (table build cost against reuse, lane padding):
-// - table-load (large N). For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] =
-//   u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte index vector, arranged
-//   at create so that vpunpck{l,h}bw of the lo/hi results yields the rows in natural order). Then
-//   each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per load. Eight columns
-//   of B are accumulated at a time in 16 registers; between k blocks their 16-bit partial sums
-//   wait in an N x 64 uint16 buffer, every 256 k they are widened into an N x 32 int32 buffer,
-//   which is transposed into C at the end. The per-k stride of T is padded (16 KB + 640 B) so
-//   that rows of successive k do not alias in the cache sets. Threads take whole 32-row blocks;
-//   the last blocks % threads blocks are cut into column ranges (split_blocks).
-// - planes-over-m (small N, where building 256 rows per k would not pay off). For each column n
-//   and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to 4 index
-//   vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32 column
-//   buffer every 256 k, which is scattered into column n of C. Threads split the columns into
-//   contiguous ranges and walk them in tiles of kPlanesCols columns: every column of a tile uses a
-//   256 k x 256 row slice of A^T (64 KB) before the next slice, so A^T is read from L2 once per
-//   tile, not from memory once per column, when it is larger than L2 (large M x K).
+// Four schedules, chosen per run by a cost model over M, N and K (table build cost against its
+// reuse, lane padding), or forced through LutGemmDesc::schedule:
+// - table-load-over-m (large N). For a block of 32 rows of A and kKBlock k, build
+//   T[k][b][32 rows] = u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte
+//   index vector, arranged at create so that vpunpck{l,h}bw of the lo/hi results yields the rows
+//   in natural order). Then each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups
+//   per load. Eight columns of B are accumulated at a time in 16 registers; between k blocks their
+//   16-bit partial sums wait in an N x 64 uint16 buffer, every 256 k they are widened into an
+//   N x 32 int32 buffer, which is transposed into C at the end. The per-k stride of T is padded
+//   (16 KB + 640 B) so that rows of successive k do not alias in the cache sets. Threads take
+//   whole 32-row blocks; the last blocks % threads blocks are cut into column ranges.
+// - table-load-over-n (large M, small N: the linears of a ViT at batch 1). The mirror image: T
+//   from a block of 32 columns of B (packed per call, masks by vpmovb2m) and rows_, then each
+//   code A[m][k] selects a row of 32 columns; eight rows of A at a time; no transposition.
+// - planes-over-m (small N and M, where building 256 rows per k would not pay off). For each
+//   column n and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to
+//   4 index vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32
+//   column buffer every 256 k, which is scattered into column n of C. Threads split the columns
+//   into contiguous ranges and walk them in tiles of kPlanesCols columns: every column of a tile
+//   uses a 256 k x 256 row slice of A^T (64 KB) before the next slice, so A^T is read from L2 once
+//   per tile, not from memory once per column, when it is larger than L2 (large M x K).
 // - planes-over-n (small M, or N so large that table-load's partial sums spill to memory). For
 //   each row m and k, the 8 plane registers of code A[m][k] (rows_) are loaded once and used for
-//   up to 4 vectors of B[k][n0 .. n0 + 256), 64 lookups each (bit 7 masks from vpmovb2m, the last
-//   vector of a row loaded with a lane mask). The B tile (K x 256 codes) is shared by all rows;
-//   threads split the (tile, row) tasks.
+//   up to 4 vectors of B[k][n0 .. n0 + 256), 64 lookups each (the last vector of a row loaded
+//   with a lane mask). The B tile (K x 256 codes) is shared by all rows; threads split the
+//   (tile, row) tasks.
 
 // GCC 12 warns inside its own AVX-512 headers, whose intrinsics pass _mm512_undefined_* as the
 // unused merge source (GCC PR 105593); the diagnostic is a false positive.
@@ -57,7 +58,7 @@ namespace {
 constexpr int64_t kBlockRows = 32;            // rows of A per table-load block (one zmm of u16)
 constexpr int64_t kKBlock = 16;               // k per table build (even, divides kFlushK)
 constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
-constexpr int64_t kTableCols = 8;             // columns of B per table-load register tile
+constexpr int64_t kTableLines = 8;            // lines (B columns or A rows) per table-load tile
 constexpr int64_t kChunk = 64;                // rows of A per planes-over-m index vector
 constexpr int kMaxChunks = 4;                 // index vectors per k (16 accumulators)
 constexpr int64_t kPlanesCols = 8;            // columns sharing one 256 k x 256 row slice of A^T
@@ -69,9 +70,9 @@ constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact 
 // multiple of 64 the crossover is near N = 560.
 constexpr double kBuildCols[] = {205, 290, 500};
 constexpr double kPlanesSpeed[] = {1.29, 0.91, 0.526};
-// Table-load also pays, per row block and column whatever K, for its 16-bit partial sums' trips
-// through memory and the final store into C (small K, very large N: 32 x 27 x 295936).
-constexpr double kTableLoadColumnCost = 1300;
+// Table-load also pays, per block and line whatever K, for its 16-bit partial sums' trips through
+// memory and the final store into C (small K, very large N: 32 x 27 x 295936).
+constexpr double kTableLoadLineCost = 1300;
 // planes-over-n against planes-over-m: the same lookups plus a vpmovb2m and unaligned B loads.
 constexpr double kPlanesNSpeed = 0.95;
 // With a single index vector per k, the plane loads (and for planes-over-m the code load) serve
@@ -79,8 +80,9 @@ constexpr double kPlanesNSpeed = 0.95;
 constexpr double kOneChunkSpeed = 0.6;
 constexpr double kOneVectorSpeed = 0.85;
 
-enum class Schedule { kTableLoad, kPlanesM, kPlanesN };
-constexpr std::string_view kSchedules[] = {"table-load", "planes-over-m", "planes-over-n"};
+enum class Schedule { kTableLoadM, kTableLoadN, kPlanesM, kPlanesN };
+constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n",
+                                           "planes-over-m", "planes-over-n"};
 
 struct Planes {
   __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
@@ -164,15 +166,9 @@ inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
   }
 }
 
-// Per-thread scratch that keeps its pages between runs.
-template <class T>
-T* scratch(AlignedBuffer<T>& buf, size_t& capacity, size_t count) {
-  if (count > capacity) {
-    buf = make_aligned<T>(count);
-    capacity = count;
-  }
-  return buf.get();
-}
+// Per-thread scratch shared by the schedules: T, the 16-bit partial sums, the int32 sums.
+thread_local Scratch<uint16_t> table_scratch, part_scratch;
+thread_local Scratch<int32_t> sums_scratch;
 
 class LutGemmAvx512 final : public LutGemm::Impl {
  public:
@@ -221,6 +217,14 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     a_ = make_aligned<uint8_t>(desc.m * desc.k);
     for (int64_t r = 0; r < desc.m; ++r)
       for (int64_t p = 0; p < desc.k; ++p) a_[r * desc.k + p] = code(r, p);
+    // Table-load-over-n row codes: A in k blocks, [k / kKBlock][row][k % kKBlock], so that a k
+    // block of every row is one contiguous M x 16 slice.
+    const int64_t k_blocks = (desc.k + kKBlock - 1) / kKBlock;
+    a_k_blocks_ = make_aligned<uint8_t>(k_blocks * desc.m * kKBlock);
+    for (int64_t kb = 0; kb < k_blocks; ++kb)
+      for (int64_t r = 0; r < desc.m; ++r)
+        for (int64_t kk = 0; kk < kKBlock; ++kk)
+          a_k_blocks_[(kb * desc.m + r) * kKBlock + kk] = code(r, kb * kKBlock + kk);
   }
 
   std::string_view name() const override { return "avx512"; }
@@ -249,24 +253,30 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     if (forced_ >= 0) return static_cast<Schedule>(forced_);
     const double rows = static_cast<double>(m()), cols = static_cast<double>(n);
     const double speed = kPlanesSpeed[index_bits_ - 6];
-    const double table_load =
-        static_cast<double>(blocks_ * kBlockRows) * (cols + kBuildCols[index_bits_ - 6]) +
-        static_cast<double>(blocks_) * cols * kTableLoadColumnCost / static_cast<double>(k());
+    const double build = kBuildCols[index_bits_ - 6];
+    const double padded_cols = static_cast<double>((n + kBlockRows - 1) / kBlockRows * kBlockRows);
+    const double per_line = kTableLoadLineCost / static_cast<double>(k());
+    const double table_load_m = static_cast<double>(blocks_ * kBlockRows) * (cols + build) +
+                                static_cast<double>(blocks_) * cols * per_line;
+    const double table_load_n =
+        padded_cols * (rows + build) + padded_cols / kBlockRows * rows * per_line;
     const double planes_m = static_cast<double>(chunks_ * kChunk) * cols /
                             (speed * (chunks_ == 1 ? kOneChunkSpeed : 1.0));
     const int64_t vectors = (n + kChunk - 1) / kChunk;
     const double planes_n = rows * static_cast<double>(vectors * kChunk) /
                             (speed * kPlanesNSpeed * (vectors == 1 ? kOneVectorSpeed : 1.0));
-    if (table_load <= planes_m && table_load <= planes_n) return Schedule::kTableLoad;
-    return planes_m <= planes_n ? Schedule::kPlanesM : Schedule::kPlanesN;
+    const double costs[] = {table_load_m, table_load_n, planes_m, planes_n};
+    return static_cast<Schedule>(std::min_element(std::begin(costs), std::end(costs)) - costs);
   }
 
   template <int kIndexBits>
   void dispatch(Schedule schedule, const uint8_t* b, int64_t n, int32_t* c, int64_t ldb,
                 int64_t ldc, int threads) const {
     switch (schedule) {
-      case Schedule::kTableLoad:
-        return run_table_load<kIndexBits>(b, n, c, ldb, ldc, threads);
+      case Schedule::kTableLoadM:
+        return run_table_load_m<kIndexBits>(b, n, c, ldb, ldc, threads);
+      case Schedule::kTableLoadN:
+        return run_table_load_n<kIndexBits>(b, n, c, ldb, ldc, threads);
       case Schedule::kPlanesM:
         return run_planes<kIndexBits>(b, n, c, ldb, ldc, threads);
       case Schedule::kPlanesN:
@@ -285,13 +295,13 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     return static_cast<int32_t>(static_cast<uint32_t>(k()) * static_cast<uint32_t>(bias_));
   }
 
-  // T[kk][b][0..31] for the pairs [p0, p0 + count) of row block mb.
+  // T[2p + h][code][0..31] = u-lookups of the 32 lanes of half h of index vector p, for every
+  // code (0..255) and p < count: `source` holds the byte planes per code (planes_ or rows_).
   template <int kIndexBits>
-  void build_table(int64_t mb, int64_t p0, int64_t count, uint16_t* t) const {
-    const uint8_t* idx = pair_idx_.get() + (mb * pairs_ + p0) * 64;
-    const uint64_t* masks = pair_mask_.data() + (mb * pairs_ + p0) * 2;
+  static void build_table(const uint8_t* source, const uint8_t* idx, const uint64_t* masks,
+                          int64_t count, uint16_t* t) {
     for (int code = 0; code < 256; ++code) {
-      const Planes planes = load_planes(planes_.get() + 512 * code);
+      const Planes planes = load_planes(source + 512 * code);
       for (int64_t p = 0; p < count; ++p) {
         __m512i lo, hi;
         lookup<kIndexBits>(planes, _mm512_load_si512(idx + 64 * p), masks[2 * p], masks[2 * p + 1],
@@ -302,27 +312,29 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
-  // kCols columns of B against T for kb k. The 16-bit partial sums of each column live in
-  // part[col][S1 32 | S2 32] between k blocks: they start at zero on the first block of a flush
-  // period and are widened into sums[col][32] (added when `add`) on its last.
-  template <int kCols>
-  static void table_load_tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb,
-                              uint16_t* part, int32_t* sums, bool first, bool last, bool add) {
-    __m512i s1[kCols], s2[kCols];
-    for (int j = 0; j < kCols; ++j) {
+  // kLines lines (columns of B, or rows of A) against T for kb k: line j, step kk selects row
+  // T[kk][codes[kk * k_stride + j * line_stride]]. The 16-bit partial sums of each line live in
+  // part[line][S1 32 | S2 32] between k blocks: they start at zero on the first block of a flush
+  // period and are widened into sums[line][32] (added when `add`) on its last.
+  template <int kLines>
+  static void table_load_tile(const uint16_t* t, const uint8_t* codes, int64_t k_stride,
+                              int64_t line_stride, int64_t kb, uint16_t* part, int32_t* sums,
+                              bool first, bool last, bool add) {
+    __m512i s1[kLines], s2[kLines];
+    for (int j = 0; j < kLines; ++j) {
       s1[j] = first ? _mm512_setzero_si512() : _mm512_load_si512(part + 64 * j);
       s2[j] = first ? _mm512_setzero_si512() : _mm512_load_si512(part + 64 * j + 32);
     }
     const char* tk = reinterpret_cast<const char*>(t);
-    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), b += ldb) {
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), codes += k_stride) {
 #pragma GCC unroll 8
-      for (int j = 0; j < kCols; ++j) {
-        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(b[j]) << 6));
+      for (int j = 0; j < kLines; ++j) {
+        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(codes[j * line_stride]) << 6));
         s1[j] = _mm512_add_epi16(s1[j], v);
         s2[j] = _mm512_add_epi16(s2[j], _mm512_srli_epi16(v, 8));
       }
     }
-    for (int j = 0; j < kCols; ++j) {
+    for (int j = 0; j < kLines; ++j) {
       if (last) {
         __m512i r0, r1;
         widen_words(s1[j], s2[j], r0, r1);
@@ -335,42 +347,92 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
+  // Lines [j0, j1) through T for the k block [k0, k0 + kb) of depth, kTableLines at a time.
+  static void table_load_lines(const uint16_t* t, const uint8_t* codes, int64_t k_stride,
+                               int64_t line_stride, int64_t j0, int64_t j1, int64_t k0, int64_t kb,
+                               int64_t depth, uint16_t* part, int32_t* sums) {
+    const bool first = k0 % kFlushK == 0;
+    const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
+    const bool add = k0 >= kFlushK;
+    int64_t j = j0;
+    for (; j + kTableLines <= j1; j += kTableLines)
+      table_load_tile<kTableLines>(t, codes + j * line_stride, k_stride, line_stride, kb,
+                                   part + j * 64, sums + j * 32, first, last, add);
+    for (; j < j1; ++j)
+      table_load_tile<1>(t, codes + j * line_stride, k_stride, line_stride, kb, part + j * 64,
+                         sums + j * 32, first, last, add);
+  }
+
+  // Table-load over m: T from A's row block and planes_, B's codes select its rows.
   template <int kIndexBits>
-  void run_table_load(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
-                      int threads) const {
+  void run_table_load_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                        int threads) const {
     const int64_t rows = m(), depth = k();
     const int32_t bias = k_bias();
-    const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTableCols);
+    const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTableLines);
 #pragma omp parallel num_threads(threads)
     {
-      thread_local AlignedBuffer<uint16_t> t_buf, part_buf;
-      thread_local size_t t_cap = 0, part_cap = 0;
-      thread_local AlignedBuffer<int32_t> sums_buf;
-      thread_local size_t sums_cap = 0;
-      uint16_t* t = scratch(t_buf, t_cap, kKBlock * kTStride);
-      uint16_t* part = scratch(part_buf, part_cap, n * 2 * kBlockRows);
-      int32_t* sums = scratch(sums_buf, sums_cap, n * kBlockRows);
+      uint16_t* t = table_scratch.get(kKBlock * kTStride);
+      uint16_t* part = part_scratch.get(n * 64);
+      int32_t* sums = sums_scratch.get(n * 32);
 #pragma omp for schedule(dynamic, 1)
       for (size_t task = 0; task < tasks.size(); ++task) {
         const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
-          const int64_t kb = std::min(kKBlock, depth - k0);
-          build_table<kIndexBits>(mb, k0 / 2, (kb + 1) / 2, t);
-          const bool first = k0 % kFlushK == 0;
-          const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
-          const bool add = k0 >= kFlushK;
-          const uint8_t* bk = b + k0 * ldb;
-          int64_t j = j0;
-          for (; j + kTableCols <= j1; j += kTableCols)
-            table_load_tile<kTableCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows,
-                                        sums + j * kBlockRows, first, last, add);
-          for (; j < j1; ++j)
-            table_load_tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows,
-                               first, last, add);
+          const int64_t kb = std::min(kKBlock, depth - k0), p0 = mb * pairs_ + k0 / 2;
+          build_table<kIndexBits>(planes_.get(), pair_idx_.get() + p0 * 64,
+                                  pair_mask_.data() + p0 * 2, (kb + 1) / 2, t);
+          table_load_lines(t, b + k0 * ldb, ldb, 1, j0, j1, k0, kb, depth, part, sums);
         }
         const int64_t m0 = mb * kBlockRows;
         store_block_sums(sums, kBlockRows, std::min(kBlockRows, rows - m0), j0, j1, bias,
                          c + m0 * ldc, ldc);
+      }
+    }
+  }
+
+  // Table-load over n: T from a block of 32 columns of B (packed per call) and rows_, A's codes
+  // select its rows. Pays for large M and small N, where the build is shared by many rows.
+  template <int kIndexBits>
+  void run_table_load_n(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                        int threads) const {
+    const int64_t rows = m(), depth = k();
+    const int32_t bias = k_bias();
+    const std::vector<BlockTask> tasks =
+        split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTableLines);
+#pragma omp parallel num_threads(threads)
+    {
+      uint16_t* t = table_scratch.get(kKBlock * kTStride);
+      uint16_t* part = part_scratch.get(rows * 64);
+      int32_t* sums = sums_scratch.get(rows * 32);
+      alignas(64) uint8_t idx[kKBlock / 2 * 64];
+      uint64_t masks[kKBlock];
+#pragma omp for schedule(dynamic, 1)
+      for (size_t task = 0; task < tasks.size(); ++task) {
+        const auto [cb, r0, r1] = tasks[task];
+        const int64_t n0 = cb * kBlockRows, cols = std::min(kBlockRows, n - n0);
+        for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
+          const int64_t kb = std::min(kKBlock, depth - k0), pairs = (kb + 1) / 2;
+          // Same lane order as pair_idx_: lane l of pair p holds columns 8l..8l+7 of k = 2p,
+          // then of 2p + 1; columns past n and k past depth read code 0 (results unused).
+          for (int64_t p = 0; p < pairs; ++p) {
+            uint8_t* v = idx + 64 * p;
+            for (int col = 0; col < kBlockRows; ++col)
+              for (int h = 0; h < 2; ++h) {
+                const int64_t kk = k0 + 2 * p + h;
+                v[16 * (col / 8) + 8 * h + col % 8] =
+                    col < cols && kk < depth ? b[kk * ldb + n0 + col] : 0;
+              }
+            set_masks(v, masks + 2 * p);
+          }
+          build_table<kIndexBits>(rows_.get(), idx, masks, pairs, t);
+          table_load_lines(t, a_k_blocks_.get() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth,
+                           part, sums);
+        }
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t col = 0; col < cols; ++col)
+            c[r * ldc + n0 + col] = static_cast<int32_t>(
+                static_cast<uint32_t>(sums[r * kBlockRows + col]) + static_cast<uint32_t>(bias));
       }
     }
   }
@@ -404,9 +466,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int32_t bias = k_bias();
 #pragma omp parallel num_threads(threads)
     {
-      thread_local AlignedBuffer<int32_t> acc_buf;
-      thread_local size_t acc_cap = 0;
-      int32_t* acc = scratch(acc_buf, acc_cap, kPlanesCols * padded);
+      int32_t* acc = sums_scratch.get(kPlanesCols * padded);
       const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
       const int64_t j_end = n * (t + 1) / nt;
       for (int64_t j0 = n * t / nt; j0 < j_end; j0 += kPlanesCols) {
@@ -514,6 +574,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   AlignedBuffer<uint8_t> a_t_;       // [k][chunks * 64]
   std::vector<uint64_t> a_t_mask_;   // [k][chunk][high, low]
   AlignedBuffer<uint8_t> a_;         // [m][k]
+  AlignedBuffer<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
 };
 
 }  // namespace

@@ -79,6 +79,24 @@ AlignedBuffer<T> make_aligned(size_t count) {
   return AlignedBuffer<T>(p);
 }
 
+// A buffer that only grows: thread_local instances are the impls' per-thread scratch, which
+// keeps its pages between runs.
+template <class T>
+class Scratch {
+ public:
+  T* get(size_t count) {
+    if (count > capacity_) {
+      buffer_ = make_aligned<T>(count);
+      capacity_ = count;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  AlignedBuffer<T> buffer_;
+  size_t capacity_ = 0;
+};
+
 // The index of desc.schedule in an impl's schedules, or -1 when it is empty (choose per run).
 // Throws naming the impl and its schedules for any other name.
 int find_schedule(const LutGemmDesc& desc, std::string_view impl,
