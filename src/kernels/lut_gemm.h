@@ -4,7 +4,9 @@
 // is the weight: the conv im2col GEMM W[CO][CI*KH*KW] x cols[CI*KH*KW][OH*OW], so M is the output
 // channels and N the output positions). B (K x N) streams through run(). Codes are bytes of which
 // only the low `bits` bits are read, so int8 values in range can be passed as their raw bytes.
-// table[a][b] has 2^bits x 2^bits int32 entries. Accumulation wraps modulo 2^32 like int32
+// table[a][b] has 2^bits x 2^bits int32 entries and is indexed by A's code first: for a
+// Multiplier (lut[x_code][w_code], the activation first) with the weights in A, pass its
+// transpose. Accumulation wraps modulo 2^32 like int32
 // hardware: the result is exact whenever the true sum fits in int32.
 #pragma once
 
