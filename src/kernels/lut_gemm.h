@@ -6,8 +6,8 @@
 // only the low `bits` bits are read, so int8 values in range can be passed as their raw bytes.
 // table[a][b] has 2^bits x 2^bits int32 entries and is indexed by A's code first: for a
 // Multiplier (lut[x_code][w_code], the activation first) with the weights in A, pass its
-// transpose. Accumulation wraps modulo 2^32 like int32
-// hardware: the result is exact whenever the true sum fits in int32.
+// transpose. Accumulation wraps modulo 2^32 like int32 hardware: the result is exact whenever the
+// true sum fits in int32.
 #pragma once
 
 #include <cstdint>
