@@ -38,8 +38,34 @@ constexpr int kFixedBits = 8;  // header and tfapprox tables are always 256 x 25
 constexpr int kFixedCodes = 1 << kFixedBits;
 constexpr size_t kTfApproxBytes = size_t{2} * kFixedCodes * kFixedCodes;
 
-constexpr std::array<std::string_view, 5> kFormatNames = {"axm", "header", "tfapprox", "tram",
-                                                          "csv"};
+// Every format once, in MultFormat order: its name and the extensions that select it.
+struct FormatInfo {
+  std::string_view name;
+  std::vector<std::string_view> extensions;  // lower case, with the dot
+};
+
+const std::array<FormatInfo, 5>& format_table() {
+  static const std::array<FormatInfo, 5> kFormats = {{{"axm", {".axm"}},
+                                                      {"header", {".h", ".hpp", ".cuh"}},
+                                                      {"tfapprox", {".bin"}},
+                                                      {"tram", {".txt"}},
+                                                      {"csv", {".csv"}}}};
+  return kFormats;
+}
+
+std::string format_names() {
+  std::vector<std::string_view> names;
+  for (const FormatInfo& info : format_table()) names.push_back(info.name);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string format_extensions() {
+  std::vector<std::string_view> extensions;
+  for (const FormatInfo& info : format_table()) {
+    extensions.insert(extensions.end(), info.extensions.begin(), info.extensions.end());
+  }
+  return fmt::format("{}", fmt::join(extensions, ", "));
+}
 
 // A place in a file for error messages; line 0 where the format has no lines.
 struct Where {
@@ -155,7 +181,8 @@ std::string read_file(const fs::path& path) {
   const Where where{path};
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) where.fail("no such file");
+  if (status.type() == fs::file_type::not_found) where.fail("no such file");
+  if (ec) where.fail(fmt::format("cannot look at the file: {}", ec.message()));
   if (fs::is_directory(status)) where.fail("is a directory, not a multiplier file");
   std::ifstream in(path, std::ios::binary);
   if (!in) where.fail(fmt::format("cannot open: {}", std::strerror(errno)));
@@ -266,13 +293,20 @@ std::string write_axm(const Multiplier& mult, const fs::path& path) {
   return out;
 }
 
-std::optional<double> json_number(const Where& where, const nlohmann::json& meta, const char* key) {
+// A metadata quantity: a finite number >= 0, or null / absent for unknown.
+std::optional<double> json_quantity(const Where& where, const nlohmann::json& meta,
+                                    const char* key) {
   if (!meta.contains(key) || meta[key].is_null()) return std::nullopt;
   if (!meta[key].is_number()) {
     where.fail(fmt::format("metadata field '{}' must be a number or null, found {}", key,
                            meta[key].dump()));
   }
-  return meta[key].get<double>();
+  const auto value = meta[key].get<double>();
+  if (!std::isfinite(value) || value < 0) {
+    where.fail(fmt::format("metadata field '{}' must be finite and >= 0, found {}", key,
+                           meta[key].dump()));
+  }
+  return value;
 }
 
 std::string json_string(const Where& where, const nlohmann::json& meta, const char* key) {
@@ -282,6 +316,77 @@ std::string json_string(const Where& where, const nlohmann::json& meta, const ch
         fmt::format("metadata field '{}' must be a string, found {}", key, meta[key].dump()));
   }
   return meta[key].get<std::string>();
+}
+
+struct AxmHeader {
+  std::string name;
+  int bits = 0;
+  bool is_signed = false;
+  MultiplierMeta meta;
+};
+
+// The metadata line of an axm file. nlohmann's own errors (bad JSON, a number out of range such as
+// 1e999) come out as axnn::Error naming the file and line like every other problem.
+AxmHeader parse_axm_meta(const fs::path& path, std::string_view line, const ReadOptions& options) {
+  const Where meta_line{path, 2};
+  try {
+    // Keys are checked while parsing: nlohmann keeps the last of duplicated keys, silently.
+    std::vector<std::string> keys;
+    std::string duplicate;
+    const nlohmann::json::parser_callback_t check_keys =
+        [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (event == nlohmann::json::parse_event_t::key && depth == 1) {
+            const auto& key = parsed.get_ref<const std::string&>();
+            if (duplicate.empty() && std::find(keys.begin(), keys.end(), key) != keys.end()) {
+              duplicate = key;
+            }
+            keys.push_back(key);
+          }
+          return true;
+        };
+    const nlohmann::json meta = nlohmann::json::parse(line, check_keys);
+    if (!meta.is_object()) meta_line.fail("metadata must be a JSON object");
+    if (!duplicate.empty()) {
+      meta_line.fail(fmt::format("metadata field '{}' appears more than once", duplicate));
+    }
+    for (const auto& item : meta.items()) {
+      // A misspelt key would otherwise drop its value without a word.
+      if (std::find(kAxmKeys.begin(), kAxmKeys.end(), item.key()) == kAxmKeys.end()) {
+        meta_line.fail(fmt::format("unknown metadata field '{}' (known: {})", item.key(),
+                                   fmt::join(kAxmKeys, ", ")));
+      }
+    }
+    if (!meta.contains("bits") || !meta["bits"].is_number_integer()) {
+      meta_line.fail(fmt::format("metadata field 'bits' must be an integer, found {}",
+                                 meta.contains("bits") ? meta["bits"].dump() : "nothing"));
+    }
+    AxmHeader header;
+    header.bits =
+        static_cast<int>(check_range(meta_line, meta["bits"].get<int64_t>(), Multiplier::kMinBits,
+                                     Multiplier::kMaxBits, "bit width", "supported"));
+    if (!meta.contains("signed") || !meta["signed"].is_boolean()) {
+      meta_line.fail(fmt::format("metadata field 'signed' must be true or false, found {}",
+                                 meta.contains("signed") ? meta["signed"].dump() : "nothing"));
+    }
+    header.is_signed = meta["signed"].get<bool>();
+    if (options.is_signed && *options.is_signed != header.is_signed) {
+      meta_line.fail(fmt::format("the file holds {} {} multiplier, but it was asked for as {}",
+                                 header.is_signed ? "a" : "an", signedness_name(header.is_signed),
+                                 signedness_name(*options.is_signed)));
+    }
+    header.name = json_string(meta_line, meta, "name");
+    header.meta.relative_power = json_quantity(meta_line, meta, "relative_power");
+    header.meta.power_mw = json_quantity(meta_line, meta, "power_mw");
+    header.meta.area_um2 = json_quantity(meta_line, meta, "area_um2");
+    header.meta.delay_ns = json_quantity(meta_line, meta, "delay_ns");
+    header.meta.source = json_string(meta_line, meta, "source");
+    header.meta.description = json_string(meta_line, meta, "description");
+    return header;
+  } catch (const nlohmann::json::parse_error& e) {
+    meta_line.fail(fmt::format("metadata is not valid JSON ({})", e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    meta_line.fail(fmt::format("metadata cannot be read ({})", e.what()));
+  }
 }
 
 Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptions& options) {
@@ -300,49 +405,12 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
   }
   check_final_newline(path, text, lines.size());
 
-  const Where meta_line{path, 2};
-  if (lines.size() < 2) meta_line.fail("the metadata line is missing");
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(lines[1]);
-  } catch (const nlohmann::json::parse_error& e) {
-    meta_line.fail(fmt::format("metadata is not valid JSON ({})", e.what()));
-  }
-  if (!meta.is_object()) meta_line.fail("metadata must be a JSON object");
-  for (const auto& item : meta.items()) {
-    // A misspelt key would otherwise drop its value without a word.
-    if (std::find(kAxmKeys.begin(), kAxmKeys.end(), item.key()) == kAxmKeys.end()) {
-      meta_line.fail(fmt::format("unknown metadata field '{}' (known: {})", item.key(),
-                                 fmt::join(kAxmKeys, ", ")));
-    }
-  }
-  if (!meta.contains("bits") || !meta["bits"].is_number_integer()) {
-    meta_line.fail(fmt::format("metadata field 'bits' must be an integer, found {}",
-                               meta.contains("bits") ? meta["bits"].dump() : "nothing"));
-  }
-  const auto bits = meta["bits"].get<int64_t>();
-  check_range(meta_line, bits, Multiplier::kMinBits, Multiplier::kMaxBits, "bit width",
-              "supported");
-  if (!meta.contains("signed") || !meta["signed"].is_boolean()) {
-    meta_line.fail(fmt::format("metadata field 'signed' must be true or false, found {}",
-                               meta.contains("signed") ? meta["signed"].dump() : "nothing"));
-  }
-  const bool is_signed = meta["signed"].get<bool>();
-  if (options.is_signed && *options.is_signed != is_signed) {
-    meta_line.fail(fmt::format("the file holds {} multiplier, but it was asked for as {}",
-                               is_signed ? "a signed" : "an unsigned",
-                               *options.is_signed ? "signed" : "unsigned"));
-  }
-  std::string name = json_string(meta_line, meta, "name");
-  if (options.name) name = *options.name;
+  if (lines.size() < 2) Where{path, 2}.fail("the metadata line is missing");
+  AxmHeader header = parse_axm_meta(path, lines[1], options);
+  const int bits = header.bits;
+  const bool is_signed = header.is_signed;
+  std::string name = options.name ? *options.name : std::move(header.name);
   if (name.empty()) name = path.stem().string();
-  MultiplierMeta mult_meta;
-  mult_meta.relative_power = json_number(meta_line, meta, "relative_power");
-  mult_meta.power_mw = json_number(meta_line, meta, "power_mw");
-  mult_meta.area_um2 = json_number(meta_line, meta, "area_um2");
-  mult_meta.delay_ns = json_number(meta_line, meta, "delay_ns");
-  mult_meta.source = json_string(meta_line, meta, "source");
-  mult_meta.description = json_string(meta_line, meta, "description");
 
   const int codes = 1 << bits;
   std::vector<int32_t> lut(size_t{1} << (2 * bits));
@@ -369,7 +437,7 @@ Multiplier read_axm(const fs::path& path, std::string_view text, const ReadOptio
           fmt::format("unexpected text after the {} table rows: {}", codes, quote(lines[i])));
     }
   }
-  return {std::move(name), static_cast<int>(bits), is_signed, std::move(lut), std::move(mult_meta)};
+  return {std::move(name), bits, is_signed, std::move(lut), std::move(header.meta)};
 }
 
 // ---- header (TransAxx / AdaPT) ---------------------------------------------------------------
@@ -473,6 +541,14 @@ class HeaderParser {
   Multiplier parse(const ReadOptions& options) {
     if (tok_.kind == TokenKind::kEnd) Where{path_}.fail("the file holds no table");
     const bool unsigned_elements = parse_declaration();
+    // The element type is the signedness: reading int16 values as unsigned (or the reverse) would
+    // silently give a different multiplier.
+    if (options.is_signed && *options.is_signed == unsigned_elements) {
+      Where{path_, declaration_line_}.fail(fmt::format(
+          "the table's elements are {}, which hold a{} {} multiplier, but it was asked for as {}",
+          element_type_, unsigned_elements ? "n" : "", signedness_name(!unsigned_elements),
+          signedness_name(*options.is_signed)));
+    }
     parse_dimension();
     parse_dimension();
     expect("=", "after the array dimensions");
@@ -523,13 +599,13 @@ class HeaderParser {
       fail_here(
           fmt::format("unexpected {} after the table (one table per file)", quote(tok_.text)));
     }
-    const bool is_signed = options.is_signed.value_or(!unsigned_elements);
-    return {default_name(path_, options), kFixedBits, is_signed, std::move(lut),
+    return {default_name(path_, options), kFixedBits, !unsigned_elements, std::move(lut),
             read_meta(path_, MultFormat::kHeader)};
   }
 
  private:
-  // The specifiers up to the variable name; returns whether the elements are unsigned.
+  // The specifiers up to the variable name; returns whether the elements are unsigned and sets
+  // element_type_ to their spelling for messages.
   bool parse_declaration() {
     std::vector<Token> words;
     while (tok_.kind == TokenKind::kWord) {
@@ -542,6 +618,7 @@ class HeaderParser {
                       quote(tok_.text)));
     }
     words.pop_back();  // the variable name
+    declaration_line_ = words.empty() ? tok_.line : words.front().line;
     bool is_short = false, is_unsigned = false, is_int16 = false, is_uint16 = false;
     for (const Token& word : words) {
       const std::string_view w = word.text;
@@ -566,9 +643,13 @@ class HeaderParser {
     }
     const int types = int{is_short} + int{is_int16} + int{is_uint16};
     if (types != 1 || (is_unsigned && !is_short)) {
-      Where{path_, words.empty() ? tok_.line : words.front().line}.fail(
+      Where{path_, declaration_line_}.fail(
           "the table's element type must be one of short, int16_t, unsigned short, uint16_t");
     }
+    element_type_ = is_int16      ? "int16_t"
+                    : is_uint16   ? "uint16_t"
+                    : is_unsigned ? "unsigned short"
+                                  : "short";
     return is_uint16 || is_unsigned;
   }
 
@@ -600,6 +681,8 @@ class HeaderParser {
   const fs::path& path_;
   HeaderLexer lexer_;
   Token tok_{TokenKind::kEnd, {}, 1};
+  int declaration_line_ = 1;
+  std::string_view element_type_;
 };
 
 std::string write_header(const Multiplier& mult, const fs::path& path) {
@@ -609,7 +692,7 @@ std::string write_header(const Multiplier& mult, const fs::path& path) {
   std::string out = fmt::format(
       "// axnn multiplier {}: {}-bit {}. lut[x][w], x the activation's uint8 bit pattern, w the "
       "weight's.\n",
-      quote(mult.name()), mult.bits(), mult.is_signed() ? "signed" : "unsigned");
+      quote(mult.name()), mult.bits(), signedness_name(mult.is_signed()));
   out += fmt::format("const __device__ {} lut[256][256] = {{\n",
                      mult.is_signed() ? "short" : "unsigned short");
   auto it = std::back_inserter(out);
@@ -641,7 +724,11 @@ Multiplier read_tfapprox(const fs::path& path, std::string_view bytes, const Rea
         "is {} bytes; a TFApprox table is exactly {} bytes (65536 little-endian uint16)",
         bytes.size(), kTfApproxBytes));
   }
-  const bool is_signed = options.is_signed.value_or(false);
+  // The same bytes are a valid table either way, so guessing would silently give garbage.
+  if (!options.is_signed) {
+    Where{path}.fail("a TFApprox binary does not record signedness: pass --signed or --unsigned");
+  }
+  const bool is_signed = *options.is_signed;
   std::vector<int32_t> lut(size_t{kFixedCodes} * kFixedCodes);
   for (size_t i = 0; i < lut.size(); ++i) {
     const auto word = static_cast<uint16_t>(static_cast<uint8_t>(bytes[2 * i]) |
@@ -711,7 +798,7 @@ Multiplier table_from_pairs(const fs::path& path, MultFormat format,
   const int64_t lo = is_signed ? -(codes / 2) : 0;
   const int64_t hi = is_signed ? codes / 2 - 1 : codes - 1;
   const std::string range_name = fmt::format(
-      "{}-bit {}{}", bits, is_signed ? "signed" : "unsigned",
+      "{}-bit {}{}", bits, signedness_name(is_signed),
       options.is_signed ? " (as asked)"
       : negative ? fmt::format(" (signed since line {} has a negative operand)", negative->line)
                  : " (unsigned since no operand is negative)");
@@ -834,36 +921,49 @@ std::string write_csv(const Multiplier& mult) {
 }  // namespace
 
 std::string_view format_name(MultFormat format) {
-  return kFormatNames.at(static_cast<size_t>(format));
+  return format_table().at(static_cast<size_t>(format)).name;
 }
 
 MultFormat parse_format(std::string_view name) {
-  for (size_t i = 0; i < kFormatNames.size(); ++i) {
-    if (kFormatNames[i] == name) return static_cast<MultFormat>(i);
+  for (size_t i = 0; i < format_table().size(); ++i) {
+    if (format_table()[i].name == name) return static_cast<MultFormat>(i);
   }
-  throw Error(fmt::format("unknown multiplier format '{}' (known: {})", name,
-                          fmt::join(kFormatNames, ", ")));
+  throw Error(fmt::format("unknown multiplier format '{}' (known: {})", name, format_names()));
+}
+
+std::string formats_help() {
+  std::vector<std::string> items;
+  for (const FormatInfo& info : format_table()) {
+    items.push_back(fmt::format("{} ({})", info.name, fmt::join(info.extensions, "/")));
+  }
+  return fmt::format("{}", fmt::join(items, ", "));
+}
+
+std::optional<MultFormat> format_from_extension(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (size_t i = 0; i < format_table().size(); ++i) {
+    const auto& extensions = format_table()[i].extensions;
+    if (std::find(extensions.begin(), extensions.end(), ext) != extensions.end()) {
+      return static_cast<MultFormat>(i);
+    }
+  }
+  return std::nullopt;
 }
 
 MultFormat format_from_path(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == ".axm") return MultFormat::kAxm;
-  if (ext == ".h" || ext == ".hpp" || ext == ".cuh") return MultFormat::kHeader;
-  if (ext == ".bin") return MultFormat::kTfApprox;
-  if (ext == ".txt") return MultFormat::kTram;
-  if (ext == ".csv") return MultFormat::kCsv;
-  throw Error(fmt::format(
-      "file {}: cannot tell the multiplier format from the extension '{}' (known: .axm, .h, "
-      ".hpp, .cuh, .bin, .txt, .csv); name the format",
-      path.string(), path.extension().string()));
+  if (const auto format = format_from_extension(path)) return *format;
+  throw Error(
+      fmt::format("file {}: cannot tell the multiplier format from the extension '{}' (known: {}); "
+                  "name the format",
+                  path.string(), path.extension().string(), format_extensions()));
 }
 
 Multiplier read_multiplier(const std::filesystem::path& path, std::optional<MultFormat> format,
                            const ReadOptions& options) {
-  const MultFormat fmt = format ? *format : format_from_path(path);
+  const MultFormat file_format = format ? *format : format_from_path(path);
   const std::string text = read_file(path);
-  switch (fmt) {
+  switch (file_format) {
     case MultFormat::kAxm:
       return read_axm(path, text, options);
     case MultFormat::kHeader:
@@ -875,20 +975,21 @@ Multiplier read_multiplier(const std::filesystem::path& path, std::optional<Mult
     case MultFormat::kCsv:
       return read_csv(path, text, options);
   }
-  throw Error(
-      fmt::format("file {}: unknown multiplier format {}", path.string(), static_cast<int>(fmt)));
+  throw Error(fmt::format("file {}: unknown multiplier format {}", path.string(),
+                          static_cast<int>(file_format)));
 }
 
 void write_multiplier(const Multiplier& mult, const std::filesystem::path& path,
                       std::optional<MultFormat> format) {
-  const MultFormat fmt = format ? *format : format_from_path(path);
-  if ((fmt == MultFormat::kHeader || fmt == MultFormat::kTfApprox) && mult.bits() != kFixedBits) {
+  const MultFormat file_format = format ? *format : format_from_path(path);
+  if ((file_format == MultFormat::kHeader || file_format == MultFormat::kTfApprox) &&
+      mult.bits() != kFixedBits) {
     fail_write(mult, path,
                fmt::format("the {} format holds 8-bit tables only, this multiplier is {}-bit",
-                           format_name(fmt), mult.bits()));
+                           format_name(file_format), mult.bits()));
   }
   std::string content;
-  switch (fmt) {
+  switch (file_format) {
     case MultFormat::kAxm:
       content = write_axm(mult, path);
       break;

@@ -17,47 +17,40 @@ void check_bits(int bits) {
              "bits = {} is outside {}..{}", bits, Multiplier::kMinBits, Multiplier::kMaxBits);
 }
 
+// The array a structure is cut from, for descriptions: "15 columns of the AND partial-product
+// array".
+std::string array_name(int bits, bool is_signed) {
+  return fmt::format("{} columns of the {} partial-product array", partial_product_columns(bits),
+                     is_signed ? "signed (Baugh-Wooley)" : "AND");
+}
+
 std::string base_name(std::string_view kind, int bits, bool is_signed) {
   return fmt::format("{}{}{}", kind, bits, is_signed ? 's' : 'u');
 }
 
-std::string signedness(bool is_signed) { return is_signed ? "signed" : "unsigned"; }
-
-// Which cells of the partial-product array (see generators.h) survive: cell_[row][column], and the
-// two Baugh-Wooley constants by column.
+// Which cells of the partial-product array (see generators.h) survive: cell_[row][column].
 class ArrayMask {
  public:
   ArrayMask(int bits, bool is_signed) : bits_(bits), signed_(is_signed) {
     for (auto& row : cell_) row.fill(true);
-    constant_.fill(true);
   }
   void drop_row(int row) { cell_[row].fill(false); }
   void drop_column(int column) {
     for (auto& row : cell_) row[column] = false;
-    constant_[column] = false;
   }
 
-  // The kept bits of the array for operand codes a (activation) and w (weight), summed as the
-  // circuit would: modulo 2^(2b), two's complement for signed.
+  // The sum of the kept cells' terms for operand codes a (activation) and w (weight).
   int64_t product(int a, int w) const {
     const int n = bits_;
     auto bit = [](int code, int i) { return (code >> i) & 1; };
     int64_t sum = 0;
     for (int i = 0; i < n; ++i) {    // row: weight bit
       for (int j = 0; j < n; ++j) {  // activation bit
-        if (!cell_[i][i + j]) continue;
-        int pp = bit(a, j) & bit(w, i);
-        // Baugh-Wooley inverts the cells that pair exactly one sign bit with a non-sign bit.
-        if (signed_ && ((i == n - 1) != (j == n - 1))) pp ^= 1;
-        sum += int64_t{pp} << (i + j);
+        if (!cell_[i][i + j] || !(bit(a, j) & bit(w, i))) continue;
+        // Two's complement: a sign bit paired with a non-sign bit weighs -2^(i+j).
+        const bool negative = signed_ && ((i == n - 1) != (j == n - 1));
+        sum += negative ? -(int64_t{1} << (i + j)) : int64_t{1} << (i + j);
       }
-    }
-    if (signed_) {
-      if (constant_[n]) sum += int64_t{1} << n;
-      if (constant_[2 * n - 1]) sum += int64_t{1} << (2 * n - 1);
-      const int64_t modulus = int64_t{1} << (2 * n);
-      sum &= modulus - 1;
-      if (sum >= modulus / 2) sum -= modulus;
     }
     return sum;
   }
@@ -65,16 +58,18 @@ class ArrayMask {
  private:
   int bits_;
   bool signed_;
-  std::array<std::array<bool, 2 * Multiplier::kMaxBits>, Multiplier::kMaxBits> cell_;
-  std::array<bool, 2 * Multiplier::kMaxBits> constant_;
+  std::array<std::array<bool, 2 * Multiplier::kMaxBits - 1>, Multiplier::kMaxBits> cell_;
 };
 
+// Any subset of cells sums into the output range (generators.h), so kThrow never fires; it is
+// there to say so loudly should the model ever change.
 Multiplier from_array(std::string name, int bits, bool is_signed, const ArrayMask& mask,
                       MultiplierMeta meta) {
   const int code_mask = (1 << bits) - 1;
   return from_function(
       std::move(name), bits, is_signed,
-      [&](int x, int w) { return mask.product(x & code_mask, w & code_mask); }, std::move(meta));
+      [&](int x, int w) { return mask.product(x & code_mask, w & code_mask); }, std::move(meta),
+      ProductOverflow::kThrow);
 }
 
 // Applies a magnitude product to operand values through sign and magnitude.
@@ -130,7 +125,7 @@ Multiplier from_function(std::string name, int bits, bool is_signed, const Produ
             AXNN_CHECK(
                 false,
                 "multiplier '{}': f({}, {}) = {} is outside the {}-bit {} output range {}..{}",
-                name, x, w, p, 2 * bits, signedness(is_signed), lo, hi);
+                name, x, w, p, 2 * bits, signedness_name(is_signed), lo, hi);
         }
       }
       lut[size_t(xc) * codes + wc] = static_cast<int32_t>(p);
@@ -139,9 +134,9 @@ Multiplier from_function(std::string name, int bits, bool is_signed, const Produ
   return Multiplier(std::move(name), bits, is_signed, std::move(lut), std::move(meta));
 }
 
-int partial_product_columns(int bits, bool is_signed) {
+int partial_product_columns(int bits) {
   check_bits(bits);
-  return is_signed ? 2 * bits : 2 * bits - 1;
+  return 2 * bits - 1;
 }
 
 Multiplier make_exact(int bits, bool is_signed) {
@@ -149,35 +144,34 @@ Multiplier make_exact(int bits, bool is_signed) {
   MultiplierMeta meta;
   meta.relative_power = 1.0;
   meta.source = fmt::format("axnn make_exact(bits={}, signed={})", bits, is_signed);
-  meta.description = fmt::format("exact {}-bit {} multiplier", bits, signedness(is_signed));
+  meta.description = fmt::format("exact {}-bit {} multiplier", bits, signedness_name(is_signed));
   return from_function(
       base_name("exact", bits, is_signed), bits, is_signed,
       [](int x, int w) { return int64_t{x} * w; }, std::move(meta));
 }
 
 Multiplier make_truncated(int bits, bool is_signed, int k) {
-  const int columns = partial_product_columns(bits, is_signed);
+  const int columns = partial_product_columns(bits);
   AXNN_CHECK(k >= 0 && k <= columns,
              "truncation k = {} is outside 0..{} for a {}-bit {} multiplier", k, columns, bits,
-             signedness(is_signed));
+             signedness_name(is_signed));
   ArrayMask mask(bits, is_signed);
   for (int c = 0; c < k; ++c) mask.drop_column(c);
   MultiplierMeta meta;
   meta.source = fmt::format("axnn make_truncated(bits={}, signed={}, k={})", bits, is_signed, k);
-  meta.description = fmt::format(
-      "truncated {}-bit {} multiplier: the {} least significant partial-product columns of the {} "
-      "array removed",
-      bits, signedness(is_signed), k, is_signed ? "Baugh-Wooley" : "AND");
+  meta.description =
+      fmt::format("truncated {}-bit {} multiplier: the {} least significant of the {} removed",
+                  bits, signedness_name(is_signed), k, array_name(bits, is_signed));
   return from_array(fmt::format("{}_k{}", base_name("trunc", bits, is_signed), k), bits, is_signed,
                     mask, std::move(meta));
 }
 
 Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl) {
-  const int columns = partial_product_columns(bits, is_signed);
+  const int columns = partial_product_columns(bits);
   AXNN_CHECK(hbl >= 0 && hbl <= bits, "BAM hbl = {} is outside 0..{} for a {}-bit multiplier", hbl,
              bits, bits);
   AXNN_CHECK(vbl >= 0 && vbl <= columns, "BAM vbl = {} is outside 0..{} for a {}-bit {} multiplier",
-             vbl, columns, bits, signedness(is_signed));
+             vbl, columns, bits, signedness_name(is_signed));
   ArrayMask mask(bits, is_signed);
   for (int r = 0; r < hbl; ++r) mask.drop_row(r);
   for (int c = 0; c < vbl; ++c) mask.drop_column(c);
@@ -186,17 +180,17 @@ Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl) {
       fmt::format("axnn make_bam(bits={}, signed={}, hbl={}, vbl={})", bits, is_signed, hbl, vbl);
   meta.description = fmt::format(
       "broken-array {}-bit {} multiplier (Mahdiani et al.): the {} lowest rows and the {} lowest "
-      "columns of the {} array omitted",
-      bits, signedness(is_signed), hbl, vbl, is_signed ? "Baugh-Wooley" : "AND");
+      "of the {} omitted",
+      bits, signedness_name(is_signed), hbl, vbl, array_name(bits, is_signed));
   return from_array(fmt::format("{}_h{}_v{}", base_name("bam", bits, is_signed), hbl, vbl), bits,
                     is_signed, mask, std::move(meta));
 }
 
 Multiplier make_columns(int bits, bool is_signed, const std::vector<bool>& keep) {
-  const int columns = partial_product_columns(bits, is_signed);
+  const int columns = partial_product_columns(bits);
   AXNN_CHECK(static_cast<int>(keep.size()) == columns,
              "column flags: {} given, a {}-bit {} multiplier has {} partial-product columns",
-             keep.size(), bits, signedness(is_signed), columns);
+             keep.size(), bits, signedness_name(is_signed), columns);
   ArrayMask mask(bits, is_signed);
   std::string flags;
   for (int c = 0; c < columns; ++c) {
@@ -207,9 +201,9 @@ Multiplier make_columns(int bits, bool is_signed, const std::vector<bool>& keep)
   meta.source =
       fmt::format("axnn make_columns(bits={}, signed={}, keep={})", bits, is_signed, flags);
   meta.description = fmt::format(
-      "column-discarding {}-bit {} multiplier (TRAM structure): keep flags {} over the {} array "
-      "columns, column 0 first",
-      bits, signedness(is_signed), flags, is_signed ? "Baugh-Wooley" : "AND");
+      "column-discarding {}-bit {} multiplier (TRAM structure): keep flags {} over the {}, column "
+      "0 first",
+      bits, signedness_name(is_signed), flags, array_name(bits, is_signed));
   return from_array(fmt::format("{}_{}", base_name("cols", bits, is_signed), flags), bits,
                     is_signed, mask, std::move(meta));
 }
@@ -223,7 +217,7 @@ Multiplier make_drum(int bits, bool is_signed, int k) {
   meta.description = fmt::format(
       "DRUM-{} {}-bit {} multiplier (Hashemi et al.): {} bits kept from the leading one, the "
       "lowest kept bit set",
-      k, bits, signedness(is_signed), k);
+      k, bits, signedness_name(is_signed), k);
   return from_function(
       fmt::format("{}_k{}", base_name("drum", bits, is_signed), k), bits, is_signed,
       sign_magnitude([k](int64_t a, int64_t b) { return drum_operand(a, k) * drum_operand(b, k); }),
@@ -235,7 +229,7 @@ Multiplier make_mitchell(int bits, bool is_signed) {
   MultiplierMeta meta;
   meta.source = fmt::format("axnn make_mitchell(bits={}, signed={})", bits, is_signed);
   meta.description =
-      fmt::format("Mitchell logarithmic {}-bit {} multiplier", bits, signedness(is_signed));
+      fmt::format("Mitchell logarithmic {}-bit {} multiplier", bits, signedness_name(is_signed));
   return from_function(base_name("mitchell", bits, is_signed), bits, is_signed,
                        sign_magnitude(mitchell_magnitude_product), std::move(meta));
 }

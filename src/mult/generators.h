@@ -4,17 +4,19 @@
 // (see registry.h) and meta.source describing the call.
 //
 // Partial-product arrays. Rows are indexed by the bits w_i of the second operand (the weight, port
-// B), the bit a_j of the first operand (the activation, port A) lies in row i, column i + j.
-//   unsigned: cells a_j & w_i for i, j in 0..b-1; columns 0..2b-2 (2b-1 columns).
-//   signed:   the modified Baugh-Wooley array, columns 0..2b-1 (2b columns), n = b:
-//               a_j & w_i          for i, j < n-1          row i,   column i+j
-//               ~(a_j & w_{n-1})   for j < n-1             row n-1, column n-1+j
-//               ~(a_{n-1} & w_i)   for i < n-1             row i,   column n-1+i
-//               a_{n-1} & w_{n-1}                          row n-1, column 2n-2
-//               constant 1 in column n and constant 1 in column 2n-1 (no row)
-//             The sum of the kept bits modulo 2^(2n), read as two's complement, is the product.
-// Discarding a column removes every bit in it, constants included; the constants belong to no row,
-// so a horizontal break (BAM) never removes them.
+// B), the bit a_j of the first operand (the activation, port A) lies in row i, column i + j; there
+// are 2b-1 columns, 0..2b-2, for both signednesses. Every cell is the AND a_j & w_i of two operand
+// code bits and carries a signed weight:
+//   unsigned: +2^(i+j) for every cell.
+//   signed:   the cell's term of the two's complement product: +2^(i+j) where neither or both of
+//             i, j is the sign bit b-1 (a_{b-1} & w_{b-1} weighs +2^(2b-2)), -2^(i+j) where exactly
+//             one of them is.
+// The output is the sum of the kept cells' terms. A full array is the exact product. Removing a
+// cell removes its own term: this is the (modified) Baugh-Wooley array, whose inverted sign cells
+// and constant 1s are the hardware encoding of the negative terms, with the constant correction
+// re-derived for the cells kept. So a zero operand always gives 0, and below column b-1, which
+// holds no sign cell, signed and unsigned arrays remove the same plain cells. The sum of any subset
+// of cells lies in the 2b-bit output range.
 #pragma once
 
 #include <cstdint>
@@ -44,24 +46,24 @@ Multiplier from_function(std::string name, int bits, bool is_signed, const Produ
                          MultiplierMeta meta = {},
                          ProductOverflow overflow = ProductOverflow::kSaturate);
 
-// The number of partial-product columns: 2b-1 unsigned, 2b signed (Baugh-Wooley).
-int partial_product_columns(int bits, bool is_signed);
+// The number of partial-product columns, 2b-1 for both signednesses.
+int partial_product_columns(int bits);
 
 // x * w. meta.relative_power = 1.0. Name exact<b><s|u>.
 Multiplier make_exact(int bits, bool is_signed);
 
-// The k least significant partial-product columns removed, k in 0..partial_product_columns.
-// Name trunc<b><s|u>_k<k>.
+// The k least significant partial-product columns removed, k in 0..2b-1 (all columns removed gives
+// the constant 0). Name trunc<b><s|u>_k<k>.
 Multiplier make_truncated(int bits, bool is_signed, int k);
 
 // Broken-array multiplier (Mahdiani et al., TCAS-I 2010): the cells of the hbl lowest rows
 // (w_0..w_{hbl-1}) and every cell of the vbl lowest columns are omitted. hbl in 0..b, vbl in
-// 0..partial_product_columns. Name bam<b><s|u>_h<hbl>_v<vbl>.
+// 0..2b-1. Name bam<b><s|u>_h<hbl>_v<vbl>.
 Multiplier make_bam(int bits, bool is_signed, int hbl, int vbl);
 
 // Column discarding (TRAM): keep[c] says whether column c (0 = least significant) is kept;
-// keep.size() must be partial_product_columns(bits, is_signed). Truncation by k is keep[c] = c >=
-// k. Name cols<b><s|u>_<flags>, flags one 0/1 per column, column 0 first.
+// keep.size() must be partial_product_columns(bits) = 2b-1. Truncation by k is keep[c] = c >= k.
+// Name cols<b><s|u>_<flags>, flags one 0/1 per column, column 0 first.
 Multiplier make_columns(int bits, bool is_signed, const std::vector<bool>& keep);
 
 // DRUM-k (Hashemi et al., ICCAD 2015): each operand magnitude with more than k significant bits

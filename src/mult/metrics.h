@@ -3,6 +3,9 @@
 // two's complement for signed multipliers. These reproduce EvoApprox's published figures.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
 #include "mult/multiplier.h"
 
 namespace axnn {
@@ -20,5 +23,25 @@ struct ErrorMetrics {
 };
 
 ErrorMetrics compute_metrics(const Multiplier& mult);
+
+// One JSON object: name, bits, signed, the metrics in snake_case (mae_pct ... mred), then
+// relative_power, area_um2, delay_ns, power_mw (null when unknown), source and description.
+nlohmann::ordered_json to_json(const Multiplier& mult, const ErrorMetrics& metrics);
+
+// The one text format of a metric or metadata number, six significant digits: 0.0123457, -3.25,
+// 1.5e-05, 100.
+std::string format_number(double value);
+
+// Multi-line human-readable report of the metadata and every metric, ending with a newline.
+std::string format_report(const Multiplier& mult, const ErrorMetrics& metrics);
+
+// One-line summary of the main metrics: "MAE% 0.0123, WCE% 0.05, EP% 50".
+std::string format_summary(const ErrorMetrics& metrics);
+
+// A table of multipliers: the header line and one row per multiplier, each ending with a newline;
+// `label` overrides the name column.
+std::string format_table_header();
+std::string format_table_row(const Multiplier& mult, const ErrorMetrics& metrics,
+                             const std::string& label = "");
 
 }  // namespace axnn

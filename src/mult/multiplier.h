@@ -1,17 +1,23 @@
 // The multiplier model: a b-bit (2..8) signed or unsigned multiplier known exactly by its table.
 //
 // Codes are raw bit patterns 0..2^b-1; for a signed multiplier value(code) is two's complement.
-// lut[x_code][w_code] is the product, the first operand the activation (EvoApprox port A, TRAM IN1),
-// the second the weight (port B). See DESIGN.md section 2.
+// lut[x_code][w_code] is the product, the first operand the activation (EvoApprox port A, TRAM
+// IN1), the second the weight (port B). See DESIGN.md section 2.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace axnn {
+
+// "signed" or "unsigned": the one spelling of a signedness in names, messages and help texts.
+constexpr std::string_view signedness_name(bool is_signed) {
+  return is_signed ? "signed" : "unsigned";
+}
 
 struct MultiplierMeta {
   std::optional<double> relative_power;  // the exact multiplier of same width and signedness = 1.0

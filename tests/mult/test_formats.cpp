@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,17 @@ Multiplier exact_multiplier(const std::string& name, int bits, bool is_signed) {
 
 std::vector<int32_t> to_vector(const Multiplier& m) { return {m.lut().begin(), m.lut().end()}; }
 
+ReadOptions with_signedness(bool is_signed) {
+  ReadOptions options;
+  options.is_signed = is_signed;
+  return options;
+}
+
+// The signedness a file of the damage tests below was written with; only TFApprox needs telling.
+ReadOptions damage_options(MultFormat format, bool is_signed) {
+  return format == MultFormat::kTfApprox ? with_signedness(is_signed) : ReadOptions{};
+}
+
 std::string trim_copy(const std::string& s) {
   const size_t start = s.find_first_not_of(" \t\r\n");
   return start == std::string::npos ? ""
@@ -113,8 +125,16 @@ TEST(FormatNames, FromExtension) {
   EXPECT_EQ(format_from_path("m.BIN"), MultFormat::kTfApprox);
   EXPECT_EQ(format_from_path("m.txt"), MultFormat::kTram);
   EXPECT_EQ(format_from_path("m.csv"), MultFormat::kCsv);
-  expect_error([] { format_from_path("dir/m.npy"); }, {"file dir/m.npy", "'.npy'", ".axm"});
+  EXPECT_EQ(format_from_path("m.Axm"), MultFormat::kAxm);
+  EXPECT_EQ(format_from_path("m.CSV"), MultFormat::kCsv);
+  expect_error([] { format_from_path("dir/m.npy"); },
+               {"file dir/m.npy", "'.npy'", ".axm, .h, .hpp, .cuh, .bin, .txt, .csv"});
   expect_error([] { format_from_path("noext"); }, {"file noext", "extension ''"});
+  EXPECT_EQ(format_from_extension("x/y.HPP"), MultFormat::kHeader);
+  EXPECT_EQ(format_from_extension("x/y.npy"), std::nullopt);
+  EXPECT_EQ(format_from_extension("x/axm"), std::nullopt);
+  EXPECT_EQ(formats_help(),
+            "axm (.axm), header (.h/.hpp/.cuh), tfapprox (.bin), tram (.txt), csv (.csv)");
 }
 
 // ---- round trips ----------------------------------------------------------------------------
@@ -305,9 +325,11 @@ TEST_F(FormatsTest, HeaderFixture) {
   EXPECT_EQ(m.at(127, 2), 254);
   EXPECT_EQ(m.at(3, 5), 16);  // the one approximate entry
 
-  ReadOptions as_unsigned;
-  as_unsigned.is_signed = false;
-  EXPECT_FALSE(read_multiplier(path, std::nullopt, as_unsigned).is_signed());
+  // The element type is the signedness: a forced one must agree with it.
+  EXPECT_TRUE(read_multiplier(path, std::nullopt, with_signedness(true)).is_signed());
+  expect_error([&] { read_multiplier(path, std::nullopt, with_signedness(false)); },
+               {path.string() + ", line 5", "elements are int16_t",
+                "hold a signed multiplier, but it was asked for as unsigned"});
 }
 
 TEST_F(FormatsTest, HeaderUnsignedElementsAndAdaptStyle) {
@@ -318,6 +340,10 @@ TEST_F(FormatsTest, HeaderUnsignedElementsAndAdaptStyle) {
   EXPECT_FALSE(m.is_signed());
   EXPECT_EQ(m.at(255, 255), 65025);
   EXPECT_EQ(to_vector(m), to_vector(exact_multiplier("u", 8, false)));
+  EXPECT_FALSE(read_multiplier(path, std::nullopt, with_signedness(false)).is_signed());
+  expect_error([&] { read_multiplier(path, std::nullopt, with_signedness(true)); },
+               {"mul8u.hpp, line 5", "elements are unsigned short",
+                "hold an unsigned multiplier, but it was asked for as signed"});
 
   const fs::path adapt =
       put("adapt.h", header_text("const short int lut [256][256]", 256, 256, [](int x, int w) {
@@ -349,7 +375,11 @@ TEST_F(FormatsTest, TfApproxFixture) {
   put_word(255, 255, 65025);
   put_word(0, 255, 0xffff);
   const fs::path path = put("mul8u_ABC.bin", bytes);
-  const Multiplier m = read_multiplier(path);
+  // The file cannot say, and the same bytes are a valid table either way.
+  expect_error([&] { read_multiplier(path); },
+               {"file " + path.string() +
+                ": a TFApprox binary does not record signedness: pass --signed or --unsigned"});
+  const Multiplier m = read_multiplier(path, std::nullopt, with_signedness(false));
   EXPECT_EQ(m.name(), "mul8u_ABC");
   EXPECT_FALSE(m.is_signed());
   EXPECT_EQ(m.at(3, 5), 15);
@@ -443,6 +473,19 @@ TEST_F(FormatsTest, MissingEmptyAndDirectory) {
   fs::create_directory(dir_ / "sub.axm");
   expect_error([&] { read_multiplier(dir_ / "sub.axm"); }, {"sub.axm", "is a directory"});
   expect_error([&] { read_multiplier(dir_ / "m.xyz"); }, {"m.xyz", "'.xyz'"});
+  // A status() error other than not-found is reported as it is, not as a missing file.
+  const fs::path too_long = dir_ / (std::string(300, 'n') + ".axm");
+  const std::string e = [&] {
+    try {
+      read_multiplier(too_long);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  }();
+  EXPECT_THAT(e, HasSubstr(too_long.string()));
+  EXPECT_THAT(e, HasSubstr(std::make_error_code(std::errc::filename_too_long).message()));
+  EXPECT_THAT(e, ::testing::Not(HasSubstr("no such file")));
 }
 
 std::string axm_text(const std::string& meta, const std::vector<std::string>& rows) {
@@ -460,6 +503,13 @@ TEST_F(FormatsTest, AxmErrors) {
   };
   // The good file reads, so each error below comes from its one change.
   EXPECT_EQ(read_multiplier(put("good.axm", axm_text(meta2, rows2))).at(3, 3), 9);
+  // Zero quantities are fine.
+  EXPECT_EQ(read_multiplier(put("zero.axm", axm_text(R"({"name":"t","bits":2,"signed":false,)"
+                                                     R"("power_mw":0,"relative_power":0.0})",
+                                                     rows2)))
+                .meta()
+                .power_mw,
+            0.0);
 
   check("axnn-multiplier 2\n{}\n",
         {(dir_ / "bad.axm").string() + ": axm version 2 is not supported (this axnn reads "
@@ -481,6 +531,21 @@ TEST_F(FormatsTest, AxmErrors) {
         {"line 2", "'power_mw' must be a number"});
   check(axm_text(R"({"name":"t","bits":2,"signed":false,"source":3})", rows2),
         {"line 2", "'source' must be a string"});
+  // nlohmann's own out_of_range comes out naming the file and line.
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"relative_power":1e999})", rows2),
+        {(dir_ / "bad.axm").string() + ", line 2", "1e999"});
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"relative_power":-1e999})", rows2),
+        {(dir_ / "bad.axm").string() + ", line 2"});
+  for (const char* key : {"relative_power", "power_mw", "area_um2", "delay_ns"}) {
+    check(axm_text(fmt::format(R"({{"name":"t","bits":2,"signed":false,"{}":-0.5}})", key), rows2),
+          {"line 2", fmt::format("'{}' must be finite and >= 0, found -0.5", key)});
+  }
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"bits":3})", rows2),
+        {"line 2", "metadata field 'bits' appears more than once"});
+  check(axm_text(R"({"name":"t","bits":2,"signed":false,"area_um2":1,"area_um2":null})", rows2),
+        {"line 2", "'area_um2' appears more than once"});
+  check(axm_text(R"({"name":"t","bits":18446744073709551616,"signed":false})", rows2),
+        {"line 2", "'bits' must be an integer"});
   check(axm_text(meta2, {"0 0 0 0", "0 1 2 3"}), {"line 5", "ends after 2 of 4 rows"});
   check(axm_text(meta2, {"0 0 0 0", "0 1 2", "0 2 4 6", "0 3 6 9"}),
         {"line 4", "row 1 has 3 values", "needs 4"});
@@ -704,6 +769,7 @@ TEST_F(FormatsTest, EveryTruncationIsAnError) {
   for (const auto& [file, format] : damage_sources()) {
     const int bits = format == MultFormat::kHeader || format == MultFormat::kTfApprox ? 8 : 3;
     write_multiplier(random_multiplier("d", bits, true, -20000, 20000, 5), dir_ / file);
+    const ReadOptions options = damage_options(format, true);
     std::string text;
     {
       std::ifstream in(dir_ / file, std::ios::binary);
@@ -717,7 +783,8 @@ TEST_F(FormatsTest, EveryTruncationIsAnError) {
       const std::string lost = text.substr(cut);
       // Losing only the header's final newline leaves a complete table.
       if (format == MultFormat::kHeader && trim_copy(lost).empty()) continue;
-      EXPECT_THROW(read_multiplier(path), Error) << file << " cut at " << cut;
+      EXPECT_THROW(read_multiplier(path, std::nullopt, options), Error)
+          << file << " cut at " << cut;
     }
   }
 }
@@ -729,6 +796,7 @@ TEST_F(FormatsTest, DamagedFilesNeverCrash) {
   for (const auto& [file, format] : damage_sources()) {
     const int bits = format == MultFormat::kHeader || format == MultFormat::kTfApprox ? 8 : 3;
     write_multiplier(random_multiplier("d", bits, false, 0, 300, 6), dir_ / file);
+    const ReadOptions options = damage_options(format, false);
     std::string text;
     {
       std::ifstream in(dir_ / file, std::ios::binary);
@@ -752,7 +820,7 @@ TEST_F(FormatsTest, DamagedFilesNeverCrash) {
       }
       const fs::path path = put("damaged_" + file, damaged);
       try {
-        const Multiplier m = read_multiplier(path);
+        const Multiplier m = read_multiplier(path, std::nullopt, options);
         EXPECT_EQ(m.lut().size(), size_t{1} << (2 * m.bits()));
       } catch (const Error& e) {
         EXPECT_THAT(e.what(), HasSubstr(path.string()));
@@ -798,7 +866,8 @@ TEST_F(FormatsTest, FailedWriteKeepsThePreviousFile) {
   write_multiplier(good, dir_ / "m.bin");
   const Multiplier too_wide = random_multiplier("bad", 8, false, 0, 70000, 12);
   expect_error([&] { write_multiplier(too_wide, dir_ / "m.bin"); }, {"does not fit"});
-  EXPECT_EQ(to_vector(read_multiplier(dir_ / "m.bin")), to_vector(good));
+  EXPECT_EQ(to_vector(read_multiplier(dir_ / "m.bin", std::nullopt, with_signedness(false))),
+            to_vector(good));
 
   // A directory in the way: the rename fails and the temporary file is removed.
   fs::create_directory(dir_ / "taken.axm");
@@ -809,7 +878,8 @@ TEST_F(FormatsTest, FailedWriteKeepsThePreviousFile) {
   // Overwriting with a good table replaces the file.
   const Multiplier other = random_multiplier("other", 8, false, 0, 65535, 13);
   write_multiplier(other, dir_ / "m.bin");
-  EXPECT_EQ(to_vector(read_multiplier(dir_ / "m.bin")), to_vector(other));
+  EXPECT_EQ(to_vector(read_multiplier(dir_ / "m.bin", std::nullopt, with_signedness(false))),
+            to_vector(other));
 }
 
 }  // namespace

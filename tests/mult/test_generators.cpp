@@ -1,7 +1,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+#include <functional>
 #include <random>
+#include <vector>
 
 #include "core/error.h"
 #include "mult/generators.h"
@@ -25,15 +29,34 @@ void expect_error(Fn&& fn, std::initializer_list<const char*> pieces) {
   }
 }
 
-// The unsigned AND array summed over the kept cells, written directly from the definition.
-int64_t unsigned_array(int x, int w, int bits, const std::function<bool(int row, int col)>& keep) {
+// The partial-product array summed over the kept cells, written directly from the definition
+// (generators.h) on operand codes: cell (i, j) = a_j & w_i in column i + j with weight 2^(i+j),
+// negated in a signed array where exactly one of i, j is the sign bit b-1.
+using Keep = std::function<bool(int row, int col)>;
+int64_t array_sum(int x, int w, int bits, bool is_signed, const Keep& keep) {
   int64_t sum = 0;
   for (int i = 0; i < bits; ++i) {
     for (int j = 0; j < bits; ++j) {
-      if (keep(i, i + j) && ((x >> j) & 1) && ((w >> i) & 1)) sum += int64_t{1} << (i + j);
+      if (!keep(i, i + j) || !((x >> j) & 1) || !((w >> i) & 1)) continue;
+      const int64_t term = int64_t{1} << (i + j);
+      sum += is_signed && ((i == bits - 1) != (j == bits - 1)) ? -term : term;
     }
   }
   return sum;
+}
+
+int64_t unsigned_array(int x, int w, int bits, const Keep& keep) {
+  return array_sum(x, w, bits, false, keep);
+}
+
+// Every entry of m against the model with the cells `keep` says.
+void expect_array(const Multiplier& m, const Keep& keep) {
+  for (int x = 0; x < m.codes(); ++x) {
+    for (int w = 0; w < m.codes(); ++w) {
+      ASSERT_EQ(m.at(x, w), array_sum(x, w, m.bits(), m.is_signed(), keep))
+          << m.name() << " x=" << x << " w=" << w;
+    }
+  }
 }
 
 class GeneratorWidth : public ::testing::TestWithParam<int> {};
@@ -54,8 +77,8 @@ TEST_P(GeneratorWidth, FullArraysAreExact) {
   const int bits = GetParam();
   for (bool is_signed : {false, true}) {
     const auto exact = table(make_exact(bits, is_signed));
-    const int columns = partial_product_columns(bits, is_signed);
-    EXPECT_EQ(columns, is_signed ? 2 * bits : 2 * bits - 1);
+    const int columns = partial_product_columns(bits);
+    EXPECT_EQ(columns, 2 * bits - 1);
     EXPECT_EQ(table(make_truncated(bits, is_signed, 0)), exact);
     EXPECT_EQ(table(make_bam(bits, is_signed, 0, 0)), exact);
     EXPECT_EQ(table(make_columns(bits, is_signed, std::vector<bool>(columns, true))), exact);
@@ -66,41 +89,29 @@ TEST_P(GeneratorWidth, FullArraysAreExact) {
   }
 }
 
-TEST_P(GeneratorWidth, UnsignedTruncationAndBamMatchTheAndArray) {
+TEST_P(GeneratorWidth, TruncationAndBamMatchTheArrayModel) {
   const int bits = GetParam();
-  for (int k = 0; k <= 2 * bits - 1; ++k) {
-    const Multiplier m = make_truncated(bits, false, k);
-    for (int x = 0; x < m.codes(); ++x) {
-      for (int w = 0; w < m.codes(); ++w) {
-        ASSERT_EQ(m.at(x, w), unsigned_array(x, w, bits, [k](int, int c) { return c >= k; }))
-            << "k=" << k << " x=" << x << " w=" << w;
-      }
+  for (bool is_signed : {false, true}) {
+    for (int k = 0; k <= 2 * bits - 1; ++k) {
+      expect_array(make_truncated(bits, is_signed, k), [k](int, int c) { return c >= k; });
     }
-  }
-  for (int hbl = 0; hbl <= bits; ++hbl) {
-    for (int vbl = 0; vbl <= 2 * bits - 1; vbl += 2) {
-      const Multiplier m = make_bam(bits, false, hbl, vbl);
-      for (int x = 0; x < m.codes(); ++x) {
-        for (int w = 0; w < m.codes(); ++w) {
-          ASSERT_EQ(m.at(x, w),
-                    unsigned_array(x, w, bits, [&](int r, int c) { return r >= hbl && c >= vbl; }));
-        }
+    for (int hbl = 0; hbl <= bits; ++hbl) {
+      for (int vbl = 0; vbl <= 2 * bits - 1; ++vbl) {
+        expect_array(make_bam(bits, is_signed, hbl, vbl),
+                     [&](int r, int c) { return r >= hbl && c >= vbl; });
       }
     }
   }
 }
 
-TEST_P(GeneratorWidth, RandomColumnDiscardMatchesTheAndArray) {
+TEST_P(GeneratorWidth, RandomColumnDiscardMatchesTheArrayModel) {
   const int bits = GetParam();
   std::mt19937 rng(1234 + bits);
-  for (int trial = 0; trial < 8; ++trial) {
-    std::vector<bool> keep(2 * bits - 1);
-    for (size_t c = 0; c < keep.size(); ++c) keep[c] = rng() & 1;
-    const Multiplier m = make_columns(bits, false, keep);
-    for (int x = 0; x < m.codes(); ++x) {
-      for (int w = 0; w < m.codes(); ++w) {
-        ASSERT_EQ(m.at(x, w), unsigned_array(x, w, bits, [&](int, int c) { return keep[c]; }));
-      }
+  for (bool is_signed : {false, true}) {
+    for (int trial = 0; trial < 12; ++trial) {
+      std::vector<bool> keep(2 * bits - 1);
+      for (size_t c = 0; c < keep.size(); ++c) keep[c] = rng() & 1;
+      expect_array(make_columns(bits, is_signed, keep), [&](int, int c) { return keep[c]; });
     }
   }
 }
@@ -121,18 +132,47 @@ TEST_P(GeneratorWidth, SignedTruncationOfLowColumnsRemovesPlainCells) {
   }
 }
 
-// Column 2n-1 of the signed array holds only the constant 1: dropping it adds 2^(2n-1) modulo
-// 2^(2n).
-TEST_P(GeneratorWidth, SignedTopColumnIsTheConstant) {
+// Column 2b-2 of the signed array holds only a_{b-1} & w_{b-1}, weight +2^(2b-2): dropping it
+// changes exactly the products of two negative operands.
+TEST_P(GeneratorWidth, SignedTopColumnIsTheSignBitsProduct) {
   const int bits = GetParam();
-  std::vector<bool> keep(2 * bits, true);
+  std::vector<bool> keep(2 * bits - 1, true);
   keep.back() = false;
   const Multiplier m = make_columns(bits, true, keep);
-  const int64_t half = int64_t{1} << (2 * bits - 1);
   for (int x = 0; x < m.codes(); ++x) {
     for (int w = 0; w < m.codes(); ++w) {
       const int64_t exact = m.value(x) * m.value(w);
-      ASSERT_EQ(m.at(x, w), exact < 0 ? exact + half : exact - half);
+      const bool both_negative = m.value(x) < 0 && m.value(w) < 0;
+      ASSERT_EQ(m.at(x, w), both_negative ? exact - (int64_t{1} << (2 * bits - 2)) : exact);
+    }
+  }
+}
+
+// No structure makes 0 * w or x * 0 non-zero: every array cell needs a set bit of both operands,
+// and DRUM and Mitchell of a zero magnitude are 0. Signed code 0 is the value 0.
+TEST_P(GeneratorWidth, ZeroOperandGivesZeroForEveryStructure) {
+  const int bits = GetParam();
+  std::mt19937 rng(77 + bits);
+  for (bool is_signed : {false, true}) {
+    std::vector<Multiplier> mults = {make_exact(bits, is_signed), make_mitchell(bits, is_signed)};
+    for (int k = 0; k <= 2 * bits - 1; ++k) mults.push_back(make_truncated(bits, is_signed, k));
+    for (int hbl = 0; hbl <= bits; ++hbl) {
+      for (int vbl = 0; vbl <= 2 * bits - 1; ++vbl) {
+        mults.push_back(make_bam(bits, is_signed, hbl, vbl));
+      }
+    }
+    for (int trial = 0; trial < 16; ++trial) {
+      std::vector<bool> keep(2 * bits - 1);
+      for (size_t c = 0; c < keep.size(); ++c) keep[c] = rng() & 1;
+      mults.push_back(make_columns(bits, is_signed, keep));
+    }
+    for (int k = 1; k <= bits; ++k) mults.push_back(make_drum(bits, is_signed, k));
+    for (const Multiplier& m : mults) {
+      ASSERT_EQ(m.value(0), 0);
+      for (int c = 0; c < m.codes(); ++c) {
+        ASSERT_EQ(m.at(c, 0), 0) << m.name() << " x code " << c;
+        ASSERT_EQ(m.at(0, c), 0) << m.name() << " w code " << c;
+      }
     }
   }
 }
@@ -140,7 +180,7 @@ TEST_P(GeneratorWidth, SignedTopColumnIsTheConstant) {
 TEST_P(GeneratorWidth, TruncationIsColumnsWithTheLowestDiscarded) {
   const int bits = GetParam();
   for (bool is_signed : {false, true}) {
-    const int columns = partial_product_columns(bits, is_signed);
+    const int columns = partial_product_columns(bits);
     for (int k = 0; k <= columns; ++k) {
       std::vector<bool> keep(columns);
       for (int c = 0; c < columns; ++c) keep[c] = c >= k;
@@ -196,6 +236,13 @@ TEST(Generators, TwoBitTablesByHand) {
             (std::vector<int32_t>{0, 0, 0, 0, 0, 0, 2, 2, 0, 2, 4, 6, 0, 2, 6, 8}));
   EXPECT_EQ(table(make_truncated(2, true, 1)),
             (std::vector<int32_t>{0, 0, 0, 0, 0, 0, -2, -2, 0, -2, 4, 2, 0, -2, 2, 0}));
+  // Signed 2-bit cells: a0w0 +1, a1w0 -2, a0w1 -2, a1w1 +4. Columns 0 and 1 dropped: only a1w1.
+  EXPECT_EQ(table(make_truncated(2, true, 2)),
+            (std::vector<int32_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 4, 4}));
+  EXPECT_EQ(table(make_truncated(2, true, 3)), std::vector<int32_t>(16, 0));
+  // Row w_0 broken off: w1 * (-2 a0 + 4 a1).
+  EXPECT_EQ(table(make_bam(2, true, 1, 0)),
+            (std::vector<int32_t>{0, 0, 0, 0, 0, 0, -2, -2, 0, 0, 4, 4, 0, 0, 2, 2}));
   // Row w_0 broken off: x * (w with bit 0 cleared).
   EXPECT_EQ(table(make_bam(2, false, 1, 0)),
             (std::vector<int32_t>{0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 4, 4, 0, 0, 6, 6}));
@@ -205,6 +252,31 @@ TEST(Generators, TwoBitTablesByHand) {
   // DRUM-1 keeps the leading one only, then sets it: 3 -> 2.
   EXPECT_EQ(table(make_drum(2, false, 1)),
             (std::vector<int32_t>{0, 0, 0, 0, 0, 1, 2, 2, 0, 2, 4, 4, 0, 2, 4, 4}));
+}
+
+// The review's cases: removing inverted Baugh-Wooley cells while keeping their constant 1s gave
+// trunc8s_k8(0, 0) = -256 and bam8s_h1_v0(0, 0) = -128.
+TEST(Generators, SignedStructuresByHand) {
+  const Multiplier t8 = make_truncated(8, true, 8);
+  EXPECT_EQ(t8.at(0, 0), 0);
+  // -1 * -1, every bit set, columns 8..14 kept: a7 w7 = +16384; the sign cells a7 w_i and a_j w7
+  // for i, j = 1..6, -(2^8 + ... + 2^13) = -16128 each row; the plain cells with i + j >= 8,
+  // 5*2^8 + 4*2^9 + 3*2^10 + 2*2^11 + 2^12 = 14592. Sum: -1280.
+  EXPECT_EQ(t8.at(255, 255), -1280);
+  EXPECT_EQ(make_bam(8, true, 1, 0).at(0, 0), 0);
+  // bam8s_h1_v0 drops row w_0: x * (w with bit 0 cleared), exactly, for every x.
+  const Multiplier b8 = make_bam(8, true, 1, 0);
+  for (int x = 0; x < 256; ++x) {
+    for (int w = 0; w < 256; ++w) ASSERT_EQ(b8.at(x, w), b8.value(x) * b8.value(w & ~1));
+  }
+  // trunc8s_k4 keeps its table: columns 0..3 hold no sign cell.
+  const Multiplier t4 = make_truncated(8, true, 4);
+  for (int x = 0; x < 256; ++x) {
+    for (int w = 0; w < 256; ++w) {
+      ASSERT_EQ(t4.at(x, w), t4.value(x) * t4.value(w) -
+                                 unsigned_array(x, w, 8, [](int, int c) { return c < 4; }));
+    }
+  }
 }
 
 TEST(Generators, DrumOperandsByHand) {
@@ -242,6 +314,7 @@ TEST(Generators, NamesAndSources) {
   EXPECT_EQ(make_drum(8, false, 4).name(), "drum8u_k4");
   EXPECT_EQ(make_mitchell(4, true).name(), "mitchell4s");
   EXPECT_EQ(make_columns(2, false, {false, true, true}).name(), "cols2u_011");
+  EXPECT_EQ(make_columns(2, true, {false, true, true}).name(), "cols2s_011");
   EXPECT_THAT(make_bam(8, false, 2, 4).meta().source, HasSubstr("hbl=2, vbl=4"));
   EXPECT_THAT(make_truncated(8, true, 4).meta().description, HasSubstr("Baugh-Wooley"));
 }
@@ -249,10 +322,11 @@ TEST(Generators, NamesAndSources) {
 TEST(Generators, RejectBadParametersNamingThem) {
   expect_error([] { make_exact(9, true); }, {"bits = 9"});
   expect_error([] { make_truncated(8, false, 16); }, {"k = 16", "0..15"});
-  expect_error([] { make_truncated(8, true, 17); }, {"k = 17", "0..16"});
+  expect_error([] { make_truncated(8, true, 16); }, {"k = 16", "0..15"});
   expect_error([] { make_truncated(8, true, -1); }, {"k = -1"});
   expect_error([] { make_bam(4, false, 5, 0); }, {"hbl = 5"});
-  expect_error([] { make_bam(4, true, 0, 9); }, {"vbl = 9", "0..8"});
+  expect_error([] { make_bam(4, true, 0, 8); }, {"vbl = 8", "0..7"});
+  expect_error([] { make_columns(4, true, std::vector<bool>(8, true)); }, {"8 given", "7"});
   expect_error([] { make_drum(8, false, 0); }, {"k = 0", "1..8"});
   expect_error([] { make_drum(4, true, 5); }, {"k = 5"});
   expect_error([] { make_columns(4, false, std::vector<bool>(8, true)); }, {"8 given", "7"});

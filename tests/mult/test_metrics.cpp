@@ -1,6 +1,10 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "mult/generators.h"
@@ -66,7 +70,8 @@ TEST(Metrics, MatchNaiveRecomputation) {
     mults.push_back(make_bam(8, s, 2, 5));
     mults.push_back(make_drum(8, s, 4));
     mults.push_back(make_mitchell(6, s));
-    mults.push_back(make_columns(3, s, std::vector<bool>(s ? 6 : 5, false)));
+    mults.push_back(make_columns(3, s, std::vector<bool>(5, false)));
+    mults.push_back(make_bam(6, s, 1, 7));
   }
   std::mt19937 rng(42);
   std::uniform_int_distribution<int> noise(-300, 300);
@@ -142,6 +147,74 @@ TEST(Metrics, TruncationClosedForm) {
       }
     }
   }
+}
+
+// Tables at the ends of int32: |e| reaches 2^31 + 4 and the squared errors sum past 2^64, which
+// the integer sums must hold exactly. 2-bit signed values 0, 1, -2, -1: sum of x*w = (-2)^2 = 4,
+// sum of (x*w)^2 = 6^2 = 36, exact != 0 on 9 pairs (products 1, -2, -1, -2, 4, 2, -1, 2, 1).
+TEST(Metrics, ExtremeInt32TablesByHand) {
+  constexpr double k31 = 2147483648.0;  // 2^31
+  const Multiplier low("low", 2, true,
+                       std::vector<int32_t>(16, std::numeric_limits<int32_t>::min()));
+  // e = -2^31 - x*w, so |e| = 2^31 + x*w (x*w >= -2).
+  const ErrorMetrics m = compute_metrics(low);
+  EXPECT_DOUBLE_EQ(m.bias, -k31 - 4.0 / 16);
+  EXPECT_DOUBLE_EQ(m.nmed, (16 * k31 + 4) / 16 / 16);
+  EXPECT_DOUBLE_EQ(m.mae_pct, (16 * k31 + 4) / 16 / 16 * 100);
+  EXPECT_DOUBLE_EQ(m.wce_pct, (k31 + 4) / 16 * 100);
+  EXPECT_DOUBLE_EQ(m.ep_pct, 100);
+  // mean (2^31 + xw)^2 = 2^62 + 2^32 * 4/16 + 36/16; the last term is below double's resolution.
+  EXPECT_DOUBLE_EQ(m.mse, 0x1p62 + 0x1p30 + 36.0 / 16);
+  // |e|/|exact| = (2^31 + p)/|p|: sum of 1/|p| = 6.25, sum of sign(p) = 1; the worst at p = 1.
+  EXPECT_DOUBLE_EQ(m.mre_pct, (6.25 * k31 + 1) / 9 * 100);
+  EXPECT_DOUBLE_EQ(m.wcre_pct, (k31 + 1) * 100);
+  // Over all 16 pairs: the 7 with exact 0 add 2^31 each.
+  EXPECT_DOUBLE_EQ(m.mred, (7 * k31 + 6.25 * k31 + 1) / 16);
+
+  // Unsigned 2-bit, every entry 2^31 - 1: e = 2^31 - 1 - x*w >= 0, sum x*w = 6^2 = 36.
+  const Multiplier high("high", 2, false,
+                        std::vector<int32_t>(16, std::numeric_limits<int32_t>::max()));
+  const ErrorMetrics h = compute_metrics(high);
+  EXPECT_DOUBLE_EQ(h.bias, k31 - 1 - 36.0 / 16);
+  EXPECT_DOUBLE_EQ(h.nmed, (16 * (k31 - 1) - 36) / 16 / 16);
+  EXPECT_DOUBLE_EQ(h.wce_pct, (k31 - 1) / 16 * 100);  // at x*w = 0
+  EXPECT_DOUBLE_EQ(h.ep_pct, 100);
+  EXPECT_DOUBLE_EQ(h.wcre_pct, (k31 - 2) * 100);  // at x*w = 1
+}
+
+TEST(Metrics, JsonAndTextCarryEveryMetricInOneNumberFormat) {
+  Multiplier m = make_truncated(2, false, 1);
+  m.meta().area_um2 = 12.5;
+  const ErrorMetrics e = compute_metrics(m);
+  const nlohmann::ordered_json j = to_json(m, e);
+  std::vector<std::string> keys;
+  for (const auto& item : j.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "bits", "signed", "mae_pct", "wce_pct",
+                                            "ep_pct", "mre_pct", "wcre_pct", "mse", "bias", "nmed",
+                                            "mred", "relative_power", "area_um2", "delay_ns",
+                                            "power_mw", "source", "description"}));
+  EXPECT_EQ(j["name"], "trunc2u_k1");
+  EXPECT_EQ(j["signed"], false);
+  EXPECT_EQ(j["bias"].get<double>(), -0.25);
+  EXPECT_EQ(j["area_um2"].get<double>(), 12.5);
+  EXPECT_TRUE(j["relative_power"].is_null());
+
+  EXPECT_EQ(format_number(100), "100");
+  EXPECT_EQ(format_number(-0.25), "-0.25");
+  EXPECT_EQ(format_number(1.0 / 3), "0.333333");
+  EXPECT_EQ(format_number(1.5e-5), "1.5e-05");
+  const std::string report = format_report(m, e);
+  EXPECT_THAT(report, ::testing::HasSubstr("width           2-bit unsigned\n"));
+  EXPECT_THAT(report, ::testing::HasSubstr("area            12.5 um^2\n"));
+  EXPECT_THAT(report, ::testing::HasSubstr("relative power  unknown\n"));
+  EXPECT_THAT(report, ::testing::HasSubstr("  MRE%   " + format_number(e.mre_pct) + "\n"));
+  EXPECT_THAT(report, ::testing::HasSubstr("  bias   -0.25\n"));
+  EXPECT_EQ(format_summary(e), "MAE% 1.5625, WCE% 6.25, EP% 25");
+  const std::string row = format_table_row(m, e);
+  EXPECT_THAT(row, ::testing::HasSubstr("trunc2u_k1"));
+  EXPECT_THAT(row, ::testing::HasSubstr(" 1.5625 "));
+  EXPECT_THAT(format_table_row(m, e, "label (x)"), ::testing::StartsWith("  label (x) "));
+  EXPECT_EQ(format_table_header().size(), row.size());
 }
 
 }  // namespace

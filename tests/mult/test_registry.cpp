@@ -4,6 +4,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "mult/formats.h"
@@ -54,7 +58,7 @@ TEST(Registry, BuiltinNamesCallTheGenerators) {
 TEST(Registry, ColumnFlagsLeftOutAtTheTopAreKept) {
   const auto short_form = make_builtin("cols8s_0000");
   ASSERT_TRUE(short_form.has_value());
-  EXPECT_EQ(short_form->name(), "cols8s_0000111111111111");
+  EXPECT_EQ(short_form->name(), "cols8s_000011111111111");
   EXPECT_EQ(table(*short_form), table(make_truncated(8, true, 4)));
 }
 
@@ -63,6 +67,22 @@ TEST(Registry, NamesOutsideTheGrammarAreNotBuiltins) {
                            "Exact8s", "mul8s_1L2H", "bam8u_h2", "drum8u_k4_", "exact8s.axm"}) {
     EXPECT_FALSE(make_builtin(name).has_value()) << name;
   }
+}
+
+TEST(Registry, LeadingZerosAreRejectedNamingTheCanonicalName) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"exact08s", "exact8s"},        {"mitchell04u", "mitchell4u"},
+      {"trunc8s_k04", "trunc8s_k4"},  {"trunc08s_k4", "trunc8s_k4"},
+      {"drum8u_k00", "drum8u_k0"},    {"bam8u_h02_v004", "bam8u_h2_v4"},
+      {"cols04u_0011", "cols4u_0011"}};
+  for (const auto& [name, canonical] : cases) {
+    const std::string e = error_of([&] { make_builtin(name); });
+    EXPECT_THAT(e, HasSubstr("multiplier '" + name + "'")) << name;
+    EXPECT_THAT(e, HasSubstr("write '" + canonical + "'")) << name;
+  }
+  // A lone zero is canonical.
+  ASSERT_TRUE(make_builtin("trunc8s_k0").has_value());
+  EXPECT_EQ(make_builtin("trunc8s_k0")->name(), "trunc8s_k0");
 }
 
 TEST(Registry, BadParametersNameTheMultiplierAndTheValue) {
@@ -95,9 +115,17 @@ TEST(Registry, EditDistance) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3);
 }
 
+// Saves the variables the registry reads and restores them after each test, even one that stops
+// at a failed ASSERT.
 class RegistryFiles : public ::testing::Test {
  protected:
+  static constexpr const char* kVariables[] = {"AXNN_MULT_PATH", "XDG_DATA_HOME", "HOME"};
+
   void SetUp() override {
+    for (const char* name : kVariables) {
+      const char* value = std::getenv(name);
+      saved_env_.emplace_back(name, value ? std::optional<std::string>(value) : std::nullopt);
+    }
     root_ =
         fs::temp_directory_path() /
         ("axnn_test_registry_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
@@ -106,7 +134,16 @@ class RegistryFiles : public ::testing::Test {
     fs::create_directories(root_ / "a");
     fs::create_directories(root_ / "b");
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    fs::remove_all(root_);
+    for (const auto& [name, value] : saved_env_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
 
   // Writes m as root_/dir/stem.axm under the internal name `name`.
   fs::path put(const std::string& dir, const std::string& stem, Multiplier m,
@@ -118,6 +155,7 @@ class RegistryFiles : public ::testing::Test {
   }
 
   fs::path root_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_env_;
 };
 
 TEST_F(RegistryFiles, FindsFilesByStemInternalNameAndPath) {
@@ -169,14 +207,37 @@ TEST_F(RegistryFiles, EnvironmentPathThenUserFolder) {
   EXPECT_EQ(registry.files()[1].stem, "from_user");
   EXPECT_TRUE(get_multiplier("from_user").is_signed());
   ASSERT_EQ(unsetenv("XDG_DATA_HOME"), 0);
-  const char* home = std::getenv("HOME");
-  const std::optional<std::string> saved_home =
-      home ? std::optional<std::string>(home) : std::nullopt;
   ASSERT_EQ(setenv("HOME", "/nonexistent_home", 1), 0);
   EXPECT_EQ(MultiplierRegistry::user_dir(),
             fs::path("/nonexistent_home/.local/share/axnn/multipliers"));
-  if (saved_home) setenv("HOME", saved_home->c_str(), 1);
-  unsetenv("AXNN_MULT_PATH");
+  ASSERT_EQ(unsetenv("HOME"), 0);
+  EXPECT_EQ(MultiplierRegistry::user_dir(), std::nullopt);
+}
+
+TEST_F(RegistryFiles, AxmExtensionInAnyCase) {
+  put("a", "lower", make_exact(3, false), "lower");
+  write_multiplier(make_exact(3, true), root_ / "a" / "UPPER.AXM", MultFormat::kAxm);
+  write_multiplier(make_exact(3, true), root_ / "a" / "Mixed.Axm", MultFormat::kAxm);
+  write_multiplier(make_exact(3, true), root_ / "a" / "other.csv");
+  const MultiplierRegistry registry({root_ / "a"});
+  std::vector<std::string> stems;
+  for (const auto& file : registry.files()) stems.push_back(file.stem);
+  EXPECT_EQ(stems, (std::vector<std::string>{"Mixed", "UPPER", "lower"}));
+  EXPECT_TRUE(registry.get("UPPER").is_signed());
+}
+
+TEST_F(RegistryFiles, HelpTextsAreTheRegistrysOwn) {
+  const std::string grammar(builtin_grammar_help());
+  for (const char* piece :
+       {"exact<b><s|u>", "trunc<b><s|u>_k<k>", "bam<b><s|u>_h<hbl>_v<vbl>", "drum<b><s|u>_k<k>",
+        "mitchell<b><s|u>", "cols<b><s|u>_<flags>", "0..2b-1", "leading zeros"}) {
+    EXPECT_THAT(grammar, HasSubstr(piece));
+  }
+  EXPECT_THAT(lookup_help(), HasSubstr("AXNN_MULT_PATH"));
+  EXPECT_THAT(lookup_help(), HasSubstr(formats_help()));
+  const MultiplierRegistry registry({root_ / "a"});
+  EXPECT_THAT(error_of([&] { registry.get("nothing_like_it"); }), HasSubstr(grammar));
+  EXPECT_THAT(error_of([&] { registry.get(""); }), HasSubstr(grammar));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.h"
@@ -20,30 +21,18 @@
 namespace axnn::cli {
 namespace {
 
-constexpr const char* kNamesHelp =
-    "Multiplier names (b = width 2..8, s = signed two's complement, u = unsigned):\n"
-    "  exact<b><s|u>              exact product, e.g. exact8s, exact4u\n"
-    "  trunc<b><s|u>_k<k>         k least significant partial-product columns removed: trunc8s_k4\n"
-    "  bam<b><s|u>_h<hbl>_v<vbl>  broken-array multiplier (Mahdiani): hbl lowest rows and vbl\n"
-    "                             lowest columns omitted: bam8u_h2_v4\n"
-    "  drum<b><s|u>_k<k>          DRUM (Hashemi): k bits kept from the leading one: drum8u_k4\n"
-    "  mitchell<b><s|u>           Mitchell's logarithmic multiplier: mitchell8s\n"
-    "  cols<b><s|u>_<flags>       column discarding (TRAM): one 0/1 keep flag per partial-product\n"
-    "                             column, column 0 (least significant) first; columns left out\n"
-    "                             at the end are kept. cols8u_0000 = trunc8u_k4\n"
-    "Unsigned arrays have 2b-1 columns (AND cells a_j&w_i in column i+j); signed ones are\n"
-    "Baugh-Wooley with 2b columns (inverted sign cells, constant 1s in columns b and 2b-1).\n"
-    "Also: the stem or internal name of any .axm file in AXNN_MULT_PATH (colon-separated\n"
-    "folders) or $XDG_DATA_HOME/axnn/multipliers (default ~/.local/share/axnn/multipliers),\n"
-    "or a path to a multiplier file: .axm, .h/.hpp/.cuh (TransAxx header), .bin (TFApprox),\n"
-    ".txt (TRAM LUT), .csv.";
+// What `axnn mult --help` and friends say about multiplier names: the registry's own texts.
+std::string names_help() { return fmt::format("{}\n{}", builtin_grammar_help(), lookup_help()); }
 
-constexpr const char* kFormatsHelp = "axm, header, tfapprox, tram or csv";
+std::string formats_option_help(std::string_view what) {
+  return fmt::format("{} (default from the extension): {}", what, formats_help());
+}
 
-std::string signedness(bool is_signed) { return is_signed ? "signed" : "unsigned"; }
-
-std::string optional_number(const std::optional<double>& v, const char* unit = "") {
-  return v ? fmt::format("{:g}{}", *v, unit) : "unknown";
+std::string read_signedness_help(bool is_signed) {
+  return fmt::format(
+      "Read a file's operands as {}: required for tfapprox (.bin), which does not record it; "
+      "tram/csv: the operands must fit; axm/header: must agree with the file",
+      signedness_name(is_signed));
 }
 
 // --signed / --unsigned as a pair of exclusive flags; neither given leaves it open.
@@ -79,60 +68,12 @@ Multiplier load(const std::string& name_or_path, const std::string& format,
   return read_multiplier(name_or_path, optional_format(format), options);
 }
 
-nlohmann::ordered_json to_json(const Multiplier& m, const ErrorMetrics& e) {
-  auto opt = [](const std::optional<double>& v) {
-    return v ? nlohmann::ordered_json(*v) : nullptr;
-  };
-  return {{"name", m.name()},
-          {"bits", m.bits()},
-          {"signed", m.is_signed()},
-          {"mae_pct", e.mae_pct},
-          {"wce_pct", e.wce_pct},
-          {"ep_pct", e.ep_pct},
-          {"mre_pct", e.mre_pct},
-          {"wcre_pct", e.wcre_pct},
-          {"mse", e.mse},
-          {"bias", e.bias},
-          {"nmed", e.nmed},
-          {"mred", e.mred},
-          {"relative_power", opt(m.meta().relative_power)},
-          {"area_um2", opt(m.meta().area_um2)},
-          {"delay_ns", opt(m.meta().delay_ns)},
-          {"power_mw", opt(m.meta().power_mw)},
-          {"source", m.meta().source},
-          {"description", m.meta().description}};
-}
-
-void print_show(const Multiplier& m, const ErrorMetrics& e) {
-  const auto& meta = m.meta();
-  fmt::print("name            {}\n", m.name());
-  fmt::print("width           {}-bit {}\n", m.bits(), signedness(m.is_signed()));
-  fmt::print("source          {}\n", meta.source.empty() ? "-" : meta.source);
-  fmt::print("description     {}\n", meta.description.empty() ? "-" : meta.description);
-  fmt::print("relative power  {}\n", optional_number(meta.relative_power));
-  fmt::print("power           {}\n", optional_number(meta.power_mw, " mW"));
-  fmt::print("area            {}\n", optional_number(meta.area_um2, " um^2"));
-  fmt::print("delay           {}\n", optional_number(meta.delay_ns, " ns"));
-  fmt::print("error over all {} code pairs (e = approx - exact):\n", m.codes() * m.codes());
-  fmt::print(
-      "  MAE%   {:.6g}\n  WCE%   {:.6g}\n  EP%    {:.6g}\n  MRE%   {:.6g}\n  WCRE%  {:.6g}\n",
-      e.mae_pct, e.wce_pct, e.ep_pct, e.mre_pct, e.wcre_pct);
-  fmt::print("  MSE    {:.6g}\n  bias   {:.6g}\n  NMED   {:.6g}\n  MRED   {:.6g}\n", e.mse, e.bias,
-             e.nmed, e.mred);
-}
-
-void print_list_row(const Multiplier& m) {
-  const ErrorMetrics e = compute_metrics(m);
-  const auto& p = m.meta().relative_power;
-  fmt::print("  {:<26} {:>4} {:>3} {:>9.4f} {:>9.4f} {:>7.2f} {:>9.5f} {:>10.2f} {:>6}\n", m.name(),
-             m.bits(), m.is_signed() ? "s" : "u", e.mae_pct, e.wce_pct, e.ep_pct, e.mred, e.bias,
-             p ? fmt::format("{:.3f}", *p) : "-");
+void print_list_row(const Multiplier& m, const std::string& label = "") {
+  fmt::print("{}", format_table_row(m, compute_metrics(m), label));
 }
 
 void run_list() {
-  const std::string header =
-      fmt::format("  {:<26} {:>4} {:>3} {:>9} {:>9} {:>7} {:>9} {:>10} {:>6}\n", "name", "bits",
-                  "s/u", "MAE%", "WCE%", "EP%", "MRED", "bias", "power");
+  const std::string header = format_table_header();
   fmt::print("Built-in multipliers (a selection; every width 2..8 and parameter works):\n{}",
              header);
   for (const auto& name : curated_builtin_names()) print_list_row(*make_builtin(name));
@@ -147,15 +88,14 @@ void run_list() {
     fmt::print("{}", header);
   for (const auto& file : registry.files()) {
     try {
-      Multiplier m = read_multiplier(file.path);
+      const Multiplier m = read_multiplier(file.path);
       // Known by stem and internal name; show both when they differ.
-      if (m.name() != file.stem) m.set_name(fmt::format("{} ({})", file.stem, m.name()));
-      print_list_row(m);
+      print_list_row(m, m.name() == file.stem ? "" : fmt::format("{} ({})", file.stem, m.name()));
     } catch (const Error& e) {
       fmt::print("  {:<26} unreadable: {}\n", file.stem, e.what());
     }
   }
-  fmt::print("\n{}\n", kNamesHelp);
+  fmt::print("\n{}\n", names_help());
 }
 
 struct GenerateOptions {
@@ -168,7 +108,7 @@ struct GenerateOptions {
 };
 
 // "0,0,1,1" or "0011": keep flags, column 0 first; columns left out at the top are kept.
-std::vector<bool> parse_columns(const std::string& text, int bits, bool is_signed) {
+std::vector<bool> parse_columns(const std::string& text, int bits) {
   std::vector<bool> keep;
   for (const char c : text) {
     if (c == ',' || c == ' ') continue;
@@ -176,7 +116,7 @@ std::vector<bool> parse_columns(const std::string& text, int bits, bool is_signe
     keep.push_back(c == '1');
   }
   AXNN_CHECK(!keep.empty(), "--columns '{}' has no flags", text);
-  const size_t columns = static_cast<size_t>(partial_product_columns(bits, is_signed));
+  const size_t columns = static_cast<size_t>(partial_product_columns(bits));
   if (keep.size() < columns) keep.resize(columns, true);
   return keep;
 }
@@ -187,7 +127,7 @@ void run_generate(const GenerateOptions& o) {
   // Each kind takes exactly its own parameters, so a misplaced one is not silently ignored.
   const bool wants_k = kind == "trunc" || kind == "drum";
   const bool wants_bam = kind == "bam";
-  const bool wants_columns = kind == "columns";
+  const bool wants_columns = kind == "cols";
   AXNN_CHECK(wants_k == o.k.has_value(), "generate {}: --k is {}", kind,
              wants_k ? "required" : "not a parameter of this kind");
   AXNN_CHECK(wants_bam == o.hbl.has_value() && wants_bam == o.vbl.has_value(),
@@ -202,13 +142,11 @@ void run_generate(const GenerateOptions& o) {
   if (kind == "drum") m = make_drum(o.bits, is_signed, *o.k);
   if (kind == "bam") m = make_bam(o.bits, is_signed, *o.hbl, *o.vbl);
   if (kind == "mitchell") m = make_mitchell(o.bits, is_signed);
-  if (kind == "columns")
-    m = make_columns(o.bits, is_signed, parse_columns(o.columns, o.bits, is_signed));
+  if (kind == "cols") m = make_columns(o.bits, is_signed, parse_columns(o.columns, o.bits));
   if (!o.name.empty()) m->set_name(o.name);
   write_multiplier(*m, o.output, optional_format(o.format));
-  const ErrorMetrics e = compute_metrics(*m);
-  fmt::print("wrote {} ({}-bit {}, MAE% {:.4g}, WCE% {:.4g}, EP% {:.4g}) to {}\n", m->name(),
-             m->bits(), signedness(m->is_signed()), e.mae_pct, e.wce_pct, e.ep_pct, o.output);
+  fmt::print("wrote {} ({}-bit {}, {}) to {}\n", m->name(), m->bits(),
+             signedness_name(m->is_signed()), format_summary(compute_metrics(*m)), o.output);
 }
 
 struct ConvertOptions {
@@ -220,7 +158,7 @@ void run_convert(const ConvertOptions& o) {
   Multiplier m = load(o.input, o.from, o.signedness_opt);
   if (!o.name.empty()) m.set_name(o.name);
   write_multiplier(m, o.output, optional_format(o.to));
-  fmt::print("wrote {} ({}-bit {}) to {}\n", m.name(), m.bits(), signedness(m.is_signed()),
+  fmt::print("wrote {} ({}-bit {}) to {}\n", m.name(), m.bits(), signedness_name(m.is_signed()),
              o.output);
 }
 
@@ -230,7 +168,7 @@ void add_mult_command(CLI::App& app) {
   CLI::App* mult = app.add_subcommand(
       "mult", "Approximate multipliers: list, show metrics, generate and convert tables");
   mult->require_subcommand(1);
-  mult->footer(std::string("\n") + kNamesHelp);
+  mult->footer("\n" + names_help());
 
   CLI::App* list = mult->add_subcommand(
       "list", "List a selection of built-in multipliers and every .axm file found, with metrics");
@@ -252,65 +190,60 @@ void add_mult_command(CLI::App& app) {
                  "Print one JSON object (name, bits, signed, the metrics in snake_case, "
                  "relative_power, area_um2, delay_ns, power_mw: null when unknown, source, "
                  "description)");
-  show->add_option("--from", show_opts->format,
-                   std::string("File format when the extension does not say: ") + kFormatsHelp);
-  show_opts->signedness_opt.add_to(*show, "Read a file's operands as signed (formats without it)",
-                                   "Read a file's operands as unsigned (formats without it)");
-  show->footer(std::string("\n") + kNamesHelp);
+  show->add_option("--from", show_opts->format, formats_option_help("File format"));
+  show_opts->signedness_opt.add_to(*show, read_signedness_help(true), read_signedness_help(false));
+  show->footer("\n" + names_help());
   show->callback([show_opts] {
     const Multiplier m = load(show_opts->name, show_opts->format, show_opts->signedness_opt);
     const ErrorMetrics e = compute_metrics(m);
     if (show_opts->json) {
       fmt::print("{}\n", to_json(m, e).dump(2));
     } else {
-      print_show(m, e);
+      fmt::print("{}", format_report(m, e));
     }
   });
 
   auto gen = std::make_shared<GenerateOptions>();
   CLI::App* generate = mult->add_subcommand(
       "generate", "Generate a multiplier table by enumerating all code pairs and write it");
-  generate->add_option("kind", gen->kind, "exact, trunc, bam, drum, mitchell or columns")
+  generate
+      ->add_option("kind", gen->kind,
+                   "exact, trunc, bam, drum, mitchell or cols (the registry names' prefixes)")
       ->required()
-      ->check(CLI::IsMember({"exact", "trunc", "bam", "drum", "mitchell", "columns"}));
+      ->check(CLI::IsMember({"exact", "trunc", "bam", "drum", "mitchell", "cols"}));
   generate->add_option("--bits", gen->bits, "Operand width 2..8")->default_val(8);
   gen->signedness_opt.add_to(*generate, "Signed two's complement operands (the default)",
                              "Unsigned operands");
   generate->add_option("--k", gen->k,
-                       "trunc: partial-product columns removed (0..2b-1 unsigned, 0..2b signed); "
-                       "drum: bits kept from the leading one (1..b)");
+                       "trunc: partial-product columns removed (0..2b-1); drum: bits kept from the "
+                       "leading one (1..b)");
   generate->add_option("--hbl", gen->hbl,
                        "bam: horizontal break level, lowest rows omitted (0..b)");
   generate->add_option("--vbl", gen->vbl,
-                       "bam: vertical break level, lowest columns omitted (0..2b-1 / 0..2b)");
+                       "bam: vertical break level, lowest columns omitted (0..2b-1)");
   generate->add_option("--columns", gen->columns,
-                       "columns: keep flags 1/0, column 0 first, e.g. 0,0,1,1 or 0011; columns "
-                       "left out at the top are kept");
+                       "cols: keep flags 1/0 over the 2b-1 columns, column 0 first, e.g. 0,0,1,1 "
+                       "or 0011; columns left out at the top are kept");
   generate->add_option("-o,--output", gen->output, "Output file")->required();
-  generate->add_option("--to,--format", gen->format,
-                       std::string("Output format (default from the extension): ") + kFormatsHelp);
+  generate->add_option("--to,--format", gen->format, formats_option_help("Output format"));
   generate->add_option("--name", gen->name, "Name stored in the file (default: the registry name)");
   generate->footer(
       "\nExamples:\n"
       "  axnn mult generate trunc --bits 8 --signed --k 4 -o trunc8s_k4.axm\n"
       "  axnn mult generate bam --bits 8 --unsigned --hbl 2 --vbl 4 -o bam.h\n"
-      "  axnn mult generate columns --bits 4 --unsigned --columns 0,0,1,0 -o c.txt\n"
-      "Unsigned arrays have 2b-1 partial-product columns, signed (Baugh-Wooley) ones 2b.");
+      "  axnn mult generate cols --bits 4 --unsigned --columns 0,0,1,0 -o c.txt\n\n" +
+      std::string(builtin_grammar_help()));
   generate->callback([gen] { run_generate(*gen); });
 
   auto conv = std::make_shared<ConvertOptions>();
-  CLI::App* convert = mult->add_subcommand(
-      "convert", "Convert a multiplier between formats (axm, header, tfapprox, tram, csv)");
+  CLI::App* convert =
+      mult->add_subcommand("convert", "Convert a multiplier between formats: " + formats_help());
   convert->add_option("input", conv->input, "Input file, or a registry name to export a built-in")
       ->required();
   convert->add_option("-o,--output", conv->output, "Output file")->required();
-  convert->add_option("--from", conv->from,
-                      std::string("Input format (default from the extension): ") + kFormatsHelp);
-  convert->add_option("--to", conv->to,
-                      std::string("Output format (default from the extension): ") + kFormatsHelp);
-  conv->signedness_opt.add_to(
-      *convert, "Read the input's operands as signed (formats without it; header's default)",
-      "Read the input's operands as unsigned (formats without it; tfapprox's default)");
+  convert->add_option("--from", conv->from, formats_option_help("Input format"));
+  convert->add_option("--to", conv->to, formats_option_help("Output format"));
+  conv->signedness_opt.add_to(*convert, read_signedness_help(true), read_signedness_help(false));
   convert->add_option("--name", conv->name, "Name for the converted multiplier");
   convert->callback([conv] { run_convert(*conv); });
 }
