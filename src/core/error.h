@@ -16,7 +16,7 @@ class Error : public std::runtime_error {
 }  // namespace axnn
 
 // AXNN_CHECK(cond, "fmt string {}", args...): throws axnn::Error with the formatted message.
-#define AXNN_CHECK(cond, ...)                                \
-  do {                                                       \
+#define AXNN_CHECK(cond, ...)                                     \
+  do {                                                            \
     if (!(cond)) throw ::axnn::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)

@@ -1,4 +1,5 @@
-// The project's logger. Level from AXNN_LOG_LEVEL (trace, debug, info, warn, error, off; default warn).
+// The project's logger. Level from AXNN_LOG_LEVEL (trace, debug, info, warn, error, off;
+// default warn).
 #pragma once
 
 #include <spdlog/spdlog.h>

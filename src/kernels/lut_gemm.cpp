@@ -1,11 +1,10 @@
 // LutGemm: validation and dispatch over the ordered impl list avx512 -> avx2 -> ref.
 #include "kernels/lut_gemm.h"
 
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include <algorithm>
-
-#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -69,8 +68,8 @@ std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int6
   return tasks;
 }
 
-void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0,
-                      int64_t j1, int32_t bias, int32_t* c, int64_t ldc) {
+void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0, int64_t j1,
+                      int32_t bias, int32_t* c, int64_t ldc) {
   constexpr int64_t kTile = 64;
   for (int64_t t0 = j0; t0 < j1; t0 += kTile) {
     const int64_t t1 = std::min(t0 + kTile, j1);

@@ -261,8 +261,8 @@ const ImplSchedule kSchedules[] = {
     {Isa::kAvx512, "planes-over-n"},
 };
 
-const Shape kScheduleShapes[] = {{1, 1, 1, 0},   {5, 300, 1000, 2}, {70, 33, 65, 1},
-                                 {33, 600, 257, 0}, {130, 257, 7, 3}, {16, 144, 196, 0}};
+const Shape kScheduleShapes[] = {{1, 1, 1, 0},      {5, 300, 1000, 2}, {70, 33, 65, 1},
+                                 {33, 600, 257, 0}, {130, 257, 7, 3},  {16, 144, 196, 0}};
 
 class LutGemmSchedules
     : public ::testing::TestWithParam<std::tuple<ImplSchedule, Shape, int, TableKind>> {};

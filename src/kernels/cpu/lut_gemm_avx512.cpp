@@ -329,7 +329,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), codes += k_stride) {
 #pragma GCC unroll 8
       for (int j = 0; j < kLines; ++j) {
-        const __m512i v = _mm512_load_si512(tk + (static_cast<size_t>(codes[j * line_stride]) << 6));
+        const __m512i v =
+            _mm512_load_si512(tk + (static_cast<size_t>(codes[j * line_stride]) << 6));
         s1[j] = _mm512_add_epi16(s1[j], v);
         s2[j] = _mm512_add_epi16(s2[j], _mm512_srli_epi16(v, 8));
       }
@@ -487,8 +488,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
 
   // planes_tile over chunks [c0, min(c0 + kMaxChunks, chunks_)).
   template <int kIndexBits>
-  void planes_tiles(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb,
-                    int32_t* dst, bool add) const {
+  void planes_tiles(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb, int32_t* dst,
+                    bool add) const {
     switch (std::min<int64_t>(kMaxChunks, chunks_ - c0)) {
       case kMaxChunks:
         return planes_tile<kIndexBits, kMaxChunks>(b, ldb, c0, k0, kb, dst, add);
@@ -503,8 +504,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
 
   // Row `a_row` of A against columns [0, cols) of the B tile b (cols <= kMaxChunks * kChunk).
   template <int kIndexBits, int kCount>
-  void planes_n_row(const uint8_t* a_row, const uint8_t* b, int64_t ldb, int64_t cols,
-                    int32_t* dst, int32_t bias) const {
+  void planes_n_row(const uint8_t* a_row, const uint8_t* b, int64_t ldb, int64_t cols, int32_t* dst,
+                    int32_t bias) const {
     const int64_t depth = k();
     const int64_t tail_lanes = cols - (kCount - 1) * kChunk;
     const __mmask64 tail = tail_lanes == kChunk ? ~__mmask64{0} : (__mmask64{1} << tail_lanes) - 1;
@@ -562,18 +563,18 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   int32_t bias_;
-  int64_t blocks_;                   // row blocks of kBlockRows (table-load)
-  int64_t pairs_;                    // k pairs (table-load)
-  int64_t chunks_;                   // row chunks of kChunk (planes-over-m)
-  int index_bits_;                   // 8, 7 or 6: bits of the weight codes as stored (see lookup)
-  int forced_;                       // index into kSchedules, -1 to choose per run
-  AlignedBuffer<uint8_t> planes_;    // [b][lo 256 | hi 256] over a
-  AlignedBuffer<uint8_t> rows_;      // [a][lo 256 | hi 256] over b
-  AlignedBuffer<uint8_t> pair_idx_;  // [block][pair][64]
-  std::vector<uint64_t> pair_mask_;  // [block][pair][high, low]
-  AlignedBuffer<uint8_t> a_t_;       // [k][chunks * 64]
-  std::vector<uint64_t> a_t_mask_;   // [k][chunk][high, low]
-  AlignedBuffer<uint8_t> a_;         // [m][k]
+  int64_t blocks_;                     // row blocks of kBlockRows (table-load)
+  int64_t pairs_;                      // k pairs (table-load)
+  int64_t chunks_;                     // row chunks of kChunk (planes-over-m)
+  int index_bits_;                     // 8, 7 or 6: bits of the weight codes as stored (see lookup)
+  int forced_;                         // index into kSchedules, -1 to choose per run
+  AlignedBuffer<uint8_t> planes_;      // [b][lo 256 | hi 256] over a
+  AlignedBuffer<uint8_t> rows_;        // [a][lo 256 | hi 256] over b
+  AlignedBuffer<uint8_t> pair_idx_;    // [block][pair][64]
+  std::vector<uint64_t> pair_mask_;    // [block][pair][high, low]
+  AlignedBuffer<uint8_t> a_t_;         // [k][chunks * 64]
+  std::vector<uint64_t> a_t_mask_;     // [k][chunk][high, low]
+  AlignedBuffer<uint8_t> a_;           // [m][k]
   AlignedBuffer<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
 };
 

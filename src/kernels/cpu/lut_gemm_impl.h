@@ -60,8 +60,8 @@ std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int6
 // C[r][j] = sums[j * block_rows + r] + bias (mod 2^32) for r < rows and j in [j0, j1): the
 // column-major block sums of the table-load schedules into row-major C. Walks the columns in
 // tiles so that each tile of sums is read from L1 rather than once per row from memory.
-void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0,
-                      int64_t j1, int32_t bias, int32_t* c, int64_t ldc);
+void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0, int64_t j1,
+                      int32_t bias, int32_t* c, int64_t ldc);
 
 // 64-byte aligned storage for packed operands and per-thread scratch.
 template <class T>
