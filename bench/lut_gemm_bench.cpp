@@ -230,7 +230,7 @@ std::string format_table_header() {
              fmt::join(info.cpu_features, " "), info.onednn_version, info.torch_version,
              info.torch_blas) +
          fmt::format(
-             "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>13} {:>5} {:>15} {:>8} {:>8} {:>8} "
+             "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>17} {:>5} {:>15} {:>8} {:>8} {:>8} "
              "{:>8}  {}\n",
              "name", "M", "K", "N", "thr", "impl", "schedule", "check", "Glookup/s", "oneDNN",
              "LUT/oDNN", "fp32", "LUT/fp32", "oneDNN impl");
@@ -240,7 +240,7 @@ std::string format_table_header() {
 // throws before a row exists); "-" would mean no output was compared.
 std::string format_table_row(const LutGemmBenchResult& r) {
   return fmt::format(
-      "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>13} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} "
+      "{:<28} {:>5} {:>5} {:>6} {:>3} {:>6} {:>17} {:>5} {:>7.2f}|{:<7.2f} {:>8.1f} {:>8.3f} "
       "{:>8.1f} {:>8.3f}  {}\n",
       r.problem.name.empty() ? "-" : r.problem.name, r.problem.m, r.problem.k, r.problem.n,
       r.threads, r.impl_name, r.schedule, r.checked_outputs > 0 ? "exact" : "-", r.glookups_min(),
