@@ -16,7 +16,7 @@ step mult show trunc8s_k4 --json
 step mult generate drum --bits 8 --unsigned --k 4 -o "$work/drum8u_k4.axm"
 step mult show "$work/drum8u_k4.axm"
 step mult convert "$work/drum8u_k4.axm" -o "$work/drum8u_k4.bin"
-step mult show "$work/drum8u_k4.bin"
+step mult show "$work/drum8u_k4.bin" --unsigned
 step bench lutgemm --problems bench/problems/smoke.txt --threads 1
 step bench lutgemm --m 64 --k 576 --n 3136 --threads 1
 step bench lutgemm --m 256 --k 2304 --n 196 --threads 1
