@@ -99,6 +99,8 @@ void check_options(const LutGemmBenchOptions& options) {
   if (options.isa)
     AXNN_CHECK(*options.isa <= detected_isa(), "--isa {} asks for more than this CPU supports ({})",
                isa_name(*options.isa), isa_name(detected_isa()));
+  else
+    active_isa();  // a bad AXNN_ISA is reported here, before any output
   check_timing_options(options.timing);
   if (!options.schedule.empty()) {
     // The impl LutGemm::create picks depends on the ISA ceiling and the table, not on the shape.
