@@ -255,6 +255,7 @@ struct ImplSchedule {
 const ImplSchedule kSchedules[] = {
     {Isa::kRef, "rows"},
     {Isa::kAvx2, "table-load-over-m"},
+    {Isa::kAvx2, "table-load-over-n"},
     {Isa::kAvx512, "table-load-over-m"},
     {Isa::kAvx512, "table-load-over-n"},
     {Isa::kAvx512, "planes-over-m"},

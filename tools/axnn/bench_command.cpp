@@ -102,7 +102,8 @@ void add_bench_command(CLI::App& app) {
   lut->add_option("--bits", args->bits, "Operand code width, 2..8")->capture_default_str();
   lut->add_option("--schedule", args->schedule,
                   "Force the kernel's loop schedule (avx512: table-load-over-m, "
-                  "table-load-over-n, planes-over-m, planes-over-n; avx2: table-load-over-m; "
+                  "table-load-over-n, planes-over-m, planes-over-n; avx2: table-load-over-m, "
+                  "table-load-over-n; "
                   "ref: rows); default: chosen per shape");
   lut->add_option("--repeat", args->repeat, "Minimum timed runs per kernel")->capture_default_str();
   lut->add_option("--min-time", args->min_time,

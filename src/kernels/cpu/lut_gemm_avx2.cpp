@@ -1,20 +1,27 @@
-// AVX2 LUT-GEMM: the table-load-over-m schedule with 256-bit registers.
+// AVX2 LUT-GEMM: the two table-load schedules with 256-bit registers.
 //
-// Table. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
-// weight code a, 128 KB.
+// Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
+// weight code a (offsets_), and transposed, row-major over the activation code b (offsets_t_);
+// 128 KB each.
 //
-// Schedule. For a block of 32 rows of A and kKBlock k, build T[k][b][32 rows] = u[A[row][k]][b]
-// for all 256 b by 16 x 8 transposes of the 32 table rows selected by the weights (AVX2 has no
-// byte permute over more than 16 entries, so the transposes are the cheapest build). Then each
-// code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32 lookups per two loads. Four columns of B
-// are accumulated at a time in 16 registers, in 16 bits: a word w = x0 + 256 x1 is summed as
-// S1 += w (mod 2^16) and S2 += w >> 8, which for up to 256 terms gives sum x1 = S2 and
-// sum x0 = (S1 - 256 S2) mod 2^16 exactly. Between k blocks the partial sums wait in an N x 64
-// uint16 buffer; every 256 k they are widened into an N x 32 int32 buffer, which is transposed
-// into C at the end (adding k * bias mod 2^32). The per-k stride of T is padded (16 KB + 640 B)
-// so that rows of successive k do not alias in the cache sets. Threads take whole 32-row blocks;
-// the last blocks % threads blocks are cut into column ranges (split_blocks). The build costs 256
-// rows per k, so small N runs slower per lookup; it is still several times faster than scalar.
+// table-load-over-m (large N). For a block of 32 rows of A and kKBlock k, build
+// T[k][b][32 rows] = u[A[row][k]][b] for all 256 b by 16 x 8 transposes of the 32 table rows
+// selected by the weights (AVX2 has no byte permute over more than 16 entries, so the transposes
+// are the cheapest build). Then each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32
+// lookups per two loads. Four columns of B are accumulated at a time in 16 registers, in 16 bits:
+// a word w = x0 + 256 x1 is summed as S1 += w (mod 2^16) and S2 += w >> 8, which for up to 256
+// terms gives sum x1 = S2 and sum x0 = (S1 - 256 S2) mod 2^16 exactly. Between k blocks the
+// partial sums wait in an N x 64 uint16 buffer; every 256 k they are widened into an N x 32 int32
+// buffer, which is transposed into C at the end (adding k * bias mod 2^32). The per-k stride of T
+// is padded (16 KB + 640 B) so that rows of successive k do not alias in the cache sets. Threads
+// take whole 32-row blocks; the last blocks % threads blocks are cut into column ranges.
+//
+// table-load-over-n (large M, small N). The mirror image: T[k][a][32 columns] = u[a][B[k][col]]
+// from the rows of offsets_t_ selected by a block of 32 columns of B, then each code A[m][k]
+// selects a row; four rows of A at a time; no transposition into C.
+//
+// The build costs 256 rows per k, so it pays off only when enough columns (rows) share it: the
+// schedule with more sharing is chosen per run.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -25,13 +32,17 @@
 namespace axnn::kernels {
 namespace {
 
-constexpr std::string_view kSchedules[] = {"table-load-over-m"};
+enum class Schedule { kTableLoadM, kTableLoadN };
+constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n"};
 
 constexpr int64_t kBlockRows = 32;            // rows of A per block (64 bytes of uint16)
 constexpr int64_t kKBlock = 16;               // k per table build (divides kFlushK)
 constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
-constexpr int64_t kTileCols = 4;              // columns of B per register tile
+constexpr int64_t kTileLines = 4;             // lines (B columns or A rows) per register tile
 constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
+// Schedule choice, measured on Sapphire Rapids: building T costs about as much as streaming
+// kBuildLines lines through it.
+constexpr double kBuildLines = 230;
 
 // Transposes a 16 x 8 uint16 block: dst[i * stride + 0..15] = rows[0..15][col + i]. Rows 0..7
 // travel in the low 128-bit lanes and rows 8..15 in the high ones, so the in-lane unpacks of an
@@ -88,23 +99,56 @@ class LutGemmAvx2 final : public LutGemm::Impl {
       : Impl(desc.m, desc.k),
         bias_(offsets.bias),
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
-        offsets_(std::move(offsets.offsets)) {
+        forced_(find_schedule(desc, "avx2", kSchedules)),
+        offsets_(std::move(offsets.offsets)),
+        offsets_t_(offsets_.size()) {
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b) offsets_t_[b * 256 + a] = offsets_[a * 256 + b];
     // A in blocks of 32 rows, k-major, padded rows use code 0 (their sums are discarded).
     a_.assign(blocks_ * desc.k * kBlockRows, 0);
     for (int64_t r = 0; r < desc.m; ++r)
       for (int64_t p = 0; p < desc.k; ++p)
         a_[((r / kBlockRows) * desc.k + p) * kBlockRows + r % kBlockRows] =
             desc.a[r * desc.lda + p];
+    // A in k blocks, [k / kKBlock][row][k % kKBlock]: a k block of every row is one slice.
+    const int64_t k_blocks = (desc.k + kKBlock - 1) / kKBlock;
+    a_k_blocks_.assign(k_blocks * desc.m * kKBlock, 0);
+    for (int64_t r = 0; r < desc.m; ++r)
+      for (int64_t p = 0; p < desc.k; ++p)
+        a_k_blocks_[((p / kKBlock) * desc.m + r) * kKBlock + p % kKBlock] =
+            desc.a[r * desc.lda + p];
   }
 
   std::string_view name() const override { return "avx2"; }
-  std::string_view schedule(int64_t) const override { return kSchedules[0]; }
+  std::string_view schedule(int64_t n) const override {
+    return kSchedules[static_cast<int>(choose(n))];
+  }
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
+    if (choose(n) == Schedule::kTableLoadM)
+      run_table_load_m(b, n, c, ldb, ldc, threads);
+    else
+      run_table_load_n(b, n, c, ldb, ldc, threads);
+  }
+
+ private:
+  // The forced schedule, else the one whose table build is shared by more lines.
+  Schedule choose(int64_t n) const {
+    if (forced_ >= 0) return static_cast<Schedule>(forced_);
+    const double rows = static_cast<double>(blocks_ * kBlockRows), cols = static_cast<double>(n);
+    const double padded_cols = static_cast<double>((n + kBlockRows - 1) / kBlockRows * kBlockRows);
+    const double over_m = rows * (cols + kBuildLines);
+    const double over_n = padded_cols * (static_cast<double>(m()) + kBuildLines);
+    return over_m <= over_n ? Schedule::kTableLoadM : Schedule::kTableLoadN;
+  }
+
+  uint32_t k_bias() const { return static_cast<uint32_t>(k()) * static_cast<uint32_t>(bias_); }
+
+  void run_table_load_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                        int threads) const {
     const int64_t rows = m(), depth = k();
-    const uint32_t bias = static_cast<uint32_t>(depth) * static_cast<uint32_t>(bias_);
-    const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTileCols);
+    const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTileLines);
 #pragma omp parallel num_threads(threads)
     {
       uint16_t* t = table_scratch.get(kKBlock * kTStride);
@@ -115,32 +159,55 @@ class LutGemmAvx2 final : public LutGemm::Impl {
         const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
-          build_table(mb, k0, kb, t);
-          const bool first = k0 % kFlushK == 0;
-          const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
-          const bool add = k0 >= kFlushK;
-          const uint8_t* bk = b + k0 * ldb;
-          int64_t j = j0;
-          for (; j + kTileCols <= j1; j += kTileCols)
-            tile<kTileCols>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows,
-                            first, last, add);
-          for (; j < j1; ++j)
-            tile<1>(t, bk + j, ldb, kb, part + j * 2 * kBlockRows, sums + j * kBlockRows, first,
-                    last, add);
+          build_table(offsets_.data(), a_.data() + (mb * depth + k0) * kBlockRows, kb, t);
+          lines(t, b + k0 * ldb, ldb, 1, j0, j1, k0, kb, depth, part, sums);
         }
         const int64_t m0 = mb * kBlockRows;
         store_block_sums(sums, kBlockRows, std::min(kBlockRows, rows - m0), j0, j1,
-                         static_cast<int32_t>(bias), c + m0 * ldc, ldc);
+                         static_cast<int32_t>(k_bias()), c + m0 * ldc, ldc);
       }
     }
   }
 
- private:
-  void build_table(int64_t mb, int64_t k0, int64_t kb, uint16_t* t) const {
+  void run_table_load_n(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                        int threads) const {
+    const int64_t rows = m(), depth = k();
+    const std::vector<BlockTask> tasks =
+        split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTileLines);
+#pragma omp parallel num_threads(threads)
+    {
+      uint16_t* t = table_scratch.get(kKBlock * kTStride);
+      uint16_t* part = part_scratch.get(rows * 2 * kBlockRows);
+      int32_t* sums = sums_scratch.get(rows * kBlockRows);
+      uint8_t codes[kKBlock * kBlockRows];
+#pragma omp for schedule(dynamic, 1)
+      for (size_t task = 0; task < tasks.size(); ++task) {
+        const auto [cb, r0, r1] = tasks[task];
+        const int64_t n0 = cb * kBlockRows, cols = std::min(kBlockRows, n - n0);
+        for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
+          const int64_t kb = std::min(kKBlock, depth - k0);
+          // The block's B codes, columns past n reading code 0 (their sums are discarded).
+          for (int64_t kk = 0; kk < kb; ++kk)
+            for (int64_t col = 0; col < kBlockRows; ++col)
+              codes[kk * kBlockRows + col] = col < cols ? b[(k0 + kk) * ldb + n0 + col] : 0;
+          build_table(offsets_t_.data(), codes, kb, t);
+          lines(t, a_k_blocks_.data() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
+        }
+        const uint32_t bias = k_bias();
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t col = 0; col < cols; ++col)
+            c[r * ldc + n0 + col] =
+                static_cast<int32_t>(static_cast<uint32_t>(sums[r * kBlockRows + col]) + bias);
+      }
+    }
+  }
+
+  // T[kk][code][0..31] = source[codes[kk * 32 + i]][code] for the 32 lanes i, kk < kb: the rows
+  // of `source` (offsets_ or offsets_t_) selected by 32 codes per k, transposed.
+  static void build_table(const uint16_t* source, const uint8_t* codes, int64_t kb, uint16_t* t) {
     const uint16_t* rows[kBlockRows];
     for (int64_t kk = 0; kk < kb; ++kk) {
-      const uint8_t* codes = a_.data() + (mb * k() + k0 + kk) * kBlockRows;
-      for (int r = 0; r < kBlockRows; ++r) rows[r] = offsets_.data() + 256 * codes[r];
+      for (int r = 0; r < kBlockRows; ++r) rows[r] = source + 256 * codes[kk * kBlockRows + r];
       uint16_t* tk = t + kk * kTStride;
       for (int code = 0; code < 256; code += 8)
         for (int r = 0; r < kBlockRows; r += 16)
@@ -148,23 +215,41 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     }
   }
 
-  // kCols columns of B against T for kb k. The 16-bit partial sums of each column live in
-  // part[col][32 x (S1 16 | S2 16)] between k blocks: they start at zero on the first block of a
-  // flush period and are widened into sums[col][32] (added when `add`) on its last.
-  template <int kCols>
-  static void tile(const uint16_t* t, const uint8_t* b, int64_t ldb, int64_t kb, uint16_t* part,
-                   int32_t* sums, bool first, bool last, bool add) {
-    __m256i s1[2 * kCols], s2[2 * kCols];
+  // Lines [j0, j1) through T for the k block [k0, k0 + kb) of depth, kTileLines at a time.
+  static void lines(const uint16_t* t, const uint8_t* codes, int64_t k_stride, int64_t line_stride,
+                    int64_t j0, int64_t j1, int64_t k0, int64_t kb, int64_t depth, uint16_t* part,
+                    int32_t* sums) {
+    const bool first = k0 % kFlushK == 0;
+    const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
+    const bool add = k0 >= kFlushK;
+    int64_t j = j0;
+    for (; j + kTileLines <= j1; j += kTileLines)
+      tile<kTileLines>(t, codes + j * line_stride, k_stride, line_stride, kb,
+                       part + j * 2 * kBlockRows, sums + j * kBlockRows, first, last, add);
+    for (; j < j1; ++j)
+      tile<1>(t, codes + j * line_stride, k_stride, line_stride, kb, part + j * 2 * kBlockRows,
+              sums + j * kBlockRows, first, last, add);
+  }
+
+  // kLines lines against T for kb k: line j, step kk selects row
+  // T[kk][codes[kk * k_stride + j * line_stride]]. The 16-bit partial sums of each line live in
+  // part[line][32 x (S1 16 | S2 16)] between k blocks: they start at zero on the first block of a
+  // flush period and are widened into sums[line][32] (added when `add`) on its last.
+  template <int kLines>
+  static void tile(const uint16_t* t, const uint8_t* codes, int64_t k_stride, int64_t line_stride,
+                   int64_t kb, uint16_t* part, int32_t* sums, bool first, bool last, bool add) {
+    __m256i s1[2 * kLines], s2[2 * kLines];
     auto* saved = reinterpret_cast<__m256i*>(part);
-    for (int j = 0; j < 2 * kCols; ++j) {
+    for (int j = 0; j < 2 * kLines; ++j) {
       s1[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j);
       s2[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j + 1);
     }
     const char* tk = reinterpret_cast<const char*>(t);
-    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), b += ldb) {
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kTStride * sizeof(uint16_t), codes += k_stride) {
 #pragma GCC unroll 4
-      for (int j = 0; j < kCols; ++j) {
-        const auto* row = reinterpret_cast<const __m256i*>(tk + (static_cast<size_t>(b[j]) << 6));
+      for (int j = 0; j < kLines; ++j) {
+        const auto* row = reinterpret_cast<const __m256i*>(
+            tk + (static_cast<size_t>(codes[j * line_stride]) << 6));
         for (int h = 0; h < 2; ++h) {
           const __m256i v = _mm256_load_si256(row + h);
           s1[2 * j + h] = _mm256_add_epi16(s1[2 * j + h], v);
@@ -172,7 +257,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
         }
       }
     }
-    for (int j = 0; j < 2 * kCols; ++j) {
+    for (int j = 0; j < 2 * kLines; ++j) {
       if (last) {
         widen_words(s1[j], s2[j], sums + 16 * j, add);
       } else {
@@ -184,8 +269,11 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 
   int32_t bias_;
   int64_t blocks_;
-  std::vector<uint16_t> offsets_;  // [a][b]
-  std::vector<uint8_t> a_;         // [block][k][32 rows]
+  int forced_;                       // index into kSchedules, -1 to choose per run
+  std::vector<uint16_t> offsets_;    // [a][b]
+  std::vector<uint16_t> offsets_t_;  // [b][a]
+  std::vector<uint8_t> a_;           // [block][k][32 rows]
+  std::vector<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
 };
 
 }  // namespace
@@ -193,7 +281,6 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc) {
   OffsetTable offsets = make_offset_table(desc);
   if (offsets.offsets.empty()) return nullptr;
-  find_schedule(desc, "avx2", kSchedules);
   return std::make_shared<const LutGemmAvx2>(desc, std::move(offsets));
 }
 
