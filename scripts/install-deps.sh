@@ -4,14 +4,14 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build git
   libtorch-dev        # LibTorch 1.13 (CPU): fp32 baselines, later the torch ops and layers
   libopenblas0-openmp # optimised BLAS behind libblas.so.3 (else LibTorch runs on netlib reference BLAS)
   libdnnl-dev         # oneDNN: the exact int8 GEMM baseline of the benchmarks
   libcli11-dev        # the axnn command line
   nlohmann-json3-dev  # .axm metadata, --json output
   libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
 )
 
 missing=()
