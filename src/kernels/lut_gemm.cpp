@@ -16,6 +16,8 @@ namespace {
 // Bound on m, k, n and strides: keeps every index product (and packed size) far from int64
 // overflow.
 constexpr int64_t kMaxDim = int64_t{1} << 31;
+// Bound on the OpenMP team a run may ask for.
+constexpr int kMaxThreads = 1024;
 
 struct ImplEntry {
   Isa isa;
@@ -28,7 +30,34 @@ constexpr ImplEntry kImpls[] = {
     {Isa::kRef, make_lut_gemm_ref},
 };
 
+// A buffer that only grows.
+template <class T>
+class Scratch {
+ public:
+  T* get(int64_t count) {
+    if (count > capacity_) {
+      buffer_ = make_aligned<T>(static_cast<size_t>(count));
+      capacity_ = count;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  AlignedBuffer<T> buffer_;
+  int64_t capacity_ = 0;
+};
+
+thread_local Scratch<uint16_t> table_scratch, part_scratch;
+thread_local Scratch<int32_t> sums_scratch;
+
 }  // namespace
+
+TableLoadBuffers table_load_buffers(int64_t lines) {
+  return {table_scratch.get(kKBlock * kTStride), part_scratch.get(lines * 2 * kBlockRows),
+          sums_scratch.get(lines * kBlockRows)};
+}
+
+int32_t* sums_buffer(int64_t count) { return sums_scratch.get(count); }
 
 OffsetTable make_offset_table(const LutGemmDesc& desc) {
   const auto [lo, hi] = std::minmax_element(desc.table.begin(), desc.table.end());
@@ -82,6 +111,14 @@ void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int
   }
 }
 
+void store_row_sums(const int32_t* sums, int64_t block_cols, int64_t r0, int64_t r1, int64_t n0,
+                    int64_t cols, int32_t bias, int32_t* c, int64_t ldc) {
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      c[r * ldc + n0 + j] = static_cast<int32_t>(static_cast<uint32_t>(sums[r * block_cols + j]) +
+                                                 static_cast<uint32_t>(bias));
+}
+
 LutGemm LutGemm::create(const LutGemmDesc& desc) {
   AXNN_CHECK(desc.bits >= 2 && desc.bits <= 8, "LutGemmDesc.bits = {}: expected 2..8", desc.bits);
   const size_t entries = size_t{1} << (2 * desc.bits);
@@ -126,13 +163,17 @@ void LutGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t 
              "LutGemm::run: ldb = {}: expected 0 (dense) or n = {} .. {}", ldb, n, kMaxDim - 1);
   AXNN_CHECK(ldc == 0 || (ldc >= n && ldc < kMaxDim),
              "LutGemm::run: ldc = {}: expected 0 (dense) or n = {} .. {}", ldc, n, kMaxDim - 1);
-  AXNN_CHECK(threads >= 0, "LutGemm::run: threads = {}: expected >= 0", threads);
+  AXNN_CHECK(threads >= 0 && threads <= kMaxThreads, "LutGemm::run: threads = {}: expected 0..{}",
+             threads, kMaxThreads);
   if (threads == 0) threads = omp_get_max_threads();
   impl_->run(b, n, c, ldb == 0 ? n : ldb, ldc == 0 ? n : ldc, threads);
 }
 
 std::string_view LutGemm::impl_name() const { return impl_->name(); }
-std::string_view LutGemm::schedule(int64_t n) const { return impl_->schedule(n); }
+std::string_view LutGemm::schedule(int64_t n) const {
+  AXNN_CHECK(n > 0 && n < kMaxDim, "LutGemm::schedule: n = {}: expected 1..{}", n, kMaxDim - 1);
+  return impl_->schedule(n);
+}
 int64_t LutGemm::m() const { return impl_->m(); }
 int64_t LutGemm::k() const { return impl_->k(); }
 

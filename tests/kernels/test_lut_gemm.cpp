@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <ostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -103,8 +105,9 @@ Problem make_problem(int64_t m, int64_t k, int64_t n, int bits, TableKind kind, 
   p.ldb = n + 3 * pad;
   p.ldc = n + 2 * pad;
   std::mt19937 rng(seed + 1);
-  p.a.resize(m * p.lda);
-  p.b.resize(k * p.ldb);
+  // Exactly as long as the strides need, so that a read past the last row is an ASan error.
+  p.a.resize((m - 1) * p.lda + k);
+  p.b.resize((k - 1) * p.ldb + n);
   for (auto& v : p.a) v = static_cast<uint8_t>(rng());
   for (auto& v : p.b) v = static_cast<uint8_t>(rng());
   return p;
@@ -183,6 +186,7 @@ void check(const Problem& p, Isa isa, TableKind kind, const std::string& schedul
   EXPECT_EQ(gemm.k(), p.k);
   EXPECT_EQ(first_mismatch(run(gemm, p, 1), want, p.ldc), "") << "1 thread";
   EXPECT_EQ(first_mismatch(run(gemm, p, 2), want, p.ldc), "") << "2 threads";
+  EXPECT_EQ(first_mismatch(run(gemm, p, 5), want, p.ldc), "") << "5 threads";
 }
 
 const Isa kIsas[] = {Isa::kRef, Isa::kAvx2, Isa::kAvx512};
@@ -202,6 +206,10 @@ const Shape kShapes[] = {
     {7, 1000, 513, 2}, {40, 4609, 700, 0}, {65, 257, 1100, 1}, {1030, 17, 7, 0},
     {64, 576, 600, 0}, {257, 300, 65, 0},  {2, 256, 511, 0},   {97, 255, 512, 64},
 };
+
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << s.m << "x" << s.k << "x" << s.n << " pad " << s.pad;
+}
 
 class LutGemmShapes : public ::testing::TestWithParam<std::tuple<Shape, Isa>> {};
 
@@ -262,8 +270,14 @@ const ImplSchedule kSchedules[] = {
     {Isa::kAvx512, "planes-over-n"},
 };
 
+void PrintTo(const ImplSchedule& s, std::ostream* os) {
+  *os << isa_name(s.isa) << " " << s.schedule;
+}
+
+// Also: more than 4 chunks of 64 rows (planes-over-m), whole 256-column tiles (planes-over-n).
 const Shape kScheduleShapes[] = {{1, 1, 1, 0},      {5, 300, 1000, 2}, {70, 33, 65, 1},
-                                 {33, 600, 257, 0}, {130, 257, 7, 3},  {16, 144, 196, 0}};
+                                 {33, 600, 257, 0}, {130, 257, 7, 3},  {16, 144, 196, 0},
+                                 {300, 40, 256, 0}, {449, 20, 128, 1}};
 
 class LutGemmSchedules
     : public ::testing::TestWithParam<std::tuple<ImplSchedule, Shape, int, TableKind>> {};
@@ -332,6 +346,28 @@ TEST_P(LutGemmIsa, ThreadCountsGiveIdenticalResults) {
     EXPECT_EQ(run(gemm, p, 2), one);
     EXPECT_EQ(run(gemm, p, 0), one);
   }
+}
+
+TEST_P(LutGemmIsa, ConcurrentRunsOnOneGemmAgree) {
+  // Different N per thread: different schedules and scratch sizes at the same time.
+  const Problem p = make_problem(70, 300, 900, 8, TableKind::kRandom, 37);
+  const LutGemm gemm = create(p, GetParam());
+  const std::vector<int32_t> want = naive(p);
+  std::vector<std::string> mismatch(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      const int64_t n = i % 2 ? p.n : 40;
+      std::vector<int32_t> c(p.m * p.ldc, kSentinel);
+      for (int repeat = 0; repeat < 3; ++repeat) gemm.run(p.b.data(), n, c.data(), p.ldb, p.ldc, 2);
+      for (int64_t r = 0; r < p.m; ++r)
+        for (int64_t j = 0; j < n && mismatch[i].empty(); ++j)
+          if (c[r * p.ldc + j] != want[r * p.ldc + j])
+            mismatch[i] = "thread " + std::to_string(i) + ": C[" + std::to_string(r) + "][" +
+                          std::to_string(j) + "]";
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& m : mismatch) EXPECT_EQ(m, "");
 }
 
 TEST_P(LutGemmIsa, WideTableFallsBackToRef) {

@@ -29,17 +29,19 @@
 
 #include "kernels/cpu/lut_gemm_impl.h"
 
+// Only this file's own code is compiled for AVX2, by this pragma rather than by -m flags: the
+// library templates it instantiates keep the baseline ISA, so whichever copy of them the linker
+// keeps still runs on any x86-64 CPU.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
 namespace axnn::kernels {
 namespace {
 
 enum class Schedule { kTableLoadM, kTableLoadN };
 constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n"};
 
-constexpr int64_t kBlockRows = 32;            // rows of A per block (64 bytes of uint16)
-constexpr int64_t kKBlock = 16;               // k per table build (divides kFlushK)
-constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
-constexpr int64_t kTileLines = 4;             // lines (B columns or A rows) per register tile
-constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
+constexpr int64_t kTileLines = 4;  // lines (B columns or A rows) per register tile
 // Schedule choice, measured on Sapphire Rapids: building T costs about as much as streaming
 // kBuildLines lines through it.
 constexpr double kBuildLines = 230;
@@ -88,10 +90,6 @@ inline void widen_words(__m256i s1, __m256i s2, int32_t* dst, bool add) {
   _mm256_store_si256(p, r0);
   _mm256_store_si256(p + 1, r1);
 }
-
-// Per-thread scratch: T, the 16-bit partial sums, the int32 sums.
-thread_local Scratch<uint16_t> table_scratch, part_scratch;
-thread_local Scratch<int32_t> sums_scratch;
 
 class LutGemmAvx2 final : public LutGemm::Impl {
  public:
@@ -149,11 +147,10 @@ class LutGemmAvx2 final : public LutGemm::Impl {
                         int threads) const {
     const int64_t rows = m(), depth = k();
     const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTileLines);
+    reserve_scratch(threads, [&] { table_load_buffers(n); });
 #pragma omp parallel num_threads(threads)
     {
-      uint16_t* t = table_scratch.get(kKBlock * kTStride);
-      uint16_t* part = part_scratch.get(n * 2 * kBlockRows);
-      int32_t* sums = sums_scratch.get(n * kBlockRows);
+      const auto [t, part, sums] = table_load_buffers(n);
 #pragma omp for schedule(dynamic, 1)
       for (size_t task = 0; task < tasks.size(); ++task) {
         const auto [mb, j0, j1] = tasks[task];
@@ -174,11 +171,10 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     const int64_t rows = m(), depth = k();
     const std::vector<BlockTask> tasks =
         split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTileLines);
+    reserve_scratch(threads, [&] { table_load_buffers(rows); });
 #pragma omp parallel num_threads(threads)
     {
-      uint16_t* t = table_scratch.get(kKBlock * kTStride);
-      uint16_t* part = part_scratch.get(rows * 2 * kBlockRows);
-      int32_t* sums = sums_scratch.get(rows * kBlockRows);
+      const auto [t, part, sums] = table_load_buffers(rows);
       uint8_t codes[kKBlock * kBlockRows];
 #pragma omp for schedule(dynamic, 1)
       for (size_t task = 0; task < tasks.size(); ++task) {
@@ -193,11 +189,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
           build_table(offsets_t_.data(), codes, kb, t);
           lines(t, a_k_blocks_.data() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
         }
-        const uint32_t bias = k_bias();
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t col = 0; col < cols; ++col)
-            c[r * ldc + n0 + col] =
-                static_cast<int32_t>(static_cast<uint32_t>(sums[r * kBlockRows + col]) + bias);
+        store_row_sums(sums, kBlockRows, r0, r1, n0, cols, static_cast<int32_t>(k_bias()), c, ldc);
       }
     }
   }
@@ -219,16 +211,14 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   static void lines(const uint16_t* t, const uint8_t* codes, int64_t k_stride, int64_t line_stride,
                     int64_t j0, int64_t j1, int64_t k0, int64_t kb, int64_t depth, uint16_t* part,
                     int32_t* sums) {
-    const bool first = k0 % kFlushK == 0;
-    const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
-    const bool add = k0 >= kFlushK;
+    const FlushStep step = flush_step(k0, kb, depth);
     int64_t j = j0;
     for (; j + kTileLines <= j1; j += kTileLines)
       tile<kTileLines>(t, codes + j * line_stride, k_stride, line_stride, kb,
-                       part + j * 2 * kBlockRows, sums + j * kBlockRows, first, last, add);
+                       part + j * 2 * kBlockRows, sums + j * kBlockRows, step);
     for (; j < j1; ++j)
       tile<1>(t, codes + j * line_stride, k_stride, line_stride, kb, part + j * 2 * kBlockRows,
-              sums + j * kBlockRows, first, last, add);
+              sums + j * kBlockRows, step);
   }
 
   // kLines lines against T for kb k: line j, step kk selects row
@@ -237,7 +227,8 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   // flush period and are widened into sums[line][32] (added when `add`) on its last.
   template <int kLines>
   static void tile(const uint16_t* t, const uint8_t* codes, int64_t k_stride, int64_t line_stride,
-                   int64_t kb, uint16_t* part, int32_t* sums, bool first, bool last, bool add) {
+                   int64_t kb, uint16_t* part, int32_t* sums, FlushStep step) {
+    const auto [first, last, add] = step;
     __m256i s1[2 * kLines], s2[2 * kLines];
     auto* saved = reinterpret_cast<__m256i*>(part);
     for (int j = 0; j < 2 * kLines; ++j) {
@@ -285,3 +276,5 @@ std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc)
 }
 
 }  // namespace axnn::kernels
+
+#pragma GCC pop_options

@@ -52,17 +52,19 @@
 
 #include "kernels/cpu/lut_gemm_impl.h"
 
+// Only this file's own code is compiled for AVX-512, by this pragma rather than by -m flags: the
+// library templates it instantiates keep the baseline ISA, so whichever copy of them the linker
+// keeps still runs on any x86-64 CPU.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vbmi")
+
 namespace axnn::kernels {
 namespace {
 
-constexpr int64_t kBlockRows = 32;            // rows of A per table-load block (one zmm of u16)
-constexpr int64_t kKBlock = 16;               // k per table build (even, divides kFlushK)
-constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
-constexpr int64_t kTableLines = 8;            // lines (B columns or A rows) per table-load tile
-constexpr int64_t kChunk = 64;                // rows of A per planes-over-m index vector
-constexpr int kMaxChunks = 4;                 // index vectors per k (16 accumulators)
-constexpr int64_t kPlanesCols = 8;            // columns sharing one 256 k x 256 row slice of A^T
-constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
+constexpr int64_t kTableLines = 8;  // lines (B columns or A rows) per table-load tile
+constexpr int64_t kChunk = 64;      // rows of A per planes-over-m index vector
+constexpr int kMaxChunks = 4;       // index vectors per k (16 accumulators)
+constexpr int64_t kPlanesCols = 8;  // columns sharing one 256 k x 256 row slice of A^T
 // Schedule choice, measured on Sapphire Rapids (where vpermi2b costs two cycles): per row of A
 // and k, table-load costs about N + kBuildCols and planes-over-m N / kPlanesSpeed, in units of
 // one table-load lookup, with rows padded to 32 and 64 respectively. Indexed by index bits - 6:
@@ -95,9 +97,10 @@ inline Planes load_planes(const uint8_t* src) {
           _mm512_load_si512(p + 6), _mm512_load_si512(p + 7)};
 }
 
-// 64 lookups: lo/hi bytes of u[idx[i]][b] where t holds the planes of b. high = bit 7 of idx.
-// Weight codes of width 7 or less are stored masked to kIndexBits (the table repeats over the
-// high bits), so one vpermi2b (128 entries) or one vpermb (64 entries) per plane suffices.
+// 64 lookups: lo/hi bytes of entry idx[i] of the planes t; high/low mark the lanes whose code has
+// bit 7 set/clear. For widths of 7 bits or less the planes repeat with the width's period, so one
+// vpermi2b (128 entries, code bits 0..6) or one vpermb (64 entries, bits 0..5) per plane finds
+// the same bytes; both ignore the higher code bits, which may be garbage.
 template <int kIndexBits>
 inline void lookup(const Planes& t, __m512i idx, __mmask64 high, __mmask64 low, __m512i& lo,
                    __m512i& hi) {
@@ -166,10 +169,6 @@ inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
   }
 }
 
-// Per-thread scratch shared by the schedules: T, the 16-bit partial sums, the int32 sums.
-thread_local Scratch<uint16_t> table_scratch, part_scratch;
-thread_local Scratch<int32_t> sums_scratch;
-
 class LutGemmAvx512 final : public LutGemm::Impl {
  public:
   LutGemmAvx512(const LutGemmDesc& desc, const OffsetTable& offsets)
@@ -188,9 +187,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         planes_[b * 512 + a] = rows_[a * 512 + b] = static_cast<uint8_t>(u & 255);
         planes_[b * 512 + 256 + a] = rows_[a * 512 + 256 + b] = static_cast<uint8_t>(u >> 8);
       }
-    const unsigned index_mask = (1u << index_bits_) - 1;
     auto code = [&](int64_t row, int64_t col) -> uint8_t {
-      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] & index_mask : 0;
+      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] : 0;
     };
     // Table-load index vectors: lane l of pair p holds rows 8l..8l+7 of k = 2p, then of 2p + 1.
     pair_idx_ = make_aligned<uint8_t>(blocks_ * pairs_ * 64);
@@ -319,7 +317,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   template <int kLines>
   static void table_load_tile(const uint16_t* t, const uint8_t* codes, int64_t k_stride,
                               int64_t line_stride, int64_t kb, uint16_t* part, int32_t* sums,
-                              bool first, bool last, bool add) {
+                              FlushStep step) {
+    const auto [first, last, add] = step;
     __m512i s1[kLines], s2[kLines];
     for (int j = 0; j < kLines; ++j) {
       s1[j] = first ? _mm512_setzero_si512() : _mm512_load_si512(part + 64 * j);
@@ -352,16 +351,14 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   static void table_load_lines(const uint16_t* t, const uint8_t* codes, int64_t k_stride,
                                int64_t line_stride, int64_t j0, int64_t j1, int64_t k0, int64_t kb,
                                int64_t depth, uint16_t* part, int32_t* sums) {
-    const bool first = k0 % kFlushK == 0;
-    const bool last = k0 + kb == depth || (k0 + kb) % kFlushK == 0;
-    const bool add = k0 >= kFlushK;
+    const FlushStep step = flush_step(k0, kb, depth);
     int64_t j = j0;
     for (; j + kTableLines <= j1; j += kTableLines)
       table_load_tile<kTableLines>(t, codes + j * line_stride, k_stride, line_stride, kb,
-                                   part + j * 64, sums + j * 32, first, last, add);
+                                   part + j * 64, sums + j * 32, step);
     for (; j < j1; ++j)
       table_load_tile<1>(t, codes + j * line_stride, k_stride, line_stride, kb, part + j * 64,
-                         sums + j * 32, first, last, add);
+                         sums + j * 32, step);
   }
 
   // Table-load over m: T from A's row block and planes_, B's codes select its rows.
@@ -371,11 +368,10 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int64_t rows = m(), depth = k();
     const int32_t bias = k_bias();
     const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTableLines);
+    reserve_scratch(threads, [&] { table_load_buffers(n); });
 #pragma omp parallel num_threads(threads)
     {
-      uint16_t* t = table_scratch.get(kKBlock * kTStride);
-      uint16_t* part = part_scratch.get(n * 64);
-      int32_t* sums = sums_scratch.get(n * 32);
+      const auto [t, part, sums] = table_load_buffers(n);
 #pragma omp for schedule(dynamic, 1)
       for (size_t task = 0; task < tasks.size(); ++task) {
         const auto [mb, j0, j1] = tasks[task];
@@ -401,11 +397,10 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int32_t bias = k_bias();
     const std::vector<BlockTask> tasks =
         split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTableLines);
+    reserve_scratch(threads, [&] { table_load_buffers(rows); });
 #pragma omp parallel num_threads(threads)
     {
-      uint16_t* t = table_scratch.get(kKBlock * kTStride);
-      uint16_t* part = part_scratch.get(rows * 64);
-      int32_t* sums = sums_scratch.get(rows * 32);
+      const auto [t, part, sums] = table_load_buffers(rows);
       alignas(64) uint8_t idx[kKBlock / 2 * 64];
       uint64_t masks[kKBlock];
 #pragma omp for schedule(dynamic, 1)
@@ -430,10 +425,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
           table_load_lines(t, a_k_blocks_.get() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth,
                            part, sums);
         }
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t col = 0; col < cols; ++col)
-            c[r * ldc + n0 + col] = static_cast<int32_t>(
-                static_cast<uint32_t>(sums[r * kBlockRows + col]) + static_cast<uint32_t>(bias));
+        store_row_sums(sums, kBlockRows, r0, r1, n0, cols, bias, c, ldc);
       }
     }
   }
@@ -465,9 +457,10 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                   int threads) const {
     const int64_t rows = m(), depth = k(), padded = chunks_ * kChunk;
     const int32_t bias = k_bias();
+    reserve_scratch(threads, [&] { sums_buffer(kPlanesCols * padded); });
 #pragma omp parallel num_threads(threads)
     {
-      int32_t* acc = sums_scratch.get(kPlanesCols * padded);
+      int32_t* acc = sums_buffer(kPlanesCols * padded);
       const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
       const int64_t j_end = n * (t + 1) / nt;
       for (int64_t j0 = n * t / nt; j0 < j_end; j0 += kPlanesCols) {
@@ -587,3 +580,5 @@ std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc& des
 }
 
 }  // namespace axnn::kernels
+
+#pragma GCC pop_options

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <new>
 #include <span>
@@ -42,6 +43,25 @@ struct OffsetTable {
   std::vector<uint16_t> offsets;  // [a][b], 65536 entries
 };
 
+// The table-load schedules' geometry, the same for every ISA: T holds, per k, 256 rows of 32
+// uint16 (64 bytes), built kKBlock k at a time; the 16-bit partial sums are widened every kFlushK
+// k, before S2 (see the ISA files) can wrap.
+constexpr int64_t kBlockRows = 32;            // lanes of a T row: rows of A or columns of B
+constexpr int64_t kKBlock = 16;               // k per table build
+constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
+constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
+static_assert(kFlushK % kKBlock == 0 && kKBlock % 2 == 0, "k blocks must tile flush periods");
+
+// Where the k block [k0, k0 + kb) of depth lies in its flush period.
+struct FlushStep {
+  bool first;  // starts a period: the 16-bit partial sums start at zero
+  bool last;   // ends a period (or the depth): widen the partial sums into the int32 sums
+  bool add;    // not the first period: add to the int32 sums instead of storing
+};
+constexpr FlushStep flush_step(int64_t k0, int64_t kb, int64_t depth) {
+  return {k0 % kFlushK == 0, k0 + kb == depth || (k0 + kb) % kFlushK == 0, k0 >= kFlushK};
+}
+
 // Builds the offset table; offsets stay empty when max - min > 65535 (the SIMD impls decline).
 // Defined in lut_gemm.cpp, compiled for the baseline ISA, so that every ISA file can share it.
 OffsetTable make_offset_table(const LutGemmDesc& desc);
@@ -63,6 +83,11 @@ std::vector<BlockTask> split_blocks(int64_t blocks, int64_t n, int threads, int6
 void store_block_sums(const int32_t* sums, int64_t block_rows, int64_t rows, int64_t j0, int64_t j1,
                       int32_t bias, int32_t* c, int64_t ldc);
 
+// C[r][n0 + j] = sums[r * block_cols + j] + bias (mod 2^32) for r in [r0, r1) and j < cols: the
+// row-major sums of the table-load-over-n schedules into C.
+void store_row_sums(const int32_t* sums, int64_t block_cols, int64_t r0, int64_t r1, int64_t n0,
+                    int64_t cols, int32_t bias, int32_t* c, int64_t ldc);
+
 // 64-byte aligned storage for packed operands and per-thread scratch.
 template <class T>
 struct AlignedFree {
@@ -79,23 +104,35 @@ AlignedBuffer<T> make_aligned(size_t count) {
   return AlignedBuffer<T>(p);
 }
 
-// A buffer that only grows: thread_local instances are the impls' per-thread scratch, which
-// keeps its pages between runs.
-template <class T>
-class Scratch {
- public:
-  T* get(size_t count) {
-    if (count > capacity_) {
-      buffer_ = make_aligned<T>(count);
-      capacity_ = count;
-    }
-    return buffer_.get();
-  }
-
- private:
-  AlignedBuffer<T> buffer_;
-  size_t capacity_ = 0;
+// The calling thread's scratch, kept between runs (and shared by the impls) so that its pages stay
+// mapped: T, the 16-bit partial sums and the int32 sums of a table-load schedule over `lines`
+// lines (B columns or A rows).
+struct TableLoadBuffers {
+  uint16_t* t;     // kKBlock x kTStride
+  uint16_t* part;  // lines x 64
+  int32_t* sums;   // lines x 32
 };
+TableLoadBuffers table_load_buffers(int64_t lines);
+// The calling thread's int32 scratch (the same memory as TableLoadBuffers::sums).
+int32_t* sums_buffer(int64_t count);
+
+// Calls `reserve` (which grows the calling thread's scratch buffers) on each thread of a team of
+// `threads` before the parallel loops, so that running out of memory throws from run() instead of
+// terminating the process inside a parallel region.
+template <class Reserve>
+void reserve_scratch(int threads, const Reserve& reserve) {
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+      reserve();
+    } catch (...) {
+#pragma omp critical(axnn_reserve_scratch)
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
 
 // The index of desc.schedule in an impl's schedules, or -1 when it is empty (choose per run).
 // Throws naming the impl and its schedules for any other name.
