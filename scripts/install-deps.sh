@@ -5,13 +5,14 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build git
-  libtorch-dev        # LibTorch 1.13 (CPU): fp32 baselines, later the torch ops and layers
+  libtorch-dev        # LibTorch 1.13 (CPU): the torch op library (src/ops), the fp32 baselines
   libopenblas0-openmp # optimised BLAS behind libblas.so.3 (else LibTorch runs on netlib reference BLAS)
   libdnnl-dev         # oneDNN: the exact int8 GEMM baseline of the benchmarks
   libcli11-dev        # the axnn command line
   nlohmann-json3-dev  # .axm metadata, --json output
   libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev
+  python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
 )
 
 missing=()

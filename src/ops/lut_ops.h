@@ -1,0 +1,26 @@
+// The axnn torch ops on integer codes, callable from C++ (these functions go through the
+// dispatcher, so they reach whichever backend the tensors live on) and, once libaxnn_ops.so is
+// loaded, from Python as torch.ops.axnn.*. Schemas: schema.cpp; docs/ops.md documents them.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+
+namespace axnn::ops {
+
+// C[..., m, n] = sum_k lut[a[..., m, k]][b[k, n]]: a uint8/int8 codes [..., M, K], b codes
+// [K, N], lut int32 [2^bits, 2^bits] indexed [a code][b code]; codes are raw bit patterns of
+// which the low `bits` bits count. Returns int32 [..., M, N].
+at::Tensor lut_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut);
+
+// out[n, o, oh, ow] = sum over c, kh, kw of lut[x code][w code] (the activation first): x codes
+// [N, C, H, W], w codes [O, C / groups, KH, KW], lut int32 [2^bits, 2^bits]. A padded input
+// position reads `pad_code`, as hardware streaming the padded feature map would. Returns int32
+// [N, O, OH, OW].
+at::Tensor lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                      std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                      std::array<int64_t, 2> dilation, int64_t groups, int64_t pad_code);
+
+}  // namespace axnn::ops

@@ -1,0 +1,227 @@
+// The axnn torch ops on codes against naive loops written here, through the C++ API and through
+// the dispatcher by name (as Python reaches them).
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ops/lut_ops.h"
+
+namespace axnn::ops {
+namespace {
+
+// A random int32 table of width bits, entries in int16 range.
+at::Tensor random_lut(int bits, uint64_t seed) {
+  at::manual_seed(seed);
+  const int64_t side = int64_t{1} << bits;
+  return at::randint(-32768, 32768, {side, side}, at::kInt);
+}
+
+// Random codes with garbage above the low `bits` bits, as int8 or uint8.
+at::Tensor random_codes(at::IntArrayRef sizes, at::ScalarType type) {
+  return at::randint(0, 256, sizes, at::kInt)
+      .to(at::kByte)
+      .to(type, /*non_blocking=*/false,
+          /*copy=*/false);
+}
+
+int64_t code(const at::Tensor& t, int64_t i, int bits) {
+  return static_cast<uint8_t>(static_cast<const uint8_t*>(t.data_ptr())[i]) & ((1 << bits) - 1);
+}
+
+// Naive lut_matmul on contiguous tensors.
+std::vector<int32_t> naive_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
+                                  int bits) {
+  const int64_t k = b.size(0), n = b.size(1), rows = a.numel() / k;
+  const int32_t* t = lut.data_ptr<int32_t>();
+  const int64_t side = lut.size(0);
+  std::vector<int32_t> c(rows * n);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t sum = 0;
+      for (int64_t p = 0; p < k; ++p)
+        sum += t[code(a, r * k + p, bits) * side + code(b, p * n + j, bits)];
+      c[r * n + j] = static_cast<int32_t>(static_cast<uint32_t>(sum));
+    }
+  return c;
+}
+
+std::vector<int32_t> values(const at::Tensor& t) {
+  const at::Tensor c = t.contiguous();
+  return std::vector<int32_t>(c.data_ptr<int32_t>(), c.data_ptr<int32_t>() + c.numel());
+}
+
+class LutMatmul : public ::testing::TestWithParam<std::tuple<int, at::ScalarType>> {};
+
+TEST_P(LutMatmul, MatchesNaiveLoops) {
+  const auto [bits, type] = GetParam();
+  const at::Tensor lut = random_lut(bits, 3);
+  for (auto [lead, m, k, n] :
+       std::vector<std::tuple<std::vector<int64_t>, int64_t, int64_t, int64_t>>{
+           {{}, 1, 1, 1}, {{}, 33, 301, 70}, {{2, 3}, 17, 40, 9}, {{4}, 197, 64, 197}}) {
+    std::vector<int64_t> a_sizes = lead;
+    a_sizes.push_back(m);
+    a_sizes.push_back(k);
+    const at::Tensor a = random_codes(a_sizes, type), b = random_codes({k, n}, type);
+    const at::Tensor c = lut_matmul(a, b, lut);
+    std::vector<int64_t> want_sizes = lead;
+    want_sizes.push_back(m);
+    want_sizes.push_back(n);
+    ASSERT_EQ(c.sizes(), at::IntArrayRef(want_sizes));
+    ASSERT_EQ(c.scalar_type(), at::kInt);
+    EXPECT_EQ(values(c), naive_matmul(a, b, lut, bits)) << "shape " << a.sizes();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Widths, LutMatmul,
+                         ::testing::Combine(::testing::Values(2, 4, 7, 8),
+                                            ::testing::Values(at::kByte, at::kChar)));
+
+TEST(LutMatmul, NonContiguousInputsAndTheDispatcherAgree) {
+  const at::Tensor lut = random_lut(8, 5);
+  const at::Tensor a = random_codes({40, 30}, at::kByte).t();  // [30, 40], non-contiguous
+  const at::Tensor b = random_codes({40, 50}, at::kByte);
+  const auto op = c10::Dispatcher::singleton()
+                      .findSchemaOrThrow("axnn::lut_matmul", "")
+                      .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>();
+  EXPECT_EQ(values(op.call(a, b, lut)), naive_matmul(a.contiguous(), b, lut, 8));
+}
+
+// Naive grouped conv with padded positions reading pad_code.
+std::vector<int32_t> naive_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                                int bits, std::array<int64_t, 2> st, std::array<int64_t, 2> pd,
+                                std::array<int64_t, 2> dl, int64_t groups, int64_t pad_code) {
+  const int64_t nb = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3);
+  const int64_t o = w.size(0), cg = w.size(1), kh = w.size(2), kw = w.size(3);
+  const int64_t oh = (h + 2 * pd[0] - dl[0] * (kh - 1) - 1) / st[0] + 1;
+  const int64_t ow = (wd + 2 * pd[1] - dl[1] * (kw - 1) - 1) / st[1] + 1;
+  const int32_t* t = lut.data_ptr<int32_t>();
+  const int64_t side = lut.size(0), og = o / groups;
+  std::vector<int32_t> out(nb * o * oh * ow);
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t oc = 0; oc < o; ++oc)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          int64_t sum = 0;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t ih = y * st[0] - pd[0] + i * dl[0];
+                const int64_t iw = xo * st[1] - pd[1] + j * dl[1];
+                const int64_t cin = oc / og * cg + ci;
+                const int64_t xc = ih < 0 || ih >= h || iw < 0 || iw >= wd
+                                       ? pad_code
+                                       : code(x, ((n * c + cin) * h + ih) * wd + iw, bits);
+                const int64_t wc = code(w, ((oc * cg + ci) * kh + i) * kw + j, bits);
+                sum += t[xc * side + wc];
+              }
+          out[((n * o + oc) * oh + y) * ow + xo] = static_cast<int32_t>(static_cast<uint32_t>(sum));
+        }
+  return out;
+}
+
+struct ConvCase {
+  std::vector<int64_t> x, w;
+  std::array<int64_t, 2> stride, padding, dilation;
+  int64_t groups, pad_code;
+};
+
+TEST(LutConv2d, MatchesNaiveLoops) {
+  const std::vector<ConvCase> cases = {
+      {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, 0},
+      {{2, 3, 9, 7}, {5, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, 0},
+      {{3, 4, 11, 10}, {6, 2, 3, 2}, {2, 1}, {2, 0}, {1, 2}, 2, 77},  // groups, pad code != 0
+      {{2, 6, 8, 8}, {6, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 6, 3},     // depthwise
+      {{2, 8, 6, 6}, {4, 8, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 1, 0},     // 1x1, stride 2
+      {{1, 2, 5, 5}, {3, 2, 5, 5}, {1, 1}, {3, 3}, {1, 1}, 1, 200},   // padding wider than half
+  };
+  for (const int bits : {3, 8}) {
+    const at::Tensor lut = random_lut(bits, 7 + bits);
+    for (const ConvCase& k : cases) {
+      const int64_t pad = k.pad_code & ((1 << bits) - 1);
+      const at::Tensor x = random_codes(k.x, at::kChar), w = random_codes(k.w, at::kChar);
+      const at::Tensor out = lut_conv2d(x, w, lut, k.stride, k.padding, k.dilation, k.groups, pad);
+      EXPECT_EQ(values(out),
+                naive_conv(x, w, lut, bits, k.stride, k.padding, k.dilation, k.groups, pad))
+          << "x " << x.sizes() << " w " << w.sizes() << " bits " << bits;
+    }
+  }
+}
+
+TEST(LutConv2d, LargeBatchIsChunkedAcrossImages) {
+  // 576 x 4096 column bytes exceed one im2col chunk, and chunks end inside images.
+  const at::Tensor lut = random_lut(8, 13);
+  const at::Tensor x = random_codes({4, 64, 32, 32}, at::kByte);
+  const at::Tensor w = random_codes({16, 64, 3, 3}, at::kByte);
+  const at::Tensor out = lut_conv2d(x, w, lut, {1, 1}, {1, 1}, {1, 1}, 1, 0);
+  EXPECT_EQ(values(out), naive_conv(x, w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0));
+}
+
+TEST(LutConv2d, MatchesIntegerConvolutionForTheExactTable) {
+  // With lut[x][w] = value(x) * value(w) the op is an integer conv2d: compare with at::conv2d
+  // on the operand values (exact in double for these magnitudes).
+  const int bits = 8;
+  std::vector<int32_t> exact(256 * 256);
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) exact[a * 256 + b] = int8_t(a) * int8_t(b);
+  const at::Tensor lut = at::tensor(exact, at::kInt).view({256, 256});
+  const at::Tensor x = random_codes({2, 4, 10, 10}, at::kChar);
+  const at::Tensor w = random_codes({8, 2, 3, 3}, at::kChar);
+  const at::Tensor got = lut_conv2d(x, w, lut, {1, 2}, {1, 1}, {2, 1}, 2, 0);
+  const at::Tensor want =
+      at::conv2d(x.to(at::kDouble), w.to(at::kDouble), {}, {1, 2}, {1, 1}, {2, 1}, 2);
+  EXPECT_TRUE(at::equal(got, want.to(at::kInt)));
+  (void)bits;
+}
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const c10::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(LutOps, BadArgumentsNameWhatIsWrong) {
+  const at::Tensor lut = random_lut(4, 17);
+  const at::Tensor a = random_codes({3, 5}, at::kByte), b = random_codes({5, 2}, at::kByte);
+  using ::testing::HasSubstr;
+  EXPECT_THAT(error_of([&] { lut_matmul(a, b, lut.to(at::kLong)); }),
+              HasSubstr("lut must be int32"));
+  EXPECT_THAT(error_of([&] { lut_matmul(a, b, random_lut(4, 1).narrow(0, 0, 15)); }),
+              HasSubstr("square"));
+  EXPECT_THAT(error_of([&] { lut_matmul(a, b.t(), lut); }), HasSubstr("disagree on K"));
+  EXPECT_THAT(error_of([&] { lut_matmul(a.to(at::kFloat), b, lut); }), HasSubstr("a must hold"));
+  EXPECT_THAT(error_of([&] { lut_matmul(a, b.view({10}), lut); }), HasSubstr("b must be [K, N]"));
+  const at::Tensor x = random_codes({1, 4, 5, 5}, at::kByte);
+  const at::Tensor w = random_codes({2, 4, 3, 3}, at::kByte);
+  EXPECT_THAT(error_of([&] {
+                lut_conv2d(x, w, lut, {1, 1}, {0, 0}, {1, 1}, 1, 16);
+              }),
+              HasSubstr("pad_code 16 is not a 4-bit code"));
+  EXPECT_THAT(error_of([&] {
+                lut_conv2d(x, w, lut, {1, 1}, {0, 0}, {1, 1}, 3, 0);
+              }),
+              HasSubstr("groups = 3"));
+  EXPECT_THAT(error_of([&] {
+                lut_conv2d(x, w, lut, {0, 1}, {0, 0}, {1, 1}, 1, 0);
+              }),
+              HasSubstr("stride"));
+  EXPECT_THAT(error_of([&] {
+                lut_conv2d(x, w, lut, {1, 1}, {0, 0}, {3, 3}, 1, 0);
+              }),
+              HasSubstr("does not fit"));
+  EXPECT_THAT(error_of([&] {
+                lut_conv2d(x.view({4, 5, 5}), w, lut, {1, 1}, {0, 0}, {1, 1}, 1, 0);
+              }),
+              HasSubstr("x must be [N, C, H, W]"));
+}
+
+}  // namespace
+}  // namespace axnn::ops
