@@ -1,0 +1,86 @@
+#include "quant/quantize.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace axnn::quant {
+namespace {
+
+void check_bits(int bits) {
+  AXNN_CHECK(bits >= 2 && bits <= 8, "quantizer: bits = {} is outside 2..8", bits);
+}
+
+void check_float(const at::Tensor& x, const char* what) {
+  AXNN_CHECK(at::isFloatingType(x.scalar_type()), "quantizer: {} must be a float tensor, got {}",
+             what, std::string(c10::toString(x.scalar_type())));
+}
+
+}  // namespace
+
+SymmetricRange symmetric_range(int bits, bool narrow_range) {
+  check_bits(bits);
+  const int64_t qmax = (int64_t{1} << (bits - 1)) - 1;
+  return {narrow_range ? -qmax : -qmax - 1, qmax};
+}
+
+at::Tensor quantize_symmetric(const at::Tensor& x, const at::Tensor& amax, int bits,
+                              bool narrow_range) {
+  check_float(x, "x");
+  check_float(amax, "amax");
+  const SymmetricRange range = symmetric_range(bits, narrow_range);
+  const at::Tensor amax_f = amax.to(at::kFloat);
+  AXNN_CHECK(amax_f.numel() > 0 && amax_f.min().item<float>() >= 0,
+             "quantizer: amax must be non-empty and >= 0");
+  // fp32 throughout, as the contract says; amax = 0 gives scale 0 and so code 0.
+  const at::Tensor scale =
+      at::where(amax_f > 0, static_cast<float>(range.qmax) / amax_f, at::zeros_like(amax_f));
+  return at::clamp(at::round(x.to(at::kFloat) * scale), range.qmin, range.qmax).to(at::kChar);
+}
+
+at::Tensor dequantize_symmetric(const at::Tensor& codes, const at::Tensor& amax, int bits) {
+  const SymmetricRange range = symmetric_range(bits, true);
+  return codes.to(at::kFloat) * (amax.to(at::kFloat) / static_cast<float>(range.qmax));
+}
+
+at::Tensor amax_of(const at::Tensor& x, int64_t axis) {
+  check_float(x, "x");
+  if (axis < 0) return x.abs().max();
+  AXNN_CHECK(axis < x.dim(), "quantizer: axis {} is outside the {} dimensions of x", axis, x.dim());
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != axis) dims.push_back(d);
+  return dims.empty() ? x.abs() : x.abs().amax(dims, /*keepdim=*/true);
+}
+
+AsymmetricParams asymmetric_params(double min, double max, int bits) {
+  check_bits(bits);
+  AXNN_CHECK(std::isfinite(min) && std::isfinite(max) && min <= max,
+             "quantizer: range [{}, {}] is not a finite interval", min, max);
+  min = std::min(min, 0.0);
+  max = std::max(max, 0.0);
+  const double levels = static_cast<double>((int64_t{1} << bits) - 1);
+  if (max == min) return {1.0, 0};
+  const double scale = (max - min) / levels;
+  const double zero = std::nearbyint(-min / scale);  // round half to even
+  return {scale, static_cast<int64_t>(std::clamp(zero, 0.0, levels))};
+}
+
+at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricParams& params, int bits) {
+  check_float(x, "x");
+  check_bits(bits);
+  const int64_t top = (int64_t{1} << bits) - 1;
+  const at::Tensor q = at::round(x.to(at::kFloat) / static_cast<float>(params.scale)) +
+                       static_cast<float>(params.zero_point);
+  return at::clamp(q, 0, top).to(at::kByte);
+}
+
+at::Tensor dequantize_asymmetric(const at::Tensor& codes, const AsymmetricParams& params) {
+  return (codes.to(at::kFloat) - static_cast<float>(params.zero_point)) *
+         static_cast<float>(params.scale);
+}
+
+}  // namespace axnn::quant
