@@ -94,3 +94,41 @@ def test_bad_arguments_raise_with_the_reason():
 def test_missing_library_names_where_it_looked(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing-here.so"):
         axnn.load(tmp_path / "nothing-here.so")
+
+
+def exact_lut():
+    values = torch.arange(256, dtype=torch.int32).to(torch.uint8).to(torch.int8).to(torch.int32)
+    return values[:, None] * values[None, :]
+
+
+@pytest.mark.parametrize("mode", ["ste", "ste-clip", "lut-grad"])
+def test_ax_linear_trains_through_autograd(mode):
+    torch.manual_seed(0)
+    x = torch.randn(4, 10, requires_grad=True)
+    w = torch.randn(3, 10, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    x_amax, w_amax = x.detach().abs().max(), w.detach().abs().amax(1)
+    y = torch.ops.axnn.ax_linear(x, w, b, exact_lut(), x_amax, w_amax, 8, True, mode)
+    assert torch.allclose(y, torch.nn.functional.linear(x, w, b), atol=0.1)
+    y.square().sum().backward()
+    for grad in (x.grad, w.grad, b.grad):
+        assert grad is not None and torch.isfinite(grad).all()
+    if mode == "ste":
+        xr, wr, br = (t.detach().clone().requires_grad_() for t in (x, w, b))
+        torch.nn.functional.linear(xr, wr, br).backward(2 * y.detach())
+        assert torch.allclose(x.grad, xr.grad, atol=1e-5)
+        assert torch.allclose(w.grad, wr.grad, atol=1e-5)
+
+
+def test_ax_conv2d_and_matmul_run_from_python():
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3)
+    y = torch.ops.axnn.ax_conv2d(x, w, None, exact_lut(), x.detach().abs().max(),
+                                 w.abs().amax((1, 2, 3)), [1, 1], [1, 1], [1, 1], 1, 8, True, "ste")
+    assert y.shape == (2, 4, 8, 8)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    q, k = torch.randn(2, 5, 8), torch.randn(2, 8, 5)
+    s = torch.ops.axnn.ax_matmul(q, k, exact_lut(), q.abs().max(), k.abs().max(), 8, True, "ste")
+    assert torch.allclose(s, q @ k, atol=0.2)

@@ -2,6 +2,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
+#include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
 
 TORCH_LIBRARY(axnn, m) {
@@ -9,6 +10,16 @@ TORCH_LIBRARY(axnn, m) {
   m.def(
       "lut_conv2d(Tensor x, Tensor w, Tensor lut, int[2] stride, int[2] padding, int[2] dilation, "
       "int groups, int pad_code) -> Tensor");
+  m.def(
+      "ax_linear(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_amax, "
+      "Tensor w_amax, int bits, bool narrow_range, str grad_mode) -> Tensor");
+  m.def(
+      "ax_matmul(Tensor a, Tensor b, Tensor lut, Tensor a_amax, Tensor b_amax, int bits, "
+      "bool narrow_range, str grad_mode) -> Tensor");
+  m.def(
+      "ax_conv2d(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_amax, "
+      "Tensor w_amax, int[2] stride, int[2] padding, int[2] dilation, int groups, int bits, "
+      "bool narrow_range, str grad_mode) -> Tensor");
 }
 
 namespace axnn::ops {
@@ -30,6 +41,48 @@ at::Tensor lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor
           .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                             at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, int64_t)>();
   return op.call(x, w, lut, stride, padding, dilation, groups, pad_code);
+}
+
+at::Tensor ax_linear(const at::Tensor& x, const at::Tensor& weight,
+                     const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                     const at::Tensor& x_amax, const at::Tensor& w_amax, int64_t bits,
+                     bool narrow_range, c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_linear", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, bool,
+                            c10::string_view)>();
+  return op.call(x, weight, bias, lut, x_amax, w_amax, bits, narrow_range, grad_mode);
+}
+
+at::Tensor ax_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
+                     const at::Tensor& a_amax, const at::Tensor& b_amax, int64_t bits,
+                     bool narrow_range, c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_matmul", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&, int64_t, bool,
+                            c10::string_view)>();
+  return op.call(a, b, lut, a_amax, b_amax, bits, narrow_range, grad_mode);
+}
+
+at::Tensor ax_conv2d(const at::Tensor& x, const at::Tensor& weight,
+                     const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                     const at::Tensor& x_amax, const at::Tensor& w_amax,
+                     std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                     std::array<int64_t, 2> dilation, int64_t groups, int64_t bits,
+                     bool narrow_range, c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_conv2d", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, int64_t,
+                            bool, c10::string_view)>();
+  return op.call(x, weight, bias, lut, x_amax, w_amax, stride, padding, dilation, groups, bits,
+                 narrow_range, grad_mode);
 }
 
 }  // namespace axnn::ops

@@ -1,0 +1,386 @@
+// The float-level approximate ops (ax_ops.h) as autograd functions, registered for
+// CompositeImplicitAutograd so that every backend's LUT ops serve them and autograd records them.
+//
+// Forward: quantize both operands (src/quant), run the LUT op on the codes, dequantize as
+// DESIGN.md section 2 writes it, y = acc / (sx * sw) + bias with s = qmax / amax (0 where an amax
+// is 0, whose codes are all 0). Backward by the gradient mode:
+//   ste, ste-clip  the exact fp32 op's backward on the saved inputs (clip: masked by |input| <=
+//                  amax);
+//   lut-grad       dy_o / dx_k = Dx[qx_k][qw_ok] / sw_o and dy_o / dw_ok = Dw[qx_k][qw_ok] / sx,
+//                  with Dx, Dw the table's central differences along each operand's value. A conv
+//                  is a linear on its im2col rows, a matmul one linear per batch slice.
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "ops/ax_ops.h"
+#include "ops/lut_ops.h"
+#include "quant/quantize.h"
+
+namespace axnn::ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+enum class GradMode : int64_t { kSte, kSteClip, kLutGrad };
+
+GradMode parse_grad_mode(c10::string_view name) {
+  if (name == "ste") return GradMode::kSte;
+  if (name == "ste-clip") return GradMode::kSteClip;
+  if (name == "lut-grad") return GradMode::kLutGrad;
+  TORCH_CHECK(false, "axnn: unknown grad_mode '", std::string(name),
+              "' (expected ste, ste-clip or lut-grad)");
+}
+
+void check_lut(const at::Tensor& lut, int64_t bits) {
+  TORCH_CHECK(bits >= 2 && bits <= 8, "axnn: bits = ", bits, " is outside 2..8");
+  TORCH_CHECK(lut.dim() == 2 && lut.size(0) == (int64_t{1} << bits) && lut.size(1) == lut.size(0),
+              "axnn: lut must be [2^bits, 2^bits] = [", int64_t{1} << bits, ", ",
+              int64_t{1} << bits, "] for bits = ", bits, ", got ", lut.sizes());
+}
+
+void check_amax(const at::Tensor& amax, const char* name, int64_t channels) {
+  TORCH_CHECK(at::isFloatingType(amax.scalar_type()), "axnn: ", name, " must be float");
+  TORCH_CHECK(amax.numel() == 1 || amax.numel() == channels, "axnn: ", name, " must hold 1 or ",
+              channels, " values, got ", amax.numel());
+}
+
+float qmax_of(int64_t bits) { return static_cast<float>((int64_t{1} << (bits - 1)) - 1); }
+
+// s = qmax / amax in fp32, 0 where amax is 0.
+at::Tensor scale_of(const at::Tensor& amax, int64_t bits) {
+  const at::Tensor a = amax.to(at::kFloat);
+  return at::where(a > 0, qmax_of(bits) / a, at::zeros_like(a));
+}
+
+// acc / (sx sw) in fp32, 0 where the product of scales is 0.
+at::Tensor dequantize_acc(const at::Tensor& acc, const at::Tensor& scales) {
+  const at::Tensor f = acc.to(at::kFloat);
+  return at::where(scales > 0, f / scales, at::zeros_like(f));
+}
+
+// Codes as table indices 0..2^bits-1.
+at::Tensor indices_of(const at::Tensor& codes, int64_t bits) {
+  return codes.to(at::kLong).bitwise_and((int64_t{1} << bits) - 1);
+}
+
+// The table's partial derivatives along the first (dim 0) or second (dim 1) operand's value:
+// central differences between the codes of value - 1 and value + 1, one-sided at the range ends.
+at::Tensor lut_derivative(const at::Tensor& lut, int64_t bits, int64_t dim) {
+  const int64_t side = int64_t{1} << bits, half = side / 2;
+  std::vector<int64_t> next(side), prev(side);
+  std::vector<float> span(side);
+  for (int64_t code = 0; code < side; ++code) {
+    const int64_t value = code >= half ? code - side : code;
+    const int64_t up = std::min(value + 1, half - 1), down = std::max(value - 1, -half);
+    next[code] = up & (side - 1);
+    prev[code] = down & (side - 1);
+    span[code] = static_cast<float>(up - down);
+  }
+  const at::Tensor n = at::tensor(next, at::kLong), p = at::tensor(prev, at::kLong);
+  const at::Tensor diff = (lut.index_select(dim, n) - lut.index_select(dim, p)).to(at::kFloat);
+  const at::Tensor s = at::tensor(span, at::kFloat);
+  return diff / (dim == 0 ? s.view({side, 1}) : s.view({1, side}));
+}
+
+// lut-grad of rows: y[r][o] = sum_k T[x[r][k]][w[o][k]] scaled. Returns dx [R, K] =
+// sum_o g[r][o] w_factor[o] Dx[..], dw [O, K] = x_factor sum_r g[r][o] Dw[..], in row chunks so
+// that the gathered [rows, K, O] block stays small.
+std::pair<at::Tensor, at::Tensor> lut_grad_rows(const at::Tensor& qx, const at::Tensor& qw,
+                                                const at::Tensor& g, const at::Tensor& dx_table,
+                                                const at::Tensor& dw_table,
+                                                const at::Tensor& w_factor,
+                                                const at::Tensor& x_factor) {
+  const int64_t rows = qx.size(0), k = qx.size(1), o = qw.size(0), side = dx_table.size(0);
+  const at::Tensor dx_flat = dx_table.flatten(), dw_flat = dw_table.flatten();
+  const at::Tensor w_idx = qw.t().unsqueeze(0);  // [1, K, O]
+  at::Tensor dx = at::empty({rows, k}, g.options());
+  at::Tensor dw = at::zeros({o, k}, g.options());
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, k * o));
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t r1 = std::min(rows, r0 + chunk);
+    const at::Tensor idx = qx.slice(0, r0, r1).unsqueeze(2) * side + w_idx;  // [rc, K, O]
+    const at::Tensor gc = g.slice(0, r0, r1).unsqueeze(1);                   // [rc, 1, O]
+    dx.slice(0, r0, r1).copy_((dx_flat.take(idx) * (gc * w_factor.view({1, 1, o}))).sum(2));
+    dw += (dw_flat.take(idx) * gc).sum(0).t();
+  }
+  return {dx, dw * x_factor};
+}
+
+// What the three functions share: parsed arguments and the saved state of the forward.
+struct Quantized {
+  at::Tensor qx, qw, sx, sw;  // codes and scales
+};
+
+Quantized quantize_operands(const at::Tensor& x, const at::Tensor& x_amax, const at::Tensor& w,
+                            const at::Tensor& w_amax_shaped, int64_t bits, bool narrow_range) {
+  return {quant::quantize_symmetric(x, x_amax.to(at::kFloat), static_cast<int>(bits), narrow_range),
+          quant::quantize_symmetric(w, w_amax_shaped.to(at::kFloat), static_cast<int>(bits),
+                                    narrow_range),
+          scale_of(x_amax, bits), scale_of(w_amax_shaped, bits)};
+}
+
+// 1 / s, 0 where s is 0: the factor a code derivative is scaled by.
+at::Tensor reciprocal_or_zero(const at::Tensor& s) {
+  return at::where(s > 0, 1 / s, at::zeros_like(s));
+}
+
+at::Tensor clip_mask(const at::Tensor& v, const at::Tensor& amax) {
+  return (v.abs() <= amax.to(v.scalar_type())).to(v.scalar_type());
+}
+
+// ---- linear
+
+class AxLinearFunction : public torch::autograd::Function<AxLinearFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& lut, const at::Tensor& x_amax,
+                            const at::Tensor& w_amax, int64_t bits, bool narrow_range,
+                            int64_t mode) {
+    const int64_t o = weight.size(0);
+    const at::Tensor w_amax_col = w_amax.numel() == 1 ? w_amax.reshape({}) : w_amax.reshape({o, 1});
+    const Quantized q =
+        quantize_operands(x, x_amax.reshape({}), weight, w_amax_col, bits, narrow_range);
+    const at::Tensor acc = lut_matmul(q.qx, q.qw.t(), lut);
+    ctx->save_for_backward({x, weight, lut, x_amax, w_amax_col, q.qx, q.qw, q.sx, q.sw});
+    ctx->saved_data["bits"] = bits;
+    ctx->saved_data["mode"] = mode;
+    return dequantize_acc(acc, q.sx * q.sw.reshape({-1}));
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor &x = s[0], &weight = s[1], &lut = s[2], &x_amax = s[3], &w_amax = s[4];
+    const at::Tensor &qx = s[5], &qw = s[6], &sx = s[7], &sw = s[8];
+    const int64_t bits = ctx->saved_data["bits"].toInt(), k = x.size(-1), o = weight.size(0);
+    const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
+    const at::Tensor g = grads[0].reshape({-1, o}), x2 = x.reshape({-1, k});
+    at::Tensor dx, dw;
+    if (mode == GradMode::kLutGrad) {
+      std::tie(dx, dw) =
+          lut_grad_rows(indices_of(qx.reshape({-1, k}), bits), indices_of(qw, bits), g,
+                        lut_derivative(lut, bits, 0), lut_derivative(lut, bits, 1),
+                        reciprocal_or_zero(sw).reshape({-1}).expand({o}), reciprocal_or_zero(sx));
+    } else {
+      dx = g.mm(weight);
+      dw = g.t().mm(x2);
+      if (mode == GradMode::kSteClip) {
+        dx = dx * clip_mask(x2, x_amax);
+        dw = dw * clip_mask(weight, w_amax);
+      }
+    }
+    return {dx.reshape(x.sizes()), dw, {}, {}, {}, {}, {}, {}};
+  }
+};
+
+// ---- matmul
+
+class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
+                            const at::Tensor& lut, const at::Tensor& a_amax,
+                            const at::Tensor& b_amax, int64_t bits, bool narrow_range,
+                            int64_t mode) {
+    const Quantized q =
+        quantize_operands(a, a_amax.reshape({}), b, b_amax.reshape({}), bits, narrow_range);
+    const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+    const at::Tensor qa = q.qx.reshape({-1, m, k});
+    const at::Tensor qb = b.dim() == 2 ? q.qw.unsqueeze(0) : q.qw.reshape({-1, k, n});
+    std::vector<at::Tensor> slices;
+    for (int64_t i = 0; i < qa.size(0); ++i)
+      slices.push_back(lut_matmul(qa[i], qb[qb.size(0) == 1 ? 0 : i], lut));
+    std::vector<int64_t> out_sizes(a.sizes().begin(), a.sizes().end());
+    out_sizes.back() = n;
+    const at::Tensor y = dequantize_acc(at::stack(slices).reshape(out_sizes), q.sx * q.sw);
+    ctx->save_for_backward({a, b, lut, a_amax, b_amax, q.qx, q.qw, q.sx, q.sw});
+    ctx->saved_data["bits"] = bits;
+    ctx->saved_data["mode"] = mode;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor &a = s[0], &b = s[1], &lut = s[2], &a_amax = s[3], &b_amax = s[4];
+    const at::Tensor &qa = s[5], &qb = s[6], &sa = s[7], &sb = s[8];
+    const int64_t bits = ctx->saved_data["bits"].toInt();
+    const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
+    const at::Tensor& g = grads[0];
+    if (mode != GradMode::kLutGrad) {
+      at::Tensor da = g.matmul(b.transpose(-1, -2));
+      at::Tensor db = a.transpose(-1, -2).matmul(g);
+      if (b.dim() == 2) db = db.reshape({-1, b.size(0), b.size(1)}).sum(0);
+      if (mode == GradMode::kSteClip) {
+        da = da * clip_mask(a, a_amax);
+        db = db * clip_mask(b, b_amax);
+      }
+      return {da, db, {}, {}, {}, {}, {}, {}};
+    }
+    // One linear per slice: rows of a against the columns of b (b^T's rows are the "weights").
+    const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+    const at::Tensor ia = indices_of(qa, bits).reshape({-1, m, k});
+    const at::Tensor ib = indices_of(qb, bits).reshape({-1, k, n});
+    const at::Tensor g3 = g.reshape({-1, m, n});
+    const at::Tensor da_table = lut_derivative(lut, bits, 0),
+                     db_table = lut_derivative(lut, bits, 1);
+    const at::Tensor inv_sb = reciprocal_or_zero(sb).expand({n}), inv_sa = reciprocal_or_zero(sa);
+    at::Tensor da = at::empty({ia.size(0), m, k}, g.options());
+    at::Tensor db = at::zeros({ib.size(0), k, n}, g.options());
+    for (int64_t i = 0; i < ia.size(0); ++i) {
+      const int64_t j = ib.size(0) == 1 ? 0 : i;
+      auto [dai, dbi] = lut_grad_rows(ia[i], ib[j].t(), g3[i], da_table, db_table, inv_sb, inv_sa);
+      da[i].copy_(dai);
+      db[j] += dbi.t();
+    }
+    return {da.reshape(a.sizes()), db.reshape(b.sizes()), {}, {}, {}, {}, {}, {}};
+  }
+};
+
+// ---- conv2d
+
+class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& lut, const at::Tensor& x_amax,
+                            const at::Tensor& w_amax, at::IntArrayRef stride,
+                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                            int64_t bits, bool narrow_range, int64_t mode) {
+    const int64_t o = weight.size(0);
+    const at::Tensor w_amax_shaped =
+        w_amax.numel() == 1 ? w_amax.reshape({}) : w_amax.reshape({o, 1, 1, 1});
+    const Quantized q =
+        quantize_operands(x, x_amax.reshape({}), weight, w_amax_shaped, bits, narrow_range);
+    // Symmetric codes: 0.0 is code 0, the padding's code.
+    const at::Tensor acc =
+        lut_conv2d(q.qx, q.qw, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
+                   {dilation[0], dilation[1]}, groups, 0);
+    ctx->save_for_backward({x, weight, lut, x_amax, w_amax_shaped, q.qx, q.qw, q.sx, q.sw});
+    ctx->saved_data["bits"] = bits;
+    ctx->saved_data["mode"] = mode;
+    ctx->saved_data["stride"] = stride.vec();
+    ctx->saved_data["padding"] = padding.vec();
+    ctx->saved_data["dilation"] = dilation.vec();
+    ctx->saved_data["groups"] = groups;
+    return dequantize_acc(acc, q.sx * q.sw.reshape({1, -1, 1, 1}));
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor &x = s[0], &weight = s[1], &lut = s[2], &x_amax = s[3], &w_amax = s[4];
+    const at::Tensor &qx = s[5], &qw = s[6], &sx = s[7], &sw = s[8];
+    const int64_t bits = ctx->saved_data["bits"].toInt(),
+                  groups = ctx->saved_data["groups"].toInt();
+    const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
+    const std::vector<int64_t> stride = ctx->saved_data["stride"].toIntVector();
+    const std::vector<int64_t> padding = ctx->saved_data["padding"].toIntVector();
+    const std::vector<int64_t> dilation = ctx->saved_data["dilation"].toIntVector();
+    const at::Tensor& g = grads[0];
+    at::Tensor dx, dw;
+    if (mode != GradMode::kLutGrad) {
+      std::tie(dx, dw, std::ignore) =
+          at::convolution_backward(g, x, weight, c10::nullopt, stride, padding, dilation, false,
+                                   {0, 0}, groups, {true, true, false});
+      if (mode == GradMode::kSteClip) {
+        dx = dx * clip_mask(x, x_amax);
+        dw = dw * clip_mask(weight, w_amax);
+      }
+      return {dx, dw, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+    }
+    // A linear per group on the im2col rows (padding reads code 0 = 0.0), folded back.
+    const int64_t n = x.size(0), o = weight.size(0), og = o / groups;
+    const int64_t kh = weight.size(2), kw = weight.size(3), depth = weight.size(1) * kh * kw;
+    const at::Tensor cols =
+        at::im2col(indices_of(qx, bits).to(at::kFloat), {kh, kw}, dilation, padding, stride)
+            .to(at::kLong);  // [N, C KH KW, L]
+    const int64_t l = cols.size(2);
+    const at::Tensor iw = indices_of(qw, bits).reshape({o, depth});
+    const at::Tensor gl = g.reshape({n, o, l});
+    const at::Tensor dx_table = lut_derivative(lut, bits, 0),
+                     dw_table = lut_derivative(lut, bits, 1);
+    const at::Tensor inv_sw = reciprocal_or_zero(sw).reshape({-1}).expand({o}),
+                     inv_sx = reciprocal_or_zero(sx);
+    at::Tensor dcols = at::empty({n, groups * depth, l}, g.options());
+    dw = at::empty({o, depth}, g.options());
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const at::Tensor rows =
+          cols.slice(1, gi * depth, (gi + 1) * depth).permute({0, 2, 1}).reshape({n * l, depth});
+      const at::Tensor grows =
+          gl.slice(1, gi * og, (gi + 1) * og).permute({0, 2, 1}).reshape({n * l, og});
+      auto [drows, dwg] = lut_grad_rows(rows, iw.slice(0, gi * og, (gi + 1) * og), grows, dx_table,
+                                        dw_table, inv_sw.slice(0, gi * og, (gi + 1) * og), inv_sx);
+      dcols.slice(1, gi * depth, (gi + 1) * depth)
+          .copy_(drows.reshape({n, l, depth}).permute({0, 2, 1}));
+      dw.slice(0, gi * og, (gi + 1) * og).copy_(dwg);
+    }
+    dx = at::col2im(dcols, {x.size(2), x.size(3)}, {kh, kw}, dilation, padding, stride);
+    return {dx, dw.reshape(weight.sizes()), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  }
+};
+
+at::Tensor ax_linear_impl(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_amax, const at::Tensor& w_amax, int64_t bits,
+                          bool narrow_range, c10::string_view grad_mode) {
+  TORCH_CHECK(weight.dim() == 2, "axnn: ax_linear: weight must be [O, K], got ", weight.sizes());
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "axnn: ax_linear: x ", x.sizes(),
+              " does not end in K = ", weight.size(1));
+  TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == weight.size(0)),
+              "axnn: ax_linear: bias must be [", weight.size(0), "]");
+  check_lut(lut, bits);
+  check_amax(x_amax, "x_amax", 1);
+  check_amax(w_amax, "w_amax", weight.size(0));
+  // The bias is added outside the function (exact fp32, its gradient the plain sum), since a
+  // custom autograd function cannot take an undefined tensor.
+  const at::Tensor y = AxLinearFunction::apply(x, weight, lut, x_amax, w_amax, bits, narrow_range,
+                                               static_cast<int64_t>(parse_grad_mode(grad_mode)));
+  return bias ? y + *bias : y;
+}
+
+at::Tensor ax_matmul_impl(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
+                          const at::Tensor& a_amax, const at::Tensor& b_amax, int64_t bits,
+                          bool narrow_range, c10::string_view grad_mode) {
+  TORCH_CHECK(a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2),
+              "axnn: ax_matmul: a [..., M, K] ", a.sizes(), " and b [..., K, N] ", b.sizes(),
+              " disagree");
+  TORCH_CHECK(b.dim() == 2 || a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2),
+              "axnn: ax_matmul: a ", a.sizes(), " and b ", b.sizes(),
+              " need the same leading dimensions (or b [K, N])");
+  check_lut(lut, bits);
+  check_amax(a_amax, "a_amax", 1);
+  check_amax(b_amax, "b_amax", 1);
+  return AxMatmulFunction::apply(a, b, lut, a_amax, b_amax, bits, narrow_range,
+                                 static_cast<int64_t>(parse_grad_mode(grad_mode)));
+}
+
+at::Tensor ax_conv2d_impl(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_amax, const at::Tensor& w_amax,
+                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                          int64_t groups, int64_t bits, bool narrow_range,
+                          c10::string_view grad_mode) {
+  TORCH_CHECK(weight.dim() == 4, "axnn: ax_conv2d: weight must be [O, C / groups, KH, KW], got ",
+              weight.sizes());
+  TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == weight.size(0)),
+              "axnn: ax_conv2d: bias must be [", weight.size(0), "]");
+  check_lut(lut, bits);
+  check_amax(x_amax, "x_amax", 1);
+  check_amax(w_amax, "w_amax", weight.size(0));
+  const at::Tensor y =
+      AxConv2dFunction::apply(x, weight, lut, x_amax, w_amax, stride, padding, dilation, groups,
+                              bits, narrow_range, static_cast<int64_t>(parse_grad_mode(grad_mode)));
+  return bias ? y + bias->view({1, -1, 1, 1}) : y;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(axnn, CompositeImplicitAutograd, m) {
+  m.impl("ax_linear", ax_linear_impl);
+  m.impl("ax_matmul", ax_matmul_impl);
+  m.impl("ax_conv2d", ax_conv2d_impl);
+}
+
+}  // namespace axnn::ops
