@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/autograd.h>
 
+#include <functional>
 #include <string>
 
 #include "ops/ax_ops.h"
