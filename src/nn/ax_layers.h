@@ -1,0 +1,112 @@
+// Approximate layers: Linear, Conv2d and the attention MatMul with their multiplier products
+// emulated through the LUT ops (ops/ax_ops.h), per-layer configs (layer_config.h), activation
+// calibration stored as buffers, and the MACs and relative power that power accounting needs.
+//
+// Life of a layer: configure (set_config); calibrate (set_calibrating(true), run data, then
+// set_calibrating(false) turns the statistics into the amax buffers); run or retrain. While
+// calibrating, and for a config "exact", a layer computes in fp32. Weights are quantized at every
+// call (per channel by default) from their current values, so retraining sees its own updates.
+// Signed multipliers (symmetric quantization) only for now.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nn/layer_config.h"
+#include "quant/calibrator.h"
+
+namespace axnn::nn {
+
+class AxLayer : public torch::nn::Module {
+ public:
+  const std::string& layer_name() const { return layer_name_; }
+  const LayerConfig& config() const { return config_; }
+  // Loads the config's multiplier (registry.h); throws axnn::Error naming the layer.
+  void set_config(const LayerConfig& config);
+
+  bool calibrating() const { return calibrating_; }
+  // Turning calibration off computes the amax buffers from the statistics collected.
+  void set_calibrating(bool on);
+
+  // The multiplier's relative power (1 for an fp32 layer); nullopt when the multiplier does not
+  // say (DESIGN.md section 2).
+  std::optional<double> relative_power() const { return relative_power_; }
+  // Multiplications per sample (the first dimension) in the last forward; 0 before one.
+  int64_t macs_per_sample() const { return macs_per_sample_; }
+
+ protected:
+  // `operands`: how many activation operands are quantized (1, or 2 for MatMul).
+  AxLayer(std::string layer_name, int operands);
+
+  // The amax of activation operand i for this call: from the call (dynamic) or the calibration.
+  at::Tensor activation_amax(int i, const at::Tensor& x) const;
+  // While calibrating, adds x to operand i's statistics.
+  void observe(int i, const at::Tensor& x);
+  bool runs_fp32() const { return calibrating_ || config_.is_fp32(); }
+
+  at::Tensor lut_;  // int32 [2^bits, 2^bits], [activation code][weight code]
+  int64_t bits_ = 8;
+  int64_t macs_per_sample_ = 0;
+
+ private:
+  std::string layer_name_;
+  LayerConfig config_;
+  std::optional<double> relative_power_ = 1.0;
+  bool calibrating_ = false;
+  std::vector<quant::Calibrator> calibrators_;
+  std::vector<at::Tensor> amax_;  // buffers, -1 until calibrated
+};
+
+class AxLinearImpl : public AxLayer {
+ public:
+  AxLinearImpl(int64_t in_features, int64_t out_features, bool bias = true,
+               std::string layer_name = "linear", const LayerConfig& config = {});
+  // x [..., in_features] -> [..., out_features].
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight, bias;  // [out, in], [out] or undefined
+};
+TORCH_MODULE(AxLinear);
+
+struct Conv2dShape {
+  int64_t in_channels, out_channels;
+  std::array<int64_t, 2> kernel, stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+  bool bias = true;
+};
+
+class AxConv2dImpl : public AxLayer {
+ public:
+  AxConv2dImpl(const Conv2dShape& shape, std::string layer_name = "conv",
+               const LayerConfig& config = {});
+  at::Tensor forward(const at::Tensor& x);  // [N, C, H, W] -> [N, O, OH, OW]
+
+  const Conv2dShape& shape() const { return shape_; }
+  at::Tensor weight, bias;  // [O, C / groups, KH, KW], [O] or undefined
+
+ private:
+  Conv2dShape shape_;
+};
+TORCH_MODULE(AxConv2d);
+
+// a @ b for two activations (attention's Q K^T and A V), both quantized per tensor.
+class AxMatMulImpl : public AxLayer {
+ public:
+  explicit AxMatMulImpl(std::string layer_name = "matmul", const LayerConfig& config = {});
+  at::Tensor forward(const at::Tensor& a, const at::Tensor& b);  // [..., M, K] @ [..., K, N]
+};
+TORCH_MODULE(AxMatMul);
+
+// Every AxLayer below root (root included), with its path name.
+std::vector<std::pair<std::string, AxLayer*>> ax_layers(torch::nn::Module& root);
+void set_calibrating(torch::nn::Module& root, bool on);
+// sum MACs_l p_l / sum MACs_l over the AxLayers (from their last forward); nullopt when a layer
+// with MACs has no known relative power. Throws when no layer has run yet.
+std::optional<double> network_relative_power(torch::nn::Module& root);
+
+}  // namespace axnn::nn
