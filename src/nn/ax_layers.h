@@ -15,6 +15,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nn/layer_config.h"
@@ -24,6 +25,8 @@ namespace axnn::nn {
 
 class AxLayer : public torch::nn::Module {
  public:
+  // "linear", "conv2d" or "matmul".
+  virtual std::string_view type() const = 0;
   const std::string& layer_name() const { return layer_name_; }
   const LayerConfig& config() const { return config_; }
   // Loads the config's multiplier (registry.h); throws axnn::Error naming the layer.
@@ -64,6 +67,7 @@ class AxLayer : public torch::nn::Module {
 
 class AxLinearImpl : public AxLayer {
  public:
+  std::string_view type() const override { return "linear"; }
   AxLinearImpl(int64_t in_features, int64_t out_features, bool bias = true,
                std::string layer_name = "linear", const LayerConfig& config = {});
   // x [..., in_features] -> [..., out_features].
@@ -82,6 +86,7 @@ struct Conv2dShape {
 
 class AxConv2dImpl : public AxLayer {
  public:
+  std::string_view type() const override { return "conv2d"; }
   AxConv2dImpl(const Conv2dShape& shape, std::string layer_name = "conv",
                const LayerConfig& config = {});
   at::Tensor forward(const at::Tensor& x);  // [N, C, H, W] -> [N, O, OH, OW]
@@ -97,6 +102,7 @@ TORCH_MODULE(AxConv2d);
 // a @ b for two activations (attention's Q K^T and A V), both quantized per tensor.
 class AxMatMulImpl : public AxLayer {
  public:
+  std::string_view type() const override { return "matmul"; }
   explicit AxMatMulImpl(std::string layer_name = "matmul", const LayerConfig& config = {});
   at::Tensor forward(const at::Tensor& a, const at::Tensor& b);  // [..., M, K] @ [..., K, N]
 };
