@@ -11,6 +11,8 @@ packages=(
   libcli11-dev        # the axnn command line
   nlohmann-json3-dev  # .axm metadata, --json output
   libfmt-dev libspdlog-dev
+  zlib1g-dev            # gzip IDX dataset files
+  dataset-fashion-mnist # the default dataset, read from /usr/share/datasets (never downloaded)
   libgtest-dev libgmock-dev
   python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
 )
