@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/nn/module.h>
 #include <torch/serialize.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -111,7 +112,8 @@ TEST(AxLinear, DynamicNeedsNoCalibrationAndAmaxIsSaved) {
   calibrated->set_calibrating(true);
   calibrated(torch::full({1, 4}, 2.5));
   calibrated->set_calibrating(false);
-  const auto path = std::filesystem::temp_directory_path() / "axnn_test_layer.pt";
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("axnn_test_layer_" + std::to_string(::getpid()) + ".pt");
   torch::save(calibrated, path.string());
   AxLinear loaded(4, 2, false, "fc", with_mult("exact8s"));
   torch::load(loaded, path.string());
@@ -158,7 +160,8 @@ struct TwoLayers : torch::nn::Module {
 
 TEST(Power, WeightedByMacs) {
   // A multiplier file with a published relative power of 0.25.
-  const auto dir = std::filesystem::temp_directory_path() / "axnn_test_power";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("axnn_test_power_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   Multiplier cheap = make_truncated(8, true, 4);
   cheap.set_name("cheap8s");

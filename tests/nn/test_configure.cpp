@@ -34,8 +34,12 @@ std::map<std::string, std::string> mults(const std::vector<LayerInfo>& table) {
   return out;
 }
 
+// One file per test: ctest runs the tests of this file in parallel processes.
 std::filesystem::path write(const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / "axnn_test_rules.json";
+  const auto path =
+      std::filesystem::temp_directory_path() /
+      ("axnn_test_rules_" +
+       std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".json");
   std::ofstream(path) << text;
   return path;
 }
