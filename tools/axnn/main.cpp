@@ -9,7 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "axnn: design deep neural networks for approximate hardware multipliers.\n"
       "Keeps a library of approximate multipliers (generated, imported, tables) with exact error\n"
-      "metrics, and emulates them bit-exactly in fast CPU LUT-GEMM kernels.\n"
+      "metrics, emulates them bit-exactly in fast CPU LUT-GEMM kernels and in approximate\n"
+      "Conv2d/Linear/attention layers, and trains, calibrates, evaluates and retrains models.\n"
       "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
       "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry.",
       "axnn"};
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   axnn::cli::add_mult_command(app);
   axnn::cli::add_bench_command(app);
+  axnn::cli::add_model_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

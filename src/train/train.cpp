@@ -1,0 +1,173 @@
+#include "train/train.h"
+
+#include <ATen/ATen.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "nn/ax_layers.h"
+#include "nn/layer_config.h"
+
+namespace axnn::train {
+
+void train(models::Model& model, const data::Dataset& set, const TrainOptions& options,
+           const std::function<void(const EpochStats&)>& on_epoch) {
+  AXNN_CHECK(options.epochs >= 1 && options.batch_size >= 1 && options.lr > 0,
+             "train: epochs ({}), batch size ({}) and learning rate ({}) must be positive",
+             options.epochs, options.batch_size, options.lr);
+  AXNN_CHECK(set.size() > 0, "train: the dataset '{}' is empty", set.name);
+  torch::manual_seed(options.seed);
+  torch::optim::Adam optimizer(
+      model.parameters(), torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
+  const int64_t steps_per_epoch = (set.size() + options.batch_size - 1) / options.batch_size;
+  const double total_steps = static_cast<double>(options.epochs * steps_per_epoch);
+  int64_t step = 0;
+  model.train();
+  for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    const at::Tensor order = at::randperm(set.size(), at::kLong);
+    Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), set.size(), "img");
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t begin = 0; begin < set.size(); begin += options.batch_size, ++step) {
+      const int64_t end = std::min(begin + options.batch_size, set.size());
+      const at::Tensor idx = order.slice(0, begin, end);
+      const at::Tensor images = set.images.index_select(0, idx).to(at::kFloat) / 255;
+      const at::Tensor labels = set.labels.index_select(0, idx);
+      // Cosine decay of the learning rate over the whole run.
+      const double lr =
+          options.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      for (auto& group : optimizer.param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+      const at::Tensor logits = model.forward(images);
+      const at::Tensor loss = at::cross_entropy_loss(logits, labels);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>() * static_cast<double>(end - begin);
+      correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+      progress.update(end, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(end)));
+    }
+    progress.finish();
+    if (on_epoch)
+      on_epoch({epoch, loss_sum / static_cast<double>(set.size()),
+                static_cast<double>(correct) / static_cast<double>(set.size()),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  }
+  model.eval();
+}
+
+double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size) {
+  AXNN_CHECK(set.size() > 0, "evaluate: the dataset '{}' is empty", set.name);
+  torch::NoGradGuard no_grad;
+  model.eval();
+  Progress progress("eval", set.size(), "img");
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, set.size());
+    correct += model.forward(set.batch_images(begin, end))
+                   .argmax(1)
+                   .eq(set.labels.slice(0, begin, end))
+                   .sum()
+                   .item<int64_t>();
+    progress.update(end);
+  }
+  return static_cast<double>(correct) / static_cast<double>(set.size());
+}
+
+void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
+               int64_t batch_size) {
+  AXNN_CHECK(batches >= 1, "calibrate: batches = {} must be at least 1", batches);
+  torch::NoGradGuard no_grad;
+  model.eval();
+  nn::set_calibrating(model, true);
+  const int64_t n = std::min(set.size(), batches * batch_size);
+  Progress progress("calibrate", n, "img");
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(begin + batch_size, n);
+    model.forward(set.batch_images(begin, end));
+    progress.update(end);
+  }
+  nn::set_calibrating(model, false);
+}
+
+namespace {
+
+constexpr const char* kMetaKey = "axnn_checkpoint";
+constexpr int kCheckpointVersion = 1;
+
+}  // namespace
+
+void save_checkpoint(models::Model& model, CheckpointInfo info, const std::filesystem::path& path) {
+  info.layers = nlohmann::json::object();
+  for (const auto& [name, layer] : nn::ax_layers(model))
+    info.layers[name] = nn::to_json(layer->config());
+  const nlohmann::json meta = {
+      {"version", kCheckpointVersion},  {"model", info.model},
+      {"channels", info.spec.channels}, {"image_size", info.spec.image_size},
+      {"classes", info.spec.classes},   {"dataset", info.dataset},
+      {"layers", info.layers}};
+  torch::serialize::OutputArchive archive;
+  model.save(archive);
+  archive.write(kMetaKey, c10::IValue(meta.dump()));
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  try {
+    archive.save_to(tmp.string());
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("checkpoint {}: cannot be written: {}", path.string(),
+                            e.what_without_backtrace()));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,
+                                               CheckpointInfo* info_out) {
+  AXNN_CHECK(std::filesystem::is_regular_file(path), "checkpoint {}: not found", path.string());
+  torch::serialize::InputArchive archive;
+  c10::IValue meta_value;
+  try {
+    archive.load_from(path.string());
+    AXNN_CHECK(archive.try_read(kMetaKey, meta_value),
+               "checkpoint {}: not an axnn checkpoint (no {} record)", path.string(), kMetaKey);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("checkpoint {}: cannot be read: {}", path.string(),
+                            e.what_without_backtrace()));
+  }
+  CheckpointInfo info;
+  std::shared_ptr<models::Model> model;
+  try {
+    const nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
+    AXNN_CHECK(meta.at("version").get<int>() == kCheckpointVersion,
+               "checkpoint {}: version {} (this axnn reads {})", path.string(),
+               meta.at("version").get<int>(), kCheckpointVersion);
+    info.model = meta.at("model").get<std::string>();
+    info.spec = {meta.at("channels").get<int64_t>(), meta.at("image_size").get<int64_t>(),
+                 meta.at("classes").get<int64_t>()};
+    info.dataset = meta.at("dataset").get<std::string>();
+    info.layers = meta.at("layers");
+    model = models::make_model(info.model, info.spec);
+    for (const auto& [name, layer] : nn::ax_layers(*model)) {
+      if (info.layers.contains(name))
+        layer->set_config(nn::layer_config_from_json(
+            info.layers[name], fmt::format("checkpoint {}: layer {}", path.string(), name)));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("checkpoint {}: bad metadata: {}", path.string(), e.what()));
+  }
+  try {
+    model->load(archive);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("checkpoint {}: tensors do not fit model '{}': {}", path.string(),
+                            info.model, e.what_without_backtrace()));
+  }
+  model->eval();
+  if (info_out) *info_out = info;
+  return model;
+}
+
+}  // namespace axnn::train

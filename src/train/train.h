@@ -1,0 +1,61 @@
+// Training, evaluation and calibration loops over a dataset, and checkpoints that keep a model's
+// weights, calibration and layer configs together.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/datasets.h"
+#include "models/zoo.h"
+
+namespace axnn::train {
+
+struct TrainOptions {
+  int64_t epochs = 5;
+  int64_t batch_size = 128;
+  double lr = 2e-3;  // Adam, cosine decay to 0 over the run
+  double weight_decay = 0;
+  uint64_t seed = 1;
+};
+
+struct EpochStats {
+  int64_t epoch;  // 1-based
+  double loss;    // mean over the epoch
+  double train_accuracy;
+  double seconds;
+};
+
+// Trains in place (shuffled batches, cross entropy); calls on_epoch after each epoch. With
+// approximate layers configured this is approximation-aware retraining, each layer using its
+// gradient mode.
+void train(models::Model& model, const data::Dataset& set, const TrainOptions& options,
+           const std::function<void(const EpochStats&)>& on_epoch = {});
+
+// Top-1 accuracy in [0, 1].
+double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size = 256);
+
+// Runs `batches` batches of `set` through the model with its approximate layers collecting
+// activation statistics, then stores their amax.
+void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
+               int64_t batch_size = 256);
+
+// What a checkpoint records besides the tensors.
+struct CheckpointInfo {
+  std::string model;
+  models::InputSpec spec;
+  std::string dataset;
+  nlohmann::json layers = nlohmann::json::object();  // layer path -> config (layer_config.h)
+};
+
+// Parameters, buffers (calibration included), layer configs; written atomically.
+void save_checkpoint(models::Model& model, CheckpointInfo info, const std::filesystem::path& path);
+// Rebuilds the model, applies its layer configs, loads its tensors. Throws axnn::Error naming the
+// file for anything that is not an axnn checkpoint.
+std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,
+                                               CheckpointInfo* info = nullptr);
+
+}  // namespace axnn::train
