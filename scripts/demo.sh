@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A short tour: installs and builds axnn, then shows the multiplier library and the LUT-GEMM kernels.
+# A short tour: installs and builds axnn, then shows the multiplier library, the LUT-GEMM kernels and
+# the model pipeline (train, calibrate, evaluate exact and approximate, retrain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,10 @@ step mult show "$work/drum8u_k4.axm"
 step mult convert "$work/drum8u_k4.axm" -o "$work/drum8u_k4.bin"
 step mult show "$work/drum8u_k4.bin" --unsigned
 step bench lutgemm --problems bench/problems/smoke.txt --threads 1
+step train --model lenet5 --epochs 2 -o "$work/lenet5.pt"
+step calibrate "$work/lenet5.pt" --mult exact8s -o "$work/lenet5_cal.pt"
+step eval "$work/lenet5_cal.pt"
+step eval "$work/lenet5_cal.pt" --mult trunc8s_k8
+step retrain "$work/lenet5_cal.pt" --mult trunc8s_k8 --epochs 1 -o "$work/lenet5_rt.pt"
 step bench lutgemm --m 64 --k 576 --n 3136 --threads 1
 step bench lutgemm --m 256 --k 2304 --n 196 --threads 1
