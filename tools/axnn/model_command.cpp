@@ -55,6 +55,8 @@ struct LayerOptions {
       auto rules = nn::rules_for_all(mult);
       if (!grad_mode.empty()) rules[0].config.grad_mode = grad_mode;
       nn::configure_layers(model, rules);
+    } else {
+      AXNN_CHECK(grad_mode.empty(), "--grad-mode goes with --mult");
     }
   }
 };
@@ -99,7 +101,7 @@ void print_report(models::Model& model, const train::CheckpointInfo& info, doubl
                l.relative_power ? fmt::format("{:.3f}", *l.relative_power) : "-");
 }
 
-struct Common {
+struct ThreadsOption {
   int threads = 0;
   void add_to(CLI::App& app) {
     app.add_option("--threads", threads, "Threads (default: all cores)");
@@ -119,7 +121,7 @@ void add_model_commands(CLI::App& app) {
     struct Args {
       std::string model = "lenet5", data = "fashion-mnist", output;
       train::TrainOptions options;
-      Common common;
+      ThreadsOption threads;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("--model", args->model, "lenet5, mlp, resnet20 or vit-tiny")
@@ -131,9 +133,9 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
-    args->common.add_to(*cmd);
+    args->threads.add_to(*cmd);
     cmd->callback([args] {
-      args->common.apply();
+      args->threads.apply();
       const data::Dataset train_set = load_data(args->data, data::Split::kTrain);
       const data::Dataset test_set = load_data(args->data, data::Split::kTest);
       train::CheckpointInfo info{
@@ -157,7 +159,7 @@ void add_model_commands(CLI::App& app) {
       double percentile = 99.99;
       int64_t batches = 20;
       LayerOptions layers;
-      Common common;
+      ThreadsOption threads;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Checkpoint to calibrate")->required();
@@ -169,9 +171,9 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write (default: in place)");
     args->layers.add_to(*cmd);
-    args->common.add_to(*cmd);
+    args->threads.add_to(*cmd);
     cmd->callback([args] {
-      args->common.apply();
+      args->threads.apply();
       train::CheckpointInfo info;
       const auto model = train::load_checkpoint(args->input, &info);
       args->layers.apply(*model);
@@ -198,15 +200,15 @@ void add_model_commands(CLI::App& app) {
       std::string input;
       bool json = false;
       LayerOptions layers;
-      Common common;
+      ThreadsOption threads;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Checkpoint to evaluate")->required();
     cmd->add_flag("--json", args->json, "One JSON object");
     args->layers.add_to(*cmd);
-    args->common.add_to(*cmd);
+    args->threads.add_to(*cmd);
     cmd->callback([args] {
-      args->common.apply();
+      args->threads.apply();
       train::CheckpointInfo info;
       const auto model = train::load_checkpoint(args->input, &info);
       args->layers.apply(*model);
@@ -223,7 +225,7 @@ void add_model_commands(CLI::App& app) {
       std::string input, output;
       train::TrainOptions options;
       LayerOptions layers;
-      Common common;
+      ThreadsOption threads;
     };
     auto args = std::make_shared<Args>();
     args->options.epochs = 1;
@@ -235,9 +237,9 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->layers.add_to(*cmd);
-    args->common.add_to(*cmd);
+    args->threads.add_to(*cmd);
     cmd->callback([args] {
-      args->common.apply();
+      args->threads.apply();
       train::CheckpointInfo info;
       const auto model = train::load_checkpoint(args->input, &info);
       args->layers.apply(*model);
