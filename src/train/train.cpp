@@ -122,7 +122,9 @@ void save_checkpoint(models::Model& model, CheckpointInfo info, const std::files
     throw Error(fmt::format("checkpoint {}: cannot be written: {}", path.string(),
                             e.what_without_backtrace()));
   }
-  std::filesystem::rename(tmp, path);
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  AXNN_CHECK(!error, "checkpoint {}: cannot be written: {}", path.string(), error.message());
 }
 
 std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,

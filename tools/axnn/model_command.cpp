@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -60,6 +61,13 @@ struct LayerOptions {
     }
   }
 };
+
+// Fails before any long work when the output's folder does not exist.
+void check_output(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  AXNN_CHECK(parent.empty() || std::filesystem::is_directory(parent),
+             "-o {}: the folder {} does not exist", path, parent.string());
+}
 
 void print_epoch(const train::EpochStats& s) {
   fmt::print("epoch {}: loss {:.4f}, train top-1 {:.2f}%, {:.1f} s\n", s.epoch, s.loss,
@@ -136,6 +144,7 @@ void add_model_commands(CLI::App& app) {
     args->threads.add_to(*cmd);
     cmd->callback([args] {
       args->threads.apply();
+      check_output(args->output);
       const data::Dataset train_set = load_data(args->data, data::Split::kTrain);
       const data::Dataset test_set = load_data(args->data, data::Split::kTest);
       train::CheckpointInfo info{
@@ -240,6 +249,7 @@ void add_model_commands(CLI::App& app) {
     args->threads.add_to(*cmd);
     cmd->callback([args] {
       args->threads.apply();
+      check_output(args->output);
       train::CheckpointInfo info;
       const auto model = train::load_checkpoint(args->input, &info);
       args->layers.apply(*model);
