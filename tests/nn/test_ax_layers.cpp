@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/error_of.h"
 #include "core/error.h"
 #include "mult/formats.h"
 #include "mult/generators.h"
@@ -29,14 +30,7 @@ LayerConfig with_mult(const std::string& mult, const std::string& calib = "max")
   return config;
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using axnn::test_util::error_of;
 
 TEST(LayerConfig, JsonRoundTripAndErrors) {
   const LayerConfig config = layer_config_from_json({{"mult", "trunc8s_k4"},

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "common/error_of.h"
 #include "core/error.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
@@ -44,14 +45,7 @@ std::filesystem::path write(const std::string& text) {
   return path;
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using axnn::test_util::error_of;
 
 TEST(Configure, FirstMatchingRuleWinsByNameAndType) {
   Net net;

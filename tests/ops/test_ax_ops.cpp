@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "common/error_of.h"
 #include "ops/ax_ops.h"
 #include "quant/quantize.h"
 
@@ -176,14 +177,7 @@ TEST(AxConv2d, ForwardAndGradients) {
   }
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const c10::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using axnn::test_util::error_of;
 
 TEST(AxOps, BadArgumentsNameWhatIsWrong) {
   const at::Tensor x = at::randn({3, 4}), w = at::randn({2, 4}), amax = at::tensor(1.0f);

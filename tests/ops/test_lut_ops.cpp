@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/error_of.h"
 #include "ops/lut_ops.h"
 
 namespace axnn::ops {
@@ -180,14 +181,7 @@ TEST(LutConv2d, MatchesIntegerConvolutionForTheExactTable) {
   (void)bits;
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const c10::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using axnn::test_util::error_of;
 
 TEST(LutOps, BadArgumentsNameWhatIsWrong) {
   const at::Tensor lut = random_lut(4, 17);

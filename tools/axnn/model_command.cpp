@@ -62,6 +62,20 @@ struct LayerOptions {
   }
 };
 
+// A checkpoint with the layer options applied.
+std::shared_ptr<models::Model> load_configured(const std::string& path, const LayerOptions& layers,
+                                               train::CheckpointInfo& info) {
+  auto model = train::load_checkpoint(path, &info);
+  layers.apply(*model);
+  return model;
+}
+
+void add_train_options(CLI::App& cmd, train::TrainOptions& options) {
+  cmd.add_option("--epochs", options.epochs, "Epochs")->capture_default_str();
+  cmd.add_option("--batch", options.batch_size, "Batch size")->capture_default_str();
+  cmd.add_option("--lr", options.lr, "Adam learning rate (cosine decay)")->capture_default_str();
+}
+
 // Fails before any long work when the output's folder does not exist.
 void check_output(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -135,10 +149,7 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--model", args->model, "lenet5, mlp, resnet20 or vit-tiny")
         ->capture_default_str();
     cmd->add_option("--data", args->data, kDataHelp)->capture_default_str();
-    cmd->add_option("--epochs", args->options.epochs, "Epochs")->capture_default_str();
-    cmd->add_option("--batch", args->options.batch_size, "Batch size")->capture_default_str();
-    cmd->add_option("--lr", args->options.lr, "Adam learning rate (cosine decay)")
-        ->capture_default_str();
+    add_train_options(*cmd, args->options);
     cmd->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->threads.add_to(*cmd);
@@ -184,8 +195,7 @@ void add_model_commands(CLI::App& app) {
     cmd->callback([args] {
       args->threads.apply();
       train::CheckpointInfo info;
-      const auto model = train::load_checkpoint(args->input, &info);
-      args->layers.apply(*model);
+      const auto model = load_configured(args->input, args->layers, info);
       // The calibration method applies to every layer; the rest of each config stays.
       for (const auto& [name, layer] : nn::ax_layers(*model)) {
         nn::LayerConfig config = layer->config();
@@ -219,8 +229,7 @@ void add_model_commands(CLI::App& app) {
     cmd->callback([args] {
       args->threads.apply();
       train::CheckpointInfo info;
-      const auto model = train::load_checkpoint(args->input, &info);
-      args->layers.apply(*model);
+      const auto model = load_configured(args->input, args->layers, info);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
       const double accuracy = train::evaluate(*model, test_set);
       print_report(*model, info, accuracy, test_set.size(), args->json);
@@ -240,10 +249,7 @@ void add_model_commands(CLI::App& app) {
     args->options.epochs = 1;
     args->options.lr = 2e-4;
     cmd->add_option("checkpoint", args->input, "Calibrated checkpoint")->required();
-    cmd->add_option("--epochs", args->options.epochs, "Epochs")->capture_default_str();
-    cmd->add_option("--batch", args->options.batch_size, "Batch size")->capture_default_str();
-    cmd->add_option("--lr", args->options.lr, "Adam learning rate (cosine decay)")
-        ->capture_default_str();
+    add_train_options(*cmd, args->options);
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->layers.add_to(*cmd);
     args->threads.add_to(*cmd);
@@ -251,8 +257,7 @@ void add_model_commands(CLI::App& app) {
       args->threads.apply();
       check_output(args->output);
       train::CheckpointInfo info;
-      const auto model = train::load_checkpoint(args->input, &info);
-      args->layers.apply(*model);
+      const auto model = load_configured(args->input, args->layers, info);
       const data::Dataset train_set = load_data(info.dataset, data::Split::kTrain);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
       const double before = train::evaluate(*model, test_set);
