@@ -194,12 +194,13 @@ void add_model_commands(CLI::App& app) {
     args->threads.add_to(*cmd);
     cmd->callback([args] {
       args->threads.apply();
+      const quant::CalibMethod method = quant::parse_calib_method(args->method);
       train::CheckpointInfo info;
       const auto model = load_configured(args->input, args->layers, info);
       // The calibration method applies to every layer; the rest of each config stays.
       for (const auto& [name, layer] : nn::ax_layers(*model)) {
         nn::LayerConfig config = layer->config();
-        config.calib.method = quant::parse_calib_method(args->method);
+        config.calib.method = method;
         config.calib.percentile = args->percentile;
         layer->set_config(config);
       }
