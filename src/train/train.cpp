@@ -14,6 +14,28 @@
 #include "nn/layer_config.h"
 
 namespace axnn::train {
+namespace {
+
+constexpr int64_t kShift = 2;  // augmentation: crops move by up to this many pixels
+
+// Each image shifted by a random (dy, dx) in [-kShift, kShift] (zero fill) and flipped
+// horizontally with probability 1/2.
+at::Tensor augment(const at::Tensor& images) {
+  const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
+  const at::Tensor padded = at::constant_pad_nd(images, {kShift, kShift, kShift, kShift});
+  const at::Tensor offsets = at::randint(0, 2 * kShift + 1, {n, 2}, at::kLong);
+  const at::Tensor flips = at::randint(0, 2, {n}, at::kLong);
+  const auto o = offsets.accessor<int64_t, 2>();
+  const auto f = flips.accessor<int64_t, 1>();
+  at::Tensor out = at::empty_like(images);
+  for (int64_t i = 0; i < n; ++i) {
+    const at::Tensor crop = padded[i].slice(1, o[i][0], o[i][0] + h).slice(2, o[i][1], o[i][1] + w);
+    out[i].copy_(f[i] ? crop.flip({2}) : crop);
+  }
+  return out;
+}
+
+}  // namespace
 
 void train(models::Model& model, const data::Dataset& set, const TrainOptions& options,
            const std::function<void(const EpochStats&)>& on_epoch) {
@@ -37,7 +59,8 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
     for (int64_t begin = 0; begin < set.size(); begin += options.batch_size, ++step) {
       const int64_t end = std::min(begin + options.batch_size, set.size());
       const at::Tensor idx = order.slice(0, begin, end);
-      const at::Tensor images = set.images.index_select(0, idx).to(at::kFloat) / 255;
+      at::Tensor images = set.images.index_select(0, idx).to(at::kFloat) / 255;
+      if (options.augment) images = augment(images);
       const at::Tensor labels = set.labels.index_select(0, idx);
       // Cosine decay of the learning rate over the whole run.
       const double lr =

@@ -18,7 +18,9 @@ struct TrainOptions {
   int64_t epochs = 5;
   int64_t batch_size = 128;
   double lr = 2e-3;  // Adam, cosine decay to 0 over the run
-  double weight_decay = 0;
+  double weight_decay = 0;  // Adam's L2 penalty
+  // Random crops of the image zero-padded by 2 pixels and horizontal flips, per image and step.
+  bool augment = false;
   uint64_t seed = 1;
 };
 

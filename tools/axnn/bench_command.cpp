@@ -1,11 +1,13 @@
 // axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8
-// (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads.
+// (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads; `axnn bench model` times a
+// model's approximate int8 inference against its fp32 inference.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "bench/lut_gemm_bench.h"
+#include "bench/model_bench.h"
 #include "bench/problems.h"
 #include "commands.h"
 #include "core/cpu.h"
@@ -73,6 +75,44 @@ void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
   }
 }
 
+void run_model(const bench::ModelBenchOptions& options, bool json) {
+  const bench::ModelBenchResult result = bench::run_model_bench(options);
+  if (json)
+    std::puts(bench::to_json(result).dump(2).c_str());
+  else
+    std::fputs(bench::format_model_bench(result).c_str(), stdout);
+}
+
+void add_model_bench(CLI::App& bench) {
+  struct Args {
+    bench::ModelBenchOptions options;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench.add_subcommand(
+      "model",
+      "Images/s of a model's approximate int8 inference (every layer on --mult) and of the same\n"
+      "model in LibTorch fp32, same batch and threads, and the ratio of their times. Without\n"
+      "--checkpoint the weights are random and the calibration comes from the benchmark batch.");
+  auto& o = args->options;
+  auto* model = cmd->add_option("--model", o.model, "lenet5, mlp, resnet20 or vit-tiny")
+                    ->capture_default_str();
+  cmd->add_option("--checkpoint", o.checkpoint, "A trained, calibrated checkpoint instead")
+      ->excludes(model);
+  cmd->add_option("--mult", o.mult, "Multiplier for every layer (a name or file)")
+      ->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Images per forward")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Threads for both runs")->capture_default_str();
+  cmd->add_option("--repeat", o.timing.min_runs, "Minimum timed runs of each")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    args->options.timing.max_runs = std::max(args->options.timing.max_runs,
+                                             args->options.timing.min_runs);
+    run_model(args->options, args->json);
+  });
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -114,6 +154,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   lut->add_flag("--json", args->json, "Print JSON: one object for a shape, an array for a batch");
   lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
+  add_model_bench(*bench);
 }
 
 }  // namespace axnn::cli

@@ -74,6 +74,9 @@ void add_train_options(CLI::App& cmd, train::TrainOptions& options) {
   cmd.add_option("--epochs", options.epochs, "Epochs")->capture_default_str();
   cmd.add_option("--batch", options.batch_size, "Batch size")->capture_default_str();
   cmd.add_option("--lr", options.lr, "Adam learning rate (cosine decay)")->capture_default_str();
+  cmd.add_option("--weight-decay", options.weight_decay, "Adam L2 penalty")->capture_default_str();
+  cmd.add_flag("--augment", options.augment,
+               "Random crops (2-pixel zero padding) and horizontal flips of the training images");
 }
 
 // Fails before any long work when the output's folder does not exist.

@@ -1,0 +1,47 @@
+// Model benchmark: images/s of a model's approximate int8 inference (every layer on one multiplier,
+// through the LUT kernels) and of the same model in exact fp32 (LibTorch), same batch and threads,
+// in one run, with the ratio DESIGN.md section 3 sets a target for.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bench/timing.h"
+#include "models/zoo.h"
+
+namespace axnn::bench {
+
+struct ModelBenchOptions {
+  std::string model = "resnet20";  // a zoo name; ignored when checkpoint is set
+  std::string checkpoint;          // a trained, calibrated checkpoint (train/train.h), optional
+  std::string mult = "exact8s";    // multiplier for every layer
+  models::InputSpec spec;          // input of a zoo model (Fashion-MNIST's by default)
+  int64_t batch = 64;
+  int threads = 1;  // at::set_num_threads for both runs
+  uint32_t seed = 1;
+  TimingOptions timing;
+};
+
+struct ModelBenchResult {
+  std::string model, mult;
+  int64_t batch = 0;
+  int threads = 0;
+  double relative_power = 0;  // the network's relative multiplier power; negative if unknown
+  double macs_per_image = 0;  // conv, linear and attention MACs
+  Timing approx, fp32;        // seconds per batch
+
+  [[nodiscard]] double images_per_second(const Timing& t) const { return batch / t.min; }
+  // Approximate time over fp32 time (the target is <= 1.5), at the min and the median.
+  [[nodiscard]] double slowdown() const { return approx.min / fp32.min; }
+  [[nodiscard]] double slowdown_median() const { return approx.median / fp32.median; }
+};
+
+// Builds (or loads) the model; without a checkpoint its weights are random and its activations are
+// calibrated on the benchmark batch itself. Throws axnn::Error naming a bad option.
+ModelBenchResult run_model_bench(const ModelBenchOptions& options);
+
+nlohmann::ordered_json to_json(const ModelBenchResult& result);
+std::string format_model_bench(const ModelBenchResult& result);
+
+}  // namespace axnn::bench
