@@ -1,7 +1,7 @@
 // AVX2 LUT-GEMM: the two table-load schedules with 256-bit registers.
 //
 // Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
-// weight code a (offsets_), and transposed, row-major over the activation code b (offsets_t_);
+// weight code a (offsets), and transposed, row-major over the activation code b (offsets_t);
 // 128 KB each.
 //
 // table-load-over-m (large N). For a block of 32 rows of A and kKBlock k, build
@@ -17,7 +17,7 @@
 // take whole 32-row blocks; the last blocks % threads blocks are cut into column ranges.
 //
 // table-load-over-n (large M, small N). The mirror image: T[k][a][32 columns] = u[a][B[k][col]]
-// from the rows of offsets_t_ selected by a block of 32 columns of B, then each code A[m][k]
+// from the rows of offsets_t selected by a block of 32 columns of B, then each code A[m][k]
 // selects a row; four rows of A at a time; no transposition into C.
 //
 // The build costs 256 rows per k, so it pays off only when enough columns (rows) share it: the
@@ -91,17 +91,21 @@ inline void widen_words(__m256i s1, __m256i s2, int32_t* dst, bool add) {
   _mm256_store_si256(p + 1, r1);
 }
 
+// The table as this impl reads it, shared through the TableCache.
+struct Avx2Table {
+  int32_t bias;
+  std::vector<uint16_t> offsets;    // [a][b]
+  std::vector<uint16_t> offsets_t;  // [b][a]
+};
+
 class LutGemmAvx2 final : public LutGemm::Impl {
  public:
-  LutGemmAvx2(const LutGemmDesc& desc, OffsetTable offsets)
+  LutGemmAvx2(const LutGemmDesc& desc, std::shared_ptr<const Avx2Table> table)
       : Impl(desc.m, desc.k),
-        bias_(offsets.bias),
+        bias_(table->bias),
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
         forced_(find_schedule(desc, "avx2", kSchedules)),
-        offsets_(std::move(offsets.offsets)),
-        offsets_t_(offsets_.size()) {
-    for (int a = 0; a < 256; ++a)
-      for (int b = 0; b < 256; ++b) offsets_t_[b * 256 + a] = offsets_[a * 256 + b];
+        table_(std::move(table)) {
     // A in blocks of 32 rows, k-major, padded rows use code 0 (their sums are discarded).
     a_.assign(blocks_ * desc.k * kBlockRows, 0);
     for (int64_t r = 0; r < desc.m; ++r)
@@ -156,7 +160,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
         const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0);
-          build_table(offsets_.data(), a_.data() + (mb * depth + k0) * kBlockRows, kb, t);
+          build_table(table_->offsets.data(), a_.data() + (mb * depth + k0) * kBlockRows, kb, t);
           lines(t, b + k0 * ldb, ldb, 1, j0, j1, k0, kb, depth, part, sums);
         }
         const int64_t m0 = mb * kBlockRows;
@@ -186,7 +190,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
           for (int64_t kk = 0; kk < kb; ++kk)
             for (int64_t col = 0; col < kBlockRows; ++col)
               codes[kk * kBlockRows + col] = col < cols ? b[(k0 + kk) * ldb + n0 + col] : 0;
-          build_table(offsets_t_.data(), codes, kb, t);
+          build_table(table_->offsets_t.data(), codes, kb, t);
           lines(t, a_k_blocks_.data() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
         }
         store_row_sums(sums, kBlockRows, r0, r1, n0, cols, static_cast<int32_t>(k_bias()), c, ldc);
@@ -195,7 +199,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   }
 
   // T[kk][code][0..31] = source[codes[kk * 32 + i]][code] for the 32 lanes i, kk < kb: the rows
-  // of `source` (offsets_ or offsets_t_) selected by 32 codes per k, transposed.
+  // of `source` (offsets or offsets_t) selected by 32 codes per k, transposed.
   static void build_table(const uint16_t* source, const uint8_t* codes, int64_t kb, uint16_t* t) {
     const uint16_t* rows[kBlockRows];
     for (int64_t kk = 0; kk < kb; ++kk) {
@@ -261,8 +265,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   int32_t bias_;
   int64_t blocks_;
   int forced_;                       // index into kSchedules, -1 to choose per run
-  std::vector<uint16_t> offsets_;    // [a][b]
-  std::vector<uint16_t> offsets_t_;  // [b][a]
+  std::shared_ptr<const Avx2Table> table_;
   std::vector<uint8_t> a_;           // [block][k][32 rows]
   std::vector<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
 };
@@ -270,9 +273,20 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 }  // namespace
 
 std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc) {
-  OffsetTable offsets = make_offset_table(desc);
-  if (offsets.offsets.empty()) return nullptr;
-  return std::make_shared<const LutGemmAvx2>(desc, std::move(offsets));
+  static TableCache<Avx2Table> cache;
+  auto table = cache.get(desc, [](const LutGemmDesc& d) -> std::shared_ptr<const Avx2Table> {
+    OffsetTable offsets = make_offset_table(d);
+    if (offsets.offsets.empty()) return nullptr;
+    auto packed = std::make_shared<Avx2Table>();
+    packed->bias = offsets.bias;
+    packed->offsets = std::move(offsets.offsets);
+    packed->offsets_t.resize(packed->offsets.size());
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b) packed->offsets_t[b * 256 + a] = packed->offsets[a * 256 + b];
+    return packed;
+  });
+  if (!table) return nullptr;
+  return std::make_shared<const LutGemmAvx2>(desc, std::move(table));
 }
 
 }  // namespace axnn::kernels

@@ -1,8 +1,8 @@
 // AVX-512 (F, BW, VL, VBMI) LUT-GEMM.
 //
 // Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable) are stored as byte
-// planes of 256 bytes: planes_[b] = {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8} over the
-// weight code a for each activation code b, and rows_[a] the same over b for each a; 128 KB each.
+// planes of 256 bytes: planes[b] = {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8} over the
+// weight code a for each activation code b, and rows[a] the same over b for each a; 128 KB each.
 // Looking up 64 codes in the planes of one code is, per plane, two merge-masked vpermi2b: the
 // first resolves the codes with bit 7 clear from the low 128 entries, the second the others from
 // the high 128 (bit-7 masks of the stationary A are computed at create, of B with vpmovb2m). For
@@ -26,7 +26,7 @@
 //   (16 KB + 640 B) so that rows of successive k do not alias in the cache sets. Threads take
 //   whole 32-row blocks; the last blocks % threads blocks are cut into column ranges.
 // - table-load-over-n (large M, small N: the linears of a ViT at batch 1). The mirror image: T
-//   from a block of 32 columns of B (packed per call, masks by vpmovb2m) and rows_, then each
+//   from a block of 32 columns of B (packed per call, masks by vpmovb2m) and rows, then each
 //   code A[m][k] selects a row of 32 columns; eight rows of A at a time; no transposition.
 // - planes-over-m (small N and M, where building 256 rows per k would not pay off). For each
 //   column n and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to
@@ -36,7 +36,7 @@
 //   uses a 256 k x 256 row slice of A^T (64 KB) before the next slice, so A^T is read from L2 once
 //   per tile, not from memory once per column, when it is larger than L2 (large M x K).
 // - planes-over-n (small M, or N so large that table-load's partial sums spill to memory). For
-//   each row m and k, the 8 plane registers of code A[m][k] (rows_) are loaded once and used for
+//   each row m and k, the 8 plane registers of code A[m][k] (rows) are loaded once and used for
 //   up to 4 vectors of B[k][n0 .. n0 + 256), 64 lookups each (the last vector of a row loaded
 //   with a lane mask). The B tile (K x 256 codes) is shared by all rows; threads split the
 //   (tile, row) tasks.
@@ -49,6 +49,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "kernels/cpu/lut_gemm_impl.h"
 
@@ -169,60 +170,36 @@ inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
   }
 }
 
+// The table as this impl reads it (byte planes, see the top comment), shared through the
+// TableCache.
+struct Avx512Table {
+  int32_t bias;
+  AlignedBuffer<uint8_t> planes;  // [b][lo 256 | hi 256] over a
+  AlignedBuffer<uint8_t> rows;    // [a][lo 256 | hi 256] over b
+};
+
+// One layout of A's codes, with the bit-7 masks of its index vectors where the layout has them.
+struct PackedA {
+  std::once_flag once;
+  AlignedBuffer<uint8_t> codes;
+  std::vector<uint64_t> masks;
+};
+
 class LutGemmAvx512 final : public LutGemm::Impl {
  public:
-  LutGemmAvx512(const LutGemmDesc& desc, const OffsetTable& offsets)
+  LutGemmAvx512(const LutGemmDesc& desc, std::shared_ptr<const Avx512Table> table)
       : Impl(desc.m, desc.k),
-        bias_(offsets.bias),
+        bias_(table->bias),
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
         pairs_((desc.k + 1) / 2),
         chunks_((desc.m + kChunk - 1) / kChunk),
         index_bits_(std::max(6, desc.bits)),
-        forced_(find_schedule(desc, "avx512", kSchedules)) {
-    planes_ = make_aligned<uint8_t>(256 * 512);
-    rows_ = make_aligned<uint8_t>(256 * 512);
-    for (int b = 0; b < 256; ++b)
-      for (int a = 0; a < 256; ++a) {
-        const uint16_t u = offsets.offsets[a * 256 + b];
-        planes_[b * 512 + a] = rows_[a * 512 + b] = static_cast<uint8_t>(u & 255);
-        planes_[b * 512 + 256 + a] = rows_[a * 512 + 256 + b] = static_cast<uint8_t>(u >> 8);
-      }
-    auto code = [&](int64_t row, int64_t col) -> uint8_t {
-      return row < desc.m && col < desc.k ? desc.a[row * desc.lda + col] : 0;
-    };
-    // Table-load index vectors: lane l of pair p holds rows 8l..8l+7 of k = 2p, then of 2p + 1.
-    pair_idx_ = make_aligned<uint8_t>(blocks_ * pairs_ * 64);
-    pair_mask_.resize(blocks_ * pairs_ * 2);
-    for (int64_t mb = 0; mb < blocks_; ++mb)
-      for (int64_t p = 0; p < pairs_; ++p) {
-        uint8_t* v = pair_idx_.get() + (mb * pairs_ + p) * 64;
-        for (int r = 0; r < 32; ++r) {
-          v[16 * (r / 8) + r % 8] = code(mb * kBlockRows + r, 2 * p);
-          v[16 * (r / 8) + 8 + r % 8] = code(mb * kBlockRows + r, 2 * p + 1);
-        }
-        set_masks(v, &pair_mask_[(mb * pairs_ + p) * 2]);
-      }
-    // Planes-over-m index vectors: A^T, rows padded to whole chunks.
-    const int64_t padded = chunks_ * kChunk;
-    a_t_ = make_aligned<uint8_t>(desc.k * padded);
-    a_t_mask_.resize(desc.k * chunks_ * 2);
-    for (int64_t p = 0; p < desc.k; ++p) {
-      for (int64_t r = 0; r < padded; ++r) a_t_[p * padded + r] = code(r, p);
-      for (int64_t c = 0; c < chunks_; ++c)
-        set_masks(a_t_.get() + p * padded + c * kChunk, &a_t_mask_[(p * chunks_ + c) * 2]);
-    }
-    // Planes-over-n row codes: A, dense.
+        forced_(find_schedule(desc, "avx512", kSchedules)),
+        table_(std::move(table)) {
+    // A dense; the other layouts are derived from it on their schedule's first run.
     a_ = make_aligned<uint8_t>(desc.m * desc.k);
     for (int64_t r = 0; r < desc.m; ++r)
-      for (int64_t p = 0; p < desc.k; ++p) a_[r * desc.k + p] = code(r, p);
-    // Table-load-over-n row codes: A in k blocks, [k / kKBlock][row][k % kKBlock], so that a k
-    // block of every row is one contiguous M x 16 slice.
-    const int64_t k_blocks = (desc.k + kKBlock - 1) / kKBlock;
-    a_k_blocks_ = make_aligned<uint8_t>(k_blocks * desc.m * kKBlock);
-    for (int64_t kb = 0; kb < k_blocks; ++kb)
-      for (int64_t r = 0; r < desc.m; ++r)
-        for (int64_t kk = 0; kk < kKBlock; ++kk)
-          a_k_blocks_[(kb * desc.m + r) * kKBlock + kk] = code(r, kb * kKBlock + kk);
+      std::copy_n(desc.a + r * desc.lda, desc.k, a_.get() + r * desc.k);
   }
 
   std::string_view name() const override { return "avx512"; }
@@ -282,6 +259,60 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
+  // A's code at (row, col), 0 in the padding past m and k.
+  uint8_t code(int64_t row, int64_t col) const {
+    return row < m() && col < k() ? a_[row * k() + col] : 0;
+  }
+
+  // Table-load-over-m index vectors: lane l of pair p holds rows 8l..8l+7 of k = 2p, then of
+  // 2p + 1.
+  const PackedA& pair_layout() const {
+    std::call_once(pair_layout_.once, [this] {
+      pair_layout_.codes = make_aligned<uint8_t>(blocks_ * pairs_ * 64);
+      pair_layout_.masks.resize(blocks_ * pairs_ * 2);
+      for (int64_t mb = 0; mb < blocks_; ++mb)
+        for (int64_t p = 0; p < pairs_; ++p) {
+          uint8_t* v = pair_layout_.codes.get() + (mb * pairs_ + p) * 64;
+          for (int r = 0; r < 32; ++r) {
+            v[16 * (r / 8) + r % 8] = code(mb * kBlockRows + r, 2 * p);
+            v[16 * (r / 8) + 8 + r % 8] = code(mb * kBlockRows + r, 2 * p + 1);
+          }
+          set_masks(v, &pair_layout_.masks[(mb * pairs_ + p) * 2]);
+        }
+    });
+    return pair_layout_;
+  }
+
+  // Planes-over-m index vectors: A^T, rows padded to whole chunks.
+  const PackedA& transposed_layout() const {
+    std::call_once(transposed_layout_.once, [this] {
+      const int64_t padded = chunks_ * kChunk;
+      transposed_layout_.codes = make_aligned<uint8_t>(k() * padded);
+      transposed_layout_.masks.resize(k() * chunks_ * 2);
+      for (int64_t p = 0; p < k(); ++p) {
+        uint8_t* row = transposed_layout_.codes.get() + p * padded;
+        for (int64_t r = 0; r < padded; ++r) row[r] = code(r, p);
+        for (int64_t c = 0; c < chunks_; ++c)
+          set_masks(row + c * kChunk, &transposed_layout_.masks[(p * chunks_ + c) * 2]);
+      }
+    });
+    return transposed_layout_;
+  }
+
+  // Table-load-over-n row codes: A in k blocks, [k / kKBlock][row][k % kKBlock], so that a k
+  // block of every row is one contiguous M x 16 slice.
+  const PackedA& k_block_layout() const {
+    std::call_once(k_block_layout_.once, [this] {
+      const int64_t k_blocks = (k() + kKBlock - 1) / kKBlock;
+      k_block_layout_.codes = make_aligned<uint8_t>(k_blocks * m() * kKBlock);
+      for (int64_t kb = 0; kb < k_blocks; ++kb)
+        for (int64_t r = 0; r < m(); ++r)
+          for (int64_t kk = 0; kk < kKBlock; ++kk)
+            k_block_layout_.codes[(kb * m() + r) * kKBlock + kk] = code(r, kb * kKBlock + kk);
+    });
+    return k_block_layout_;
+  }
+
   static void set_masks(const uint8_t* v, uint64_t* masks) {
     uint64_t high = 0;
     for (int i = 0; i < 64; ++i) high |= static_cast<uint64_t>(v[i] >> 7) << i;
@@ -294,7 +325,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   // T[2p + h][code][0..31] = u-lookups of the 32 lanes of half h of index vector p, for every
-  // code (0..255) and p < count: `source` holds the byte planes per code (planes_ or rows_).
+  // code (0..255) and p < count: `source` holds the byte planes per code (planes or rows).
   template <int kIndexBits>
   static void build_table(const uint8_t* source, const uint8_t* idx, const uint64_t* masks,
                           int64_t count, uint16_t* t) {
@@ -361,13 +392,14 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                          sums + j * 32, step);
   }
 
-  // Table-load over m: T from A's row block and planes_, B's codes select its rows.
+  // Table-load over m: T from A's row block and planes, B's codes select its rows.
   template <int kIndexBits>
   void run_table_load_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
                         int threads) const {
     const int64_t rows = m(), depth = k();
     const int32_t bias = k_bias();
     const std::vector<BlockTask> tasks = split_blocks(blocks_, n, threads, kTableLines);
+    const PackedA& a = pair_layout();
     reserve_scratch(threads, [&] { table_load_buffers(n); });
 #pragma omp parallel num_threads(threads)
     {
@@ -377,8 +409,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         const auto [mb, j0, j1] = tasks[task];
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0), p0 = mb * pairs_ + k0 / 2;
-          build_table<kIndexBits>(planes_.get(), pair_idx_.get() + p0 * 64,
-                                  pair_mask_.data() + p0 * 2, (kb + 1) / 2, t);
+          build_table<kIndexBits>(table_->planes.get(), a.codes.get() + p0 * 64,
+                                  a.masks.data() + p0 * 2, (kb + 1) / 2, t);
           table_load_lines(t, b + k0 * ldb, ldb, 1, j0, j1, k0, kb, depth, part, sums);
         }
         const int64_t m0 = mb * kBlockRows;
@@ -397,6 +429,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int32_t bias = k_bias();
     const std::vector<BlockTask> tasks =
         split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTableLines);
+    const uint8_t* a_blocks = k_block_layout().codes.get();
     reserve_scratch(threads, [&] { table_load_buffers(rows); });
 #pragma omp parallel num_threads(threads)
     {
@@ -409,7 +442,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         const int64_t n0 = cb * kBlockRows, cols = std::min(kBlockRows, n - n0);
         for (int64_t k0 = 0; k0 < depth; k0 += kKBlock) {
           const int64_t kb = std::min(kKBlock, depth - k0), pairs = (kb + 1) / 2;
-          // Same lane order as pair_idx_: lane l of pair p holds columns 8l..8l+7 of k = 2p,
+          // Same lane order as pair_layout(): lane l of pair p holds columns 8l..8l+7 of k = 2p,
           // then of 2p + 1; columns past n and k past depth read code 0 (results unused).
           for (int64_t p = 0; p < pairs; ++p) {
             uint8_t* v = idx + 64 * p;
@@ -421,8 +454,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
               }
             set_masks(v, masks + 2 * p);
           }
-          build_table<kIndexBits>(rows_.get(), idx, masks, pairs, t);
-          table_load_lines(t, a_k_blocks_.get() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth,
+          build_table<kIndexBits>(table_->rows.get(), idx, masks, pairs, t);
+          table_load_lines(t, a_blocks + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth,
                            part, sums);
         }
         store_row_sums(sums, kBlockRows, r0, r1, n0, cols, bias, c, ldc);
@@ -435,13 +468,14 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   void planes_tile(const uint8_t* b, int64_t ldb, int64_t c0, int64_t k0, int64_t kb, int32_t* dst,
                    bool add) const {
     const int64_t padded = chunks_ * kChunk;
+    const PackedA& a_t = transposed_layout();  // packed by run_planes already
     PlaneAcc acc[kCount];
     for (int g = 0; g < kCount; ++g)
       acc[g].l1 = acc[g].l2 = acc[g].h1 = acc[g].h2 = _mm512_setzero_si512();
     for (int64_t p = k0; p < k0 + kb; ++p) {
-      const Planes planes = load_planes(planes_.get() + 512 * b[p * ldb]);
-      const uint8_t* idx = a_t_.get() + p * padded + c0 * kChunk;
-      const uint64_t* masks = a_t_mask_.data() + (p * chunks_ + c0) * 2;
+      const Planes planes = load_planes(table_->planes.get() + 512 * b[p * ldb]);
+      const uint8_t* idx = a_t.codes.get() + p * padded + c0 * kChunk;
+      const uint64_t* masks = a_t.masks.data() + (p * chunks_ + c0) * 2;
       for (int g = 0; g < kCount; ++g) {
         __m512i lo, hi;
         lookup<kIndexBits>(planes, _mm512_load_si512(idx + kChunk * g), masks[2 * g],
@@ -457,6 +491,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                   int threads) const {
     const int64_t rows = m(), depth = k(), padded = chunks_ * kChunk;
     const int32_t bias = k_bias();
+    transposed_layout();  // packed here, outside the parallel region, so that failures throw
     reserve_scratch(threads, [&] { sums_buffer(kPlanesCols * padded); });
 #pragma omp parallel num_threads(threads)
     {
@@ -509,7 +544,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       for (int g = 0; g < kCount; ++g)
         acc[g].l1 = acc[g].l2 = acc[g].h1 = acc[g].h2 = _mm512_setzero_si512();
       for (int64_t p = k0; p < k1; ++p) {
-        const Planes planes = load_planes(rows_.get() + 512 * a_row[p]);
+        const Planes planes = load_planes(table_->rows.get() + 512 * a_row[p]);
         const uint8_t* bp = b + p * ldb;
         for (int g = 0; g < kCount; ++g) {
           const __m512i idx = g + 1 < kCount ? _mm512_loadu_si512(bp + kChunk * g)
@@ -561,22 +596,37 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   int64_t chunks_;                     // row chunks of kChunk (planes-over-m)
   int index_bits_;                     // 8, 7 or 6: bits of the weight codes as stored (see lookup)
   int forced_;                         // index into kSchedules, -1 to choose per run
-  AlignedBuffer<uint8_t> planes_;      // [b][lo 256 | hi 256] over a
-  AlignedBuffer<uint8_t> rows_;        // [a][lo 256 | hi 256] over b
-  AlignedBuffer<uint8_t> pair_idx_;    // [block][pair][64]
-  std::vector<uint64_t> pair_mask_;    // [block][pair][high, low]
-  AlignedBuffer<uint8_t> a_t_;         // [k][chunks * 64]
-  std::vector<uint64_t> a_t_mask_;     // [k][chunk][high, low]
+  std::shared_ptr<const Avx512Table> table_;
   AlignedBuffer<uint8_t> a_;           // [m][k]
-  AlignedBuffer<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
+  // Packed on first use (std::call_once, as run() may be called concurrently), so that a LutGemm
+  // created for one call packs only the layout its schedule reads.
+  mutable PackedA pair_layout_;        // [block][pair][64], masks [block][pair][high, low]
+  mutable PackedA transposed_layout_;  // [k][chunks * 64], masks [k][chunk][high, low]
+  mutable PackedA k_block_layout_;     // [k / kKBlock][m][k % kKBlock], no masks
 };
 
 }  // namespace
 
 std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc& desc) {
-  const OffsetTable offsets = make_offset_table(desc);
-  if (offsets.offsets.empty()) return nullptr;
-  return std::make_shared<const LutGemmAvx512>(desc, offsets);
+  static TableCache<Avx512Table> cache;
+  auto table = cache.get(desc, [](const LutGemmDesc& d) -> std::shared_ptr<const Avx512Table> {
+    const OffsetTable offsets = make_offset_table(d);
+    if (offsets.offsets.empty()) return nullptr;
+    auto packed = std::make_shared<Avx512Table>();
+    packed->bias = offsets.bias;
+    packed->planes = make_aligned<uint8_t>(256 * 512);
+    packed->rows = make_aligned<uint8_t>(256 * 512);
+    for (int b = 0; b < 256; ++b)
+      for (int a = 0; a < 256; ++a) {
+        const uint16_t u = offsets.offsets[a * 256 + b];
+        packed->planes[b * 512 + a] = packed->rows[a * 512 + b] = static_cast<uint8_t>(u & 255);
+        packed->planes[b * 512 + 256 + a] = packed->rows[a * 512 + 256 + b] =
+            static_cast<uint8_t>(u >> 8);
+      }
+    return packed;
+  });
+  if (!table) return nullptr;
+  return std::make_shared<const LutGemmAvx512>(desc, std::move(table));
 }
 
 }  // namespace axnn::kernels

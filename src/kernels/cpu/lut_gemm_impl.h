@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <cstring>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <span>
 #include <string_view>
@@ -41,6 +44,40 @@ class LutGemm::Impl {
 struct OffsetTable {
   int32_t bias = 0;               // the table minimum
   std::vector<uint16_t> offsets;  // [a][b], 65536 entries
+};
+
+// An impl's packed tables by content, shared by every LutGemm created over the same table:
+// packing a table costs far more than packing a small A, and a network's layers create LutGemms
+// over the same few tables again and again (one per layer call, one per attention slice). The
+// key is the whole table, compared entry by entry, so a hit is always the same table.
+template <class Packed>
+class TableCache {
+ public:
+  // The packed form of desc's table: cached, or pack(desc) on a miss. A null result (the impl
+  // declines the table) is cached too.
+  template <class Pack>
+  std::shared_ptr<const Packed> get(const LutGemmDesc& desc, const Pack& pack) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->bits == desc.bits && it->table.size() == desc.table.size() &&
+          std::memcmp(it->table.data(), desc.table.data(), desc.table.size_bytes()) == 0) {
+        entries_.splice(entries_.begin(), entries_, it);  // most recently used first
+        return it->packed;
+      }
+    entries_.push_front({desc.bits, {desc.table.begin(), desc.table.end()}, pack(desc)});
+    if (entries_.size() > kEntries) entries_.pop_back();
+    return entries_.front().packed;
+  }
+
+ private:
+  static constexpr size_t kEntries = 8;
+  struct Entry {
+    int bits;
+    std::vector<int32_t> table;
+    std::shared_ptr<const Packed> packed;
+  };
+  std::mutex mutex_;
+  std::list<Entry> entries_;
 };
 
 // The table-load schedules' geometry, the same for every ISA: T holds, per k, 256 rows of 32
