@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev         # oneDNN: the exact int8 GEMM baseline of the benchmarks
   libcli11-dev        # the axnn command line
   nlohmann-json3-dev  # .axm metadata, --json output
+  libyaml-cpp-dev     # YAML layer rule files (--config rules.yaml)
   libfmt-dev libspdlog-dev
   zlib1g-dev            # gzip IDX dataset files
   dataset-fashion-mnist # the default dataset, read from /usr/share/datasets (never downloaded)

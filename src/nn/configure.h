@@ -9,7 +9,14 @@
 //   {"layers": [{"match": "conv1", "mult": "exact"},
 //               {"type": "matmul", "mult": "exact"},
 //               {"match": "*", "mult": "trunc8s_k4", "grad_mode": "ste"}]}
-// with the keys of layer_config.h besides "match" and "type".
+// with the keys of layer_config.h besides "match" and "type", or the same structure in YAML when
+// the file ends in .yaml or .yml:
+//   layers:
+//     - {match: conv1, mult: exact}
+//     - {type: matmul, mult: exact}
+//     - {match: "*", mult: trunc8s_k4, per_channel: false}   # a bare * would be a YAML alias
+// Unquoted YAML scalars are typed as in YAML 1.2 (true/false, numbers, null), quoted ones are
+// strings; both formats then go through the same validation.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -29,7 +36,8 @@ struct ConfigRule {
   LayerConfig config;
 };
 
-// Throws axnn::Error naming the file, the rule's index and the problem.
+// JSON, or YAML by the file's extension. Throws axnn::Error naming the file and the rule's index
+// (YAML and JSON syntax errors: the line) and the problem.
 std::vector<ConfigRule> load_config_rules(const std::filesystem::path& path);
 // One rule for every layer: what `--mult NAME` means.
 std::vector<ConfigRule> rules_for_all(const std::string& mult);

@@ -16,6 +16,7 @@
 namespace axnn::nn {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 struct Net : torch::nn::Module {
@@ -35,14 +36,21 @@ std::map<std::string, std::string> mults(const std::vector<LayerInfo>& table) {
   return out;
 }
 
-// One file per test: ctest runs the tests of this file in parallel processes.
-std::filesystem::path write(const std::string& text) {
+// One file per test and extension: ctest runs the tests of this file in parallel processes.
+std::filesystem::path write(const std::string& text, const std::string& extension = ".json") {
   const auto path =
       std::filesystem::temp_directory_path() /
       ("axnn_test_rules_" +
-       std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".json");
+       std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + extension);
   std::ofstream(path) << text;
   return path;
+}
+
+// Every layer's whole config, as the checkpoint would record it.
+std::map<std::string, nlohmann::json> configs(Net& net) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& [name, layer] : ax_layers(net)) out[name] = to_json(layer->config());
+  return out;
 }
 
 using axnn::test_util::error_of;
@@ -94,6 +102,66 @@ TEST(Configure, BadRuleFilesNameTheFileAndRule) {
   EXPECT_THAT(error_of([&] { load_config_rules(path); }),
               HasSubstr("layers[0]: unknown key 'mul'"));
   path = write(R"({"rules": []})");
+  EXPECT_THAT(error_of([&] { load_config_rules(path); }), HasSubstr("{\"layers\": [rules...]}"));
+  std::filesystem::remove(path);
+}
+
+TEST(Configure, YamlAndJsonRuleFilesConfigureAlike) {
+  const auto json = write(R"({"layers": [
+      {"match": "head", "mult": "exact"},
+      {"type": "conv2d", "mult": "mitchell8s", "grad_mode": "lut-grad", "per_channel": false},
+      {"match": "*", "mult": "exact8s", "dynamic": true, "calib": "mse", "percentile": 99.9}]})");
+  const auto yaml = write(R"(# the same rules
+layers:
+  - match: head
+    mult: exact
+  - {type: conv2d, mult: mitchell8s, grad_mode: lut-grad, per_channel: false}
+  - match: "*"
+    mult: 'exact8s'
+    dynamic: true
+    calib: mse
+    percentile: 99.9
+)",
+                          ".yml");
+  Net from_json, from_yaml;
+  configure_layers(from_json, load_config_rules(json));
+  configure_layers(from_yaml, load_config_rules(yaml));
+  std::filesystem::remove(json);
+  std::filesystem::remove(yaml);
+  EXPECT_EQ(configs(from_yaml), configs(from_json));
+  EXPECT_FALSE(from_yaml.conv2->config().per_channel);
+  EXPECT_TRUE(from_yaml.head->config().per_channel);
+  EXPECT_EQ(from_yaml.attn->config().calib.method, quant::CalibMethod::kMse);
+}
+
+TEST(Configure, UnquotedYamlScalarsAreBooleansAndNumbers) {
+  Net net;
+  auto path = write(R"(layers:
+  - {match: "*", mult: exact8s, narrow_range: False, dynamic: TRUE, percentile: 99}
+)",
+                    ".yaml");
+  configure_layers(net, load_config_rules(path));
+  EXPECT_FALSE(net.head->config().narrow_range);
+  EXPECT_TRUE(net.head->config().dynamic);
+  EXPECT_EQ(net.head->config().calib.percentile, 99.0);
+  // Quoted, a boolean is a string and the same validation as JSON's rejects it.
+  path = write("layers:\n  - {mult: exact8s, per_channel: \"false\"}\n", ".yaml");
+  EXPECT_THAT(error_of([&] { load_config_rules(path); }),
+              AllOf(HasSubstr(path.string() + ": layers[0]"), HasSubstr("boolean")));
+  std::filesystem::remove(path);
+}
+
+TEST(Configure, BadYamlFilesNameTheFileAndLineOrRule) {
+  auto path = write("layers:\n  - match: conv1\n    mult: [exact8s\n", ".yaml");
+  EXPECT_THAT(error_of([&] { load_config_rules(path); }),
+              AllOf(HasSubstr(path.string() + ": not valid YAML: line 4"), HasSubstr("flow")));
+  path = write("layers:\n  - {match: conv1, mult: exact}\n  - {match: x, mul: exact}\n", ".yaml");
+  EXPECT_THAT(error_of([&] { load_config_rules(path); }),
+              HasSubstr(path.string() + ": layers[1]: unknown key 'mul'"));
+  path = write("layers:\n  - match: conv1\n    mult: exact\n    mult: exact8s\n", ".yaml");
+  EXPECT_THAT(error_of([&] { load_config_rules(path); }),
+              HasSubstr(path.string() + ": line 4: key 'mult' given twice"));
+  path = write("rules: []\n", ".yaml");
   EXPECT_THAT(error_of([&] { load_config_rules(path); }), HasSubstr("{\"layers\": [rules...]}"));
   std::filesystem::remove(path);
 }

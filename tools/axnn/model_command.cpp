@@ -43,7 +43,7 @@ struct LayerOptions {
                              "Multiplier for every layer (a name or file, see "
                              "`axnn mult list`); `exact` means fp32");
     auto* c = app.add_option("--config", config,
-                             "JSON file of per-layer rules (docs in "
+                             "Per-layer rules, JSON or YAML (.yaml/.yml; docs in "
                              "src/nn/configure.h): {\"layers\": [{\"match\": \"conv1\", ...}]}");
     m->excludes(c);
     app.add_option("--grad-mode", grad_mode, "With --mult: ste (default), ste-clip or lut-grad");
