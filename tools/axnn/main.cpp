@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
       "axnn: design deep neural networks for approximate hardware multipliers.\n"
       "Keeps a library of approximate multipliers (generated, imported, tables) with exact error\n"
       "metrics, emulates them bit-exactly in fast CPU LUT-GEMM kernels and in approximate\n"
-      "Conv2d/Linear/attention layers, and trains, calibrates, evaluates and retrains models.\n"
+      "Conv2d/Linear/attention layers; trains, calibrates, evaluates, retrains and sweeps models.\n"
       "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
       "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry.",
       "axnn"};
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   axnn::cli::add_mult_command(app);
   axnn::cli::add_bench_command(app);
   axnn::cli::add_model_commands(app);
+  axnn::cli::add_sweep_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

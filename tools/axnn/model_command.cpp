@@ -1,96 +1,18 @@
 // `axnn train | calibrate | eval | retrain`: the model pipeline on checkpoints.
-#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "commands.h"
-#include "core/error.h"
-#include "data/datasets.h"
+#include "model_options.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
-#include "train/train.h"
+#include "quant/calibrator.h"
 
 namespace axnn::cli {
 namespace {
-
-constexpr const char* kDataHelp =
-    "Dataset: fashion-mnist (Debian's dataset-fashion-mnist, the default), mnist:DIR (IDX files), "
-    "cifar10:DIR (CIFAR-10 binary batches)";
-
-data::Dataset load_data(const std::string& spec, data::Split split) {
-  if (spec == "fashion-mnist")
-    return data::read_mnist_dir(data::kFashionMnistDir, split, "fashion-mnist");
-  const auto colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon),
-                    dir = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  AXNN_CHECK(!dir.empty() && (kind == "mnist" || kind == "cifar10"),
-             "--data '{}': expected fashion-mnist, mnist:DIR or cifar10:DIR", spec);
-  return kind == "mnist" ? data::read_mnist_dir(dir, split, "mnist")
-                         : data::read_cifar10(dir, split);
-}
-
-// --mult NAME or --config FILE; neither keeps the layers as they are.
-struct LayerOptions {
-  std::string mult, config, grad_mode;
-
-  void add_to(CLI::App& app) {
-    auto* m = app.add_option("--mult", mult,
-                             "Multiplier for every layer (a name or file, see "
-                             "`axnn mult list`); `exact` means fp32");
-    auto* c = app.add_option("--config", config,
-                             "Per-layer rules, JSON or YAML (.yaml/.yml; docs in "
-                             "src/nn/configure.h): {\"layers\": [{\"match\": \"conv1\", ...}]}");
-    m->excludes(c);
-    app.add_option("--grad-mode", grad_mode, "With --mult: ste (default), ste-clip or lut-grad");
-  }
-  void apply(models::Model& model) const {
-    if (!config.empty()) {
-      AXNN_CHECK(grad_mode.empty(), "--grad-mode goes with --mult; put it in the --config rules");
-      nn::configure_layers(model, nn::load_config_rules(config));
-    } else if (!mult.empty()) {
-      auto rules = nn::rules_for_all(mult);
-      if (!grad_mode.empty()) rules[0].config.grad_mode = grad_mode;
-      nn::configure_layers(model, rules);
-    } else {
-      AXNN_CHECK(grad_mode.empty(), "--grad-mode goes with --mult");
-    }
-  }
-};
-
-// A checkpoint with the layer options applied.
-std::shared_ptr<models::Model> load_configured(const std::string& path, const LayerOptions& layers,
-                                               train::CheckpointInfo& info) {
-  auto model = train::load_checkpoint(path, &info);
-  layers.apply(*model);
-  return model;
-}
-
-void add_train_options(CLI::App& cmd, train::TrainOptions& options) {
-  cmd.add_option("--epochs", options.epochs, "Epochs")->capture_default_str();
-  cmd.add_option("--batch", options.batch_size, "Batch size")->capture_default_str();
-  cmd.add_option("--lr", options.lr, "Adam learning rate (cosine decay)")->capture_default_str();
-  cmd.add_option("--weight-decay", options.weight_decay, "Adam L2 penalty")->capture_default_str();
-  cmd.add_flag("--augment", options.augment,
-               "Random crops (2-pixel zero padding) and horizontal flips of the training images");
-}
-
-// Fails before any long work when the output's folder does not exist.
-void check_output(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  AXNN_CHECK(parent.empty() || std::filesystem::is_directory(parent),
-             "-o {}: the folder {} does not exist", path, parent.string());
-}
-
-void print_epoch(const train::EpochStats& s) {
-  fmt::print("epoch {}: loss {:.4f}, train top-1 {:.2f}%, {:.1f} s\n", s.epoch, s.loss,
-             100 * s.train_accuracy, s.seconds);
-  std::fflush(stdout);
-}
 
 void print_report(models::Model& model, const train::CheckpointInfo& info, double accuracy,
                   int64_t images, bool json) {
@@ -125,16 +47,6 @@ void print_report(models::Model& model, const train::CheckpointInfo& info, doubl
     fmt::print("  {:<22} {:<7} {:<26} {:>12} {:>7}\n", l.name, l.type, l.mult, l.macs_per_sample,
                l.relative_power ? fmt::format("{:.3f}", *l.relative_power) : "-");
 }
-
-struct ThreadsOption {
-  int threads = 0;
-  void add_to(CLI::App& app) {
-    app.add_option("--threads", threads, "Threads (default: all cores)");
-  }
-  void apply() const {
-    if (threads > 0) at::set_num_threads(threads);
-  }
-};
 
 }  // namespace
 
@@ -245,13 +157,11 @@ void add_model_commands(CLI::App& app) {
         "retrain", "Approximation-aware fine-tuning: train through the approximate layers");
     struct Args {
       std::string input, output;
-      train::TrainOptions options;
+      train::TrainOptions options = retrain_defaults();
       LayerOptions layers;
       ThreadsOption threads;
     };
     auto args = std::make_shared<Args>();
-    args->options.epochs = 1;
-    args->options.lr = 2e-4;
     cmd->add_option("checkpoint", args->input, "Calibrated checkpoint")->required();
     add_train_options(*cmd, args->options);
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();

@@ -1,0 +1,49 @@
+// Command-line pieces the model subcommands share (train, calibrate, eval, retrain, sweep):
+// dataset specs, layer and thread options, training options, checkpoints and progress lines.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "data/datasets.h"
+#include "models/zoo.h"
+#include "train/train.h"
+
+namespace axnn::cli {
+
+inline constexpr const char* kDataHelp =
+    "Dataset: fashion-mnist (Debian's dataset-fashion-mnist, the default), mnist:DIR (IDX files), "
+    "cifar10:DIR (CIFAR-10 binary batches)";
+
+// A --data spec (kDataHelp) read from its local files.
+data::Dataset load_data(const std::string& spec, data::Split split);
+
+// --mult NAME or --config FILE; neither keeps the layers as they are.
+struct LayerOptions {
+  std::string mult, config, grad_mode;
+
+  void add_to(CLI::App& app);
+  void apply(models::Model& model) const;
+};
+
+// A checkpoint with the layer options applied.
+std::shared_ptr<models::Model> load_configured(const std::string& path, const LayerOptions& layers,
+                                               train::CheckpointInfo& info);
+
+struct ThreadsOption {
+  int threads = 0;
+  void add_to(CLI::App& app);
+  void apply() const;
+};
+
+void add_train_options(CLI::App& cmd, train::TrainOptions& options);
+// What approximation-aware retraining starts from: one epoch, a tenth of training's learning rate.
+train::TrainOptions retrain_defaults();
+
+// Fails before any long work when the output's folder does not exist.
+void check_output(const std::string& path);
+
+void print_epoch(const train::EpochStats& stats);
+
+}  // namespace axnn::cli
