@@ -11,8 +11,9 @@
 namespace axnn::ops {
 
 // C[..., m, n] = sum_k lut[a[..., m, k]][b[k, n]]: a uint8/int8 codes [..., M, K], b codes
-// [K, N], lut int32 [2^bits, 2^bits] indexed [a code][b code]; codes are raw bit patterns of
-// which the low `bits` bits count. Returns int32 [..., M, N].
+// [K, N] (or [..., K, N] with a's leading dimensions: one product per slice), lut int32
+// [2^bits, 2^bits] indexed [a code][b code]; codes are raw bit patterns of which the low `bits`
+// bits count. Returns int32 [..., M, N].
 at::Tensor lut_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut);
 
 // out[n, o, oh, ow] = sum over c, kh, kw of lut[x code][w code] (the activation first): x codes

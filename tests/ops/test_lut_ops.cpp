@@ -1,6 +1,7 @@
 // The axnn torch ops on codes against naive loops written here, through the C++ API and through
 // the dispatcher by name (as Python reaches them).
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -84,6 +85,32 @@ INSTANTIATE_TEST_SUITE_P(Widths, LutMatmul,
                          ::testing::Combine(::testing::Values(2, 4, 7, 8),
                                             ::testing::Values(at::kByte, at::kChar)));
 
+TEST_P(LutMatmul, BatchedBMatchesNaiveLoopsPerSlice) {
+  const auto [bits, type] = GetParam();
+  const at::Tensor lut = random_lut(bits, 4);
+  const int saved_threads = at::get_num_threads();
+  // 1 slice, fewer slices than threads, many small slices (attention heads).
+  for (auto [lead, m, k, n] :
+       std::vector<std::tuple<std::vector<int64_t>, int64_t, int64_t, int64_t>>{
+           {{1}, 33, 70, 40}, {{3}, 17, 40, 9}, {{5, 6}, 50, 32, 50}}) {
+    std::vector<int64_t> a_sizes = lead, b_sizes = lead;
+    a_sizes.insert(a_sizes.end(), {m, k});
+    b_sizes.insert(b_sizes.end(), {k, n});
+    const at::Tensor a = random_codes(a_sizes, type), b = random_codes(b_sizes, type);
+    for (int threads : {1, 2, 4}) {
+      at::set_num_threads(threads);
+      const at::Tensor c = lut_matmul(a, b, lut);
+      ASSERT_EQ(c.sizes().slice(0, lead.size()), at::IntArrayRef(lead));
+      const at::Tensor a3 = a.reshape({-1, m, k}), b3 = b.reshape({-1, k, n}),
+                       c3 = c.reshape({-1, m, n});
+      for (int64_t i = 0; i < a3.size(0); ++i)
+        EXPECT_EQ(values(c3[i]), naive_matmul(a3[i].contiguous(), b3[i].contiguous(), lut, bits))
+            << "slice " << i << " of " << a.sizes() << ", " << threads << " threads";
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
 TEST(LutMatmul, NonContiguousInputsAndTheDispatcherAgree) {
   const at::Tensor lut = random_lut(8, 5);
   const at::Tensor a = random_codes({40, 30}, at::kByte).t();  // [30, 40], non-contiguous
@@ -141,6 +168,9 @@ TEST(LutConv2d, MatchesNaiveLoops) {
       {{2, 6, 8, 8}, {6, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 6, 3},     // depthwise
       {{2, 8, 6, 6}, {4, 8, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 1, 0},     // 1x1, stride 2
       {{1, 2, 5, 5}, {3, 2, 5, 5}, {1, 1}, {3, 3}, {1, 1}, 1, 200},   // padding wider than half
+      {{2, 3, 9, 13}, {4, 3, 3, 3}, {3, 3}, {2, 2}, {2, 2}, 1, 5},    // stride 3, dilation 2
+      {{3, 2, 7, 7}, {2, 2, 3, 3}, {2, 2}, {1, 1}, {1, 1}, 1, 9},     // ResNet downsampling
+      {{2, 1, 1, 2}, {2, 1, 3, 3}, {1, 2}, {2, 2}, {1, 3}, 1, 1},     // rows of padding only
   };
   for (const int bits : {3, 8}) {
     const at::Tensor lut = random_lut(bits, 7 + bits);
@@ -194,6 +224,8 @@ TEST(LutOps, BadArgumentsNameWhatIsWrong) {
   EXPECT_THAT(error_of([&] { lut_matmul(a, b.t(), lut); }), HasSubstr("disagree on K"));
   EXPECT_THAT(error_of([&] { lut_matmul(a.to(at::kFloat), b, lut); }), HasSubstr("a must hold"));
   EXPECT_THAT(error_of([&] { lut_matmul(a, b.view({10}), lut); }), HasSubstr("b must be [K, N]"));
+  EXPECT_THAT(error_of([&] { lut_matmul(a.unsqueeze(0), b.unsqueeze(0).expand({2, -1, -1}), lut); }),
+              HasSubstr("a's leading dimensions"));
   const at::Tensor x = random_codes({1, 4, 5, 5}, at::kByte);
   const at::Tensor w = random_codes({2, 4, 3, 3}, at::kByte);
   EXPECT_THAT(error_of([&] {

@@ -188,15 +188,7 @@ class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
                             int64_t mode) {
     const Quantized q =
         quantize_operands(a, a_amax.reshape({}), b, b_amax.reshape({}), bits, narrow_range);
-    const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-    const at::Tensor qa = q.qx.reshape({-1, m, k});
-    const at::Tensor qb = b.dim() == 2 ? q.qw.unsqueeze(0) : q.qw.reshape({-1, k, n});
-    std::vector<at::Tensor> slices;
-    for (int64_t i = 0; i < qa.size(0); ++i)
-      slices.push_back(lut_matmul(qa[i], qb[qb.size(0) == 1 ? 0 : i], lut));
-    std::vector<int64_t> out_sizes(a.sizes().begin(), a.sizes().end());
-    out_sizes.back() = n;
-    const at::Tensor y = dequantize_acc(at::stack(slices).reshape(out_sizes), q.sx * q.sw);
+    const at::Tensor y = dequantize_acc(lut_matmul(q.qx, q.qw, lut), q.sx * q.sw);
     ctx->save_for_backward({a, b, lut, a_amax, b_amax, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;

@@ -1,6 +1,7 @@
 // CPU impls of the axnn ops on codes, over the LUT-GEMM kernels (src/kernels).
 //
-// lut_matmul is one LUT-GEMM with a as the kernel's stationary operand. lut_conv2d is, per group,
+// lut_matmul is one LUT-GEMM with a as the kernel's stationary operand (one per slice when b is
+// batched too). lut_conv2d is, per group,
 // an im2col GEMM with the weights stationary: out_g[o][q] = sum_k lut[cols[k][q]][w_g[o][k]],
 // where the column q runs over every output position of every image, so the whole batch is one
 // GEMM per group. cols is built kIm2colBytes at a time (a chunk the kernel streams from L2), never
@@ -52,25 +53,50 @@ at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Te
   check_codes(b, "lut_matmul: b");
   const int bits = lut_bits(lut);
   TORCH_CHECK(a.dim() >= 2, "axnn: lut_matmul: a must be [..., M, K], got shape ", a.sizes());
-  TORCH_CHECK(b.dim() == 2, "axnn: lut_matmul: b must be [K, N], got shape ", b.sizes());
-  TORCH_CHECK(a.size(-1) == b.size(0), "axnn: lut_matmul: a ", a.sizes(), " and b ", b.sizes(),
+  TORCH_CHECK(b.dim() == 2 || (b.dim() == a.dim() && b.sizes().slice(0, b.dim() - 2) ==
+                                                          a.sizes().slice(0, a.dim() - 2)),
+              "axnn: lut_matmul: b must be [K, N] or [..., K, N] with a's leading dimensions; a ",
+              a.sizes(), ", b ", b.sizes());
+  TORCH_CHECK(a.size(-1) == b.size(-2), "axnn: lut_matmul: a ", a.sizes(), " and b ", b.sizes(),
               " disagree on K");
   std::vector<int64_t> out_sizes(a.sizes().begin(), a.sizes().end());
-  out_sizes.back() = b.size(1);
+  out_sizes.back() = b.size(-1);
   at::Tensor out = at::zeros(out_sizes, a.options().dtype(at::kInt));
-  const int64_t k = b.size(0), n = b.size(1), rows = k == 0 ? 0 : a.numel() / k;
-  if (rows == 0 || k == 0 || n == 0) return out;
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  if (out.numel() == 0 || k == 0) return out;
 
   const at::Tensor a_c = a.contiguous(), b_c = b.contiguous();
   const std::vector<int32_t> table = kernel_table(lut, false);
-  kernels::LutGemmDesc desc;
-  desc.table = table;
-  desc.bits = bits;
-  desc.a = code_data(a_c);
-  desc.m = rows;
-  desc.k = k;
-  kernels::LutGemm::create(desc).run(code_data(b_c), n, out.data_ptr<int32_t>(), 0, 0,
-                                     at::get_num_threads());
+  // One product: the rows of every slice of a against b at once.
+  auto product = [&](const uint8_t* a_codes, int64_t rows, const uint8_t* b_codes, int32_t* c,
+                     int threads) {
+    kernels::LutGemmDesc desc;
+    desc.table = table;
+    desc.bits = bits;
+    desc.a = a_codes;
+    desc.m = rows;
+    desc.k = k;
+    kernels::LutGemm::create(desc).run(b_codes, n, c, 0, 0, threads);
+  };
+  if (b.dim() == 2) {
+    product(code_data(a_c), a.numel() / k, code_data(b_c), out.data_ptr<int32_t>(),
+            at::get_num_threads());
+    return out;
+  }
+  // Many small products (attention heads): one thread each; a few large ones: all threads each.
+  const int64_t slices = a.numel() / (m * k);
+  const bool per_slice = slices >= at::get_num_threads();
+  auto slice = [&](int64_t s, int threads) {
+    product(code_data(a_c) + s * m * k, m, code_data(b_c) + s * k * n,
+            out.data_ptr<int32_t>() + s * m * n, threads);
+  };
+  if (per_slice) {
+    at::parallel_for(0, slices, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s) slice(s, 1);
+    });
+  } else {
+    for (int64_t s = 0; s < slices; ++s) slice(s, at::get_num_threads());
+  }
   return out;
 }
 
@@ -83,6 +109,9 @@ struct ConvGeometry {
   int64_t depth() const { return group_channels * kh * kw; }  // K of the per-group GEMM
   int64_t positions() const { return oh * ow; }
 };
+
+// ceil(a / b) for b > 0 and any sign of a.
+int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
 
 // cols[k][q] for q in [q0, q0 + count) of group g: k = (c, i, j) over the group's channels and
 // the kernel window, q = (n, y, x) over the batch's output positions.
@@ -102,10 +131,17 @@ void im2col(const uint8_t* x, const ConvGeometry& s, int64_t g, int64_t q0, int6
         } else {
           const uint8_t* row =
               x + ((n * s.channels + g * s.group_channels + c) * s.height + ih) * s.width;
-          for (int64_t t = 0; t < len; ++t) {
-            const int64_t iw = (xo + t) * s.sw - s.pw + j * s.dw;
-            dst[q + t] = iw >= 0 && iw < s.width ? row[iw] : pad;
+          // Output columns t in [t0, t1) read inside the row, the others padding.
+          const int64_t first = xo * s.sw - s.pw + j * s.dw;  // iw of t = 0
+          const int64_t t0 = std::clamp(ceil_div(-first, s.sw), int64_t{0}, len);
+          const int64_t t1 = std::clamp(ceil_div(s.width - first, s.sw), t0, len);
+          std::memset(dst + q, pad, static_cast<size_t>(t0));
+          if (s.sw == 1) {
+            std::memcpy(dst + q + t0, row + first + t0, static_cast<size_t>(t1 - t0));
+          } else {
+            for (int64_t t = t0; t < t1; ++t) dst[q + t] = row[first + t * s.sw];
           }
+          std::memset(dst + q + t1, pad, static_cast<size_t>(len - t1));
         }
         q += len;
         xo += len;
