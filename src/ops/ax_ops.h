@@ -1,4 +1,4 @@
-// The float-level approximate ops the modules use: symmetric quantization of both operands (as
+// The float-level approximate ops the modules use: for signed multipliers, symmetric quantization of both operands (as
 // DESIGN.md section 2: per-tensor activations, per-channel or per-tensor weights), the LUT ops on
 // the codes, dequantization, and autograd by one of three gradient modes:
 //   ste       backward of the exact fp32 op on the saved fp32 inputs (TransAxx-compatible)
@@ -39,5 +39,27 @@ at::Tensor ax_conv2d(const at::Tensor& x, const at::Tensor& weight,
                      std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
                      std::array<int64_t, 2> dilation, int64_t groups, int64_t bits,
                      bool narrow_range, c10::string_view grad_mode);
+
+// The asymmetric twins, for unsigned multipliers (DESIGN.md section 2): each operand quantized
+// from its range [min, max] (widened to contain 0) to codes 0..2^bits-1 with scale s and zero
+// point z; y = s_x s_w [sum lut[qx][qw] - z_w sum qx - z_x sum qw + K z_x z_w] (+ bias), the
+// bracket exact. Ranges are 0-dim (or 1-element) float tensors; w_min / w_max may hold one value
+// per output channel. A conv's zero padding is z_x, the code of 0.0.
+at::Tensor ax_linear_asym(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_min, const at::Tensor& x_max,
+                          const at::Tensor& w_min, const at::Tensor& w_max, int64_t bits,
+                          c10::string_view grad_mode);
+at::Tensor ax_matmul_asym(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
+                          const at::Tensor& a_min, const at::Tensor& a_max,
+                          const at::Tensor& b_min, const at::Tensor& b_max, int64_t bits,
+                          c10::string_view grad_mode);
+at::Tensor ax_conv2d_asym(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_min, const at::Tensor& x_max,
+                          const at::Tensor& w_min, const at::Tensor& w_max,
+                          std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                          std::array<int64_t, 2> dilation, int64_t groups, int64_t bits,
+                          c10::string_view grad_mode);
 
 }  // namespace axnn::ops

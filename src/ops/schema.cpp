@@ -20,6 +20,16 @@ TORCH_LIBRARY(axnn, m) {
       "ax_conv2d(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_amax, "
       "Tensor w_amax, int[2] stride, int[2] padding, int[2] dilation, int groups, int bits, "
       "bool narrow_range, str grad_mode) -> Tensor");
+  m.def(
+      "ax_linear_asym(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_min, "
+      "Tensor x_max, Tensor w_min, Tensor w_max, int bits, str grad_mode) -> Tensor");
+  m.def(
+      "ax_matmul_asym(Tensor a, Tensor b, Tensor lut, Tensor a_min, Tensor a_max, Tensor b_min, "
+      "Tensor b_max, int bits, str grad_mode) -> Tensor");
+  m.def(
+      "ax_conv2d_asym(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_min, "
+      "Tensor x_max, Tensor w_min, Tensor w_max, int[2] stride, int[2] padding, int[2] dilation, "
+      "int groups, int bits, str grad_mode) -> Tensor");
 }
 
 namespace axnn::ops {
@@ -83,6 +93,51 @@ at::Tensor ax_conv2d(const at::Tensor& x, const at::Tensor& weight,
                             bool, c10::string_view)>();
   return op.call(x, weight, bias, lut, x_amax, w_amax, stride, padding, dilation, groups, bits,
                  narrow_range, grad_mode);
+}
+
+at::Tensor ax_linear_asym(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_min, const at::Tensor& x_max,
+                          const at::Tensor& w_min, const at::Tensor& w_max, int64_t bits,
+                          c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_linear_asym", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&, int64_t, c10::string_view)>();
+  return op.call(x, weight, bias, lut, x_min, x_max, w_min, w_max, bits, grad_mode);
+}
+
+at::Tensor ax_matmul_asym(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
+                          const at::Tensor& a_min, const at::Tensor& a_max,
+                          const at::Tensor& b_min, const at::Tensor& b_max, int64_t bits,
+                          c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_matmul_asym", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, int64_t, c10::string_view)>();
+  return op.call(a, b, lut, a_min, a_max, b_min, b_max, bits, grad_mode);
+}
+
+at::Tensor ax_conv2d_asym(const at::Tensor& x, const at::Tensor& weight,
+                          const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
+                          const at::Tensor& x_min, const at::Tensor& x_max,
+                          const at::Tensor& w_min, const at::Tensor& w_max,
+                          std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                          std::array<int64_t, 2> dilation, int64_t groups, int64_t bits,
+                          c10::string_view grad_mode) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::ax_conv2d_asym", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
+                            const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, const at::Tensor&, at::IntArrayRef, at::IntArrayRef,
+                            at::IntArrayRef, int64_t, int64_t, c10::string_view)>();
+  return op.call(x, weight, bias, lut, x_min, x_max, w_min, w_max, stride, padding, dilation,
+                 groups, bits, grad_mode);
 }
 
 }  // namespace axnn::ops

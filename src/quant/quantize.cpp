@@ -1,6 +1,7 @@
 #include "quant/quantize.h"
 
 #include <ATen/ATen.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -70,12 +71,46 @@ AsymmetricParams asymmetric_params(double min, double max, int bits) {
 }
 
 at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricParams& params, int bits) {
+  return quantize_asymmetric(
+      x,
+      {at::scalar_tensor(static_cast<float>(params.scale), at::kFloat),
+       at::scalar_tensor(static_cast<float>(params.zero_point), at::kFloat)},
+      bits);
+}
+
+AsymmetricTensors asymmetric_params(const at::Tensor& min, const at::Tensor& max, int bits) {
+  check_float(min, "min");
+  check_float(max, "max");
+  AXNN_CHECK(min.sizes() == max.sizes(), "quantizer: min [{}] and max [{}] differ in shape",
+             fmt::join(min.sizes(), ", "), fmt::join(max.sizes(), ", "));
+  const at::Tensor lo = min.to(at::kDouble).contiguous(), hi = max.to(at::kDouble).contiguous();
+  at::Tensor scale = at::empty(min.sizes(), at::kFloat), zero = at::empty(min.sizes(), at::kFloat);
+  for (int64_t i = 0; i < lo.numel(); ++i) {
+    const AsymmetricParams p = asymmetric_params(lo.data_ptr<double>()[i], hi.data_ptr<double>()[i],
+                                                 bits);
+    scale.data_ptr<float>()[i] = static_cast<float>(p.scale);
+    zero.data_ptr<float>()[i] = static_cast<float>(p.zero_point);
+  }
+  return {scale, zero};
+}
+
+at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricTensors& params, int bits) {
   check_float(x, "x");
   check_bits(bits);
   const int64_t top = (int64_t{1} << bits) - 1;
-  const at::Tensor q = at::round(x.to(at::kFloat) / static_cast<float>(params.scale)) +
-                       static_cast<float>(params.zero_point);
+  const at::Tensor q = at::round(x.to(at::kFloat) / params.scale) + params.zero_point;
   return at::clamp(q, 0, top).to(at::kByte);
+}
+
+std::pair<at::Tensor, at::Tensor> min_max_of(const at::Tensor& x, int64_t axis) {
+  check_float(x, "x");
+  if (axis < 0) return {x.min(), x.max()};
+  AXNN_CHECK(axis < x.dim(), "quantizer: axis {} is outside the {} dimensions of x", axis, x.dim());
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != axis) dims.push_back(d);
+  if (dims.empty()) return {x, x};
+  return {x.amin(dims, /*keepdim=*/true), x.amax(dims, /*keepdim=*/true)};
 }
 
 at::Tensor dequantize_asymmetric(const at::Tensor& codes, const AsymmetricParams& params) {

@@ -13,6 +13,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace axnn::quant {
 
@@ -44,6 +45,18 @@ AsymmetricParams asymmetric_params(double min, double max, int bits);
 
 // uint8 codes of x.
 at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricParams& params, int bits);
+
+// The same per channel: params of each range [min[i], max[i]] (as asymmetric_params computes
+// them), as float tensors shaped like min, to broadcast against x.
+struct AsymmetricTensors {
+  at::Tensor scale;       // float(s)
+  at::Tensor zero_point;  // float(z)
+};
+AsymmetricTensors asymmetric_params(const at::Tensor& min, const at::Tensor& max, int bits);
+at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricTensors& params, int bits);
+
+// (min, max) per slice along `axis`, shaped as amax_of shapes its result.
+std::pair<at::Tensor, at::Tensor> min_max_of(const at::Tensor& x, int64_t axis = -1);
 
 // The float value of asymmetric codes: (code - z) * s.
 at::Tensor dequantize_asymmetric(const at::Tensor& codes, const AsymmetricParams& params);

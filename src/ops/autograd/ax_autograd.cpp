@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/autograd/grad_common.h"
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
 #include "quant/quantize.h"
@@ -26,23 +27,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-enum class GradMode : int64_t { kSte, kSteClip, kLutGrad };
-
-GradMode parse_grad_mode(c10::string_view name) {
-  if (name == "ste") return GradMode::kSte;
-  if (name == "ste-clip") return GradMode::kSteClip;
-  if (name == "lut-grad") return GradMode::kLutGrad;
-  TORCH_CHECK(false, "axnn: unknown grad_mode '", std::string(name),
-              "' (expected ste, ste-clip or lut-grad)");
-}
-
-void check_lut(const at::Tensor& lut, int64_t bits) {
-  TORCH_CHECK(bits >= 2 && bits <= 8, "axnn: bits = ", bits, " is outside 2..8");
-  TORCH_CHECK(lut.dim() == 2 && lut.size(0) == (int64_t{1} << bits) && lut.size(1) == lut.size(0),
-              "axnn: lut must be [2^bits, 2^bits] = [", int64_t{1} << bits, ", ",
-              int64_t{1} << bits, "] for bits = ", bits, ", got ", lut.sizes());
-}
 
 void check_amax(const at::Tensor& amax, const char* name, int64_t channels) {
   TORCH_CHECK(at::isFloatingType(amax.scalar_type()), "axnn: ", name, " must be float");
@@ -64,54 +48,6 @@ at::Tensor dequantize_acc(const at::Tensor& acc, const at::Tensor& scales) {
   return at::where(scales > 0, f / scales, at::zeros_like(f));
 }
 
-// Codes as table indices 0..2^bits-1.
-at::Tensor indices_of(const at::Tensor& codes, int64_t bits) {
-  return codes.to(at::kLong).bitwise_and((int64_t{1} << bits) - 1);
-}
-
-// The table's partial derivatives along the first (dim 0) or second (dim 1) operand's value:
-// central differences between the codes of value - 1 and value + 1, one-sided at the range ends.
-at::Tensor lut_derivative(const at::Tensor& lut, int64_t bits, int64_t dim) {
-  const int64_t side = int64_t{1} << bits, half = side / 2;
-  std::vector<int64_t> next(side), prev(side);
-  std::vector<float> span(side);
-  for (int64_t code = 0; code < side; ++code) {
-    const int64_t value = code >= half ? code - side : code;
-    const int64_t up = std::min(value + 1, half - 1), down = std::max(value - 1, -half);
-    next[code] = up & (side - 1);
-    prev[code] = down & (side - 1);
-    span[code] = static_cast<float>(up - down);
-  }
-  const at::Tensor n = at::tensor(next, at::kLong), p = at::tensor(prev, at::kLong);
-  const at::Tensor diff = (lut.index_select(dim, n) - lut.index_select(dim, p)).to(at::kFloat);
-  const at::Tensor s = at::tensor(span, at::kFloat);
-  return diff / (dim == 0 ? s.view({side, 1}) : s.view({1, side}));
-}
-
-// lut-grad of rows: y[r][o] = sum_k T[x[r][k]][w[o][k]] scaled. Returns dx [R, K] =
-// sum_o g[r][o] w_factor[o] Dx[..], dw [O, K] = x_factor sum_r g[r][o] Dw[..], in row chunks so
-// that the gathered [rows, K, O] block stays small.
-std::pair<at::Tensor, at::Tensor> lut_grad_rows(const at::Tensor& qx, const at::Tensor& qw,
-                                                const at::Tensor& g, const at::Tensor& dx_table,
-                                                const at::Tensor& dw_table,
-                                                const at::Tensor& w_factor,
-                                                const at::Tensor& x_factor) {
-  const int64_t rows = qx.size(0), k = qx.size(1), o = qw.size(0), side = dx_table.size(0);
-  const at::Tensor dx_flat = dx_table.flatten(), dw_flat = dw_table.flatten();
-  const at::Tensor w_idx = qw.t().unsqueeze(0);  // [1, K, O]
-  at::Tensor dx = at::empty({rows, k}, g.options());
-  at::Tensor dw = at::zeros({o, k}, g.options());
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, k * o));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t r1 = std::min(rows, r0 + chunk);
-    const at::Tensor idx = qx.slice(0, r0, r1).unsqueeze(2) * side + w_idx;  // [rc, K, O]
-    const at::Tensor gc = g.slice(0, r0, r1).unsqueeze(1);                   // [rc, 1, O]
-    dx.slice(0, r0, r1).copy_((dx_flat.take(idx) * (gc * w_factor.view({1, 1, o}))).sum(2));
-    dw += (dw_flat.take(idx) * gc).sum(0).t();
-  }
-  return {dx, dw * x_factor};
-}
-
 // What the three functions share: parsed arguments and the saved state of the forward.
 struct Quantized {
   at::Tensor qx, qw, sx, sw;  // codes and scales
@@ -123,11 +59,6 @@ Quantized quantize_operands(const at::Tensor& x, const at::Tensor& x_amax, const
           quant::quantize_symmetric(w, w_amax_shaped.to(at::kFloat), static_cast<int>(bits),
                                     narrow_range),
           scale_of(x_amax, bits), scale_of(w_amax_shaped, bits)};
-}
-
-// 1 / s, 0 where s is 0: the factor a code derivative is scaled by.
-at::Tensor reciprocal_or_zero(const at::Tensor& s) {
-  return at::where(s > 0, 1 / s, at::zeros_like(s));
 }
 
 at::Tensor clip_mask(const at::Tensor& v, const at::Tensor& amax) {
@@ -164,7 +95,7 @@ class AxLinearFunction : public torch::autograd::Function<AxLinearFunction> {
     if (mode == GradMode::kLutGrad) {
       std::tie(dx, dw) =
           lut_grad_rows(indices_of(qx.reshape({-1, k}), bits), indices_of(qw, bits), g,
-                        lut_derivative(lut, bits, 0), lut_derivative(lut, bits, 1),
+                        lut_derivative(lut, bits, 0, true), lut_derivative(lut, bits, 1, true),
                         reciprocal_or_zero(sw).reshape({-1}).expand({o}), reciprocal_or_zero(sx));
     } else {
       dx = g.mm(weight);
@@ -217,8 +148,8 @@ class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
     const at::Tensor ia = indices_of(qa, bits).reshape({-1, m, k});
     const at::Tensor ib = indices_of(qb, bits).reshape({-1, k, n});
     const at::Tensor g3 = g.reshape({-1, m, n});
-    const at::Tensor da_table = lut_derivative(lut, bits, 0),
-                     db_table = lut_derivative(lut, bits, 1);
+    const at::Tensor da_table = lut_derivative(lut, bits, 0, true),
+                     db_table = lut_derivative(lut, bits, 1, true);
     const at::Tensor inv_sb = reciprocal_or_zero(sb).expand({n}), inv_sa = reciprocal_or_zero(sa);
     at::Tensor da = at::empty({ia.size(0), m, k}, g.options());
     at::Tensor db = at::zeros({ib.size(0), k, n}, g.options());
@@ -271,6 +202,7 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     const std::vector<int64_t> padding = ctx->saved_data["padding"].toIntVector();
     const std::vector<int64_t> dilation = ctx->saved_data["dilation"].toIntVector();
     const at::Tensor& g = grads[0];
+    const int64_t o = weight.size(0);
     at::Tensor dx, dw;
     if (mode != GradMode::kLutGrad) {
       std::tie(dx, dw, std::ignore) =
@@ -282,33 +214,12 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
       }
       return {dx, dw, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
     }
-    // A linear per group on the im2col rows (padding reads code 0 = 0.0), folded back.
-    const int64_t n = x.size(0), o = weight.size(0), og = o / groups;
-    const int64_t kh = weight.size(2), kw = weight.size(3), depth = weight.size(1) * kh * kw;
-    const at::Tensor cols =
-        at::im2col(indices_of(qx, bits).to(at::kFloat), {kh, kw}, dilation, padding, stride)
-            .to(at::kLong);  // [N, C KH KW, L]
-    const int64_t l = cols.size(2);
-    const at::Tensor iw = indices_of(qw, bits).reshape({o, depth});
-    const at::Tensor gl = g.reshape({n, o, l});
-    const at::Tensor dx_table = lut_derivative(lut, bits, 0),
-                     dw_table = lut_derivative(lut, bits, 1);
-    const at::Tensor inv_sw = reciprocal_or_zero(sw).reshape({-1}).expand({o}),
-                     inv_sx = reciprocal_or_zero(sx);
-    at::Tensor dcols = at::empty({n, groups * depth, l}, g.options());
-    dw = at::empty({o, depth}, g.options());
-    for (int64_t gi = 0; gi < groups; ++gi) {
-      const at::Tensor rows =
-          cols.slice(1, gi * depth, (gi + 1) * depth).permute({0, 2, 1}).reshape({n * l, depth});
-      const at::Tensor grows =
-          gl.slice(1, gi * og, (gi + 1) * og).permute({0, 2, 1}).reshape({n * l, og});
-      auto [drows, dwg] = lut_grad_rows(rows, iw.slice(0, gi * og, (gi + 1) * og), grows, dx_table,
-                                        dw_table, inv_sw.slice(0, gi * og, (gi + 1) * og), inv_sx);
-      dcols.slice(1, gi * depth, (gi + 1) * depth)
-          .copy_(drows.reshape({n, l, depth}).permute({0, 2, 1}));
-      dw.slice(0, gi * og, (gi + 1) * og).copy_(dwg);
-    }
-    dx = at::col2im(dcols, {x.size(2), x.size(3)}, {kh, kw}, dilation, padding, stride);
+    // Padding reads index 0, the code of 0.0.
+    std::tie(dx, dw) = conv_lut_grad(
+        indices_of(qx, bits), indices_of(qw, bits), g, {weight.size(2), weight.size(3)}, stride,
+        padding, dilation, groups, lut_derivative(lut, bits, 0, true),
+        lut_derivative(lut, bits, 1, true), reciprocal_or_zero(sw).reshape({-1}).expand({o}),
+        reciprocal_or_zero(sx), {});
     return {dx, dw.reshape(weight.sizes()), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   }
 };

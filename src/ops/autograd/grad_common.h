@@ -1,0 +1,55 @@
+// What the symmetric (ax_autograd.cpp) and asymmetric (ax_autograd_asym.cpp) autograd functions
+// share: gradient modes, argument checks, and the table derivatives of lut-grad.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/string_view.h>
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+namespace axnn::ops {
+
+enum class GradMode : int64_t { kSte, kSteClip, kLutGrad };
+
+GradMode parse_grad_mode(c10::string_view name);
+
+void check_lut(const at::Tensor& lut, int64_t bits);
+
+// Codes as table indices 0..2^bits-1.
+at::Tensor indices_of(const at::Tensor& codes, int64_t bits);
+
+// The table's partial derivatives along the first (dim 0) or second (dim 1) operand's value
+// (two's complement codes when is_signed, else the code itself): central differences between the
+// codes of value - 1 and value + 1, one-sided at the range ends.
+at::Tensor lut_derivative(const at::Tensor& lut, int64_t bits, int64_t dim, bool is_signed);
+
+// lut-grad of rows: y[r][o] = sum_k T[x[r][k]][w[o][k]] scaled. Returns dx [R, K] =
+// sum_o g[r][o] w_factor[o] Dx[x[r][k]][w[o][k]] and dw [O, K] = x_factor sum_r g[r][o]
+// Dw[x[r][k]][w[o][k]], in row chunks so that the gathered [rows, K, O] block stays small.
+std::pair<at::Tensor, at::Tensor> lut_grad_rows(const at::Tensor& qx, const at::Tensor& qw,
+                                                const at::Tensor& g, const at::Tensor& dx_table,
+                                                const at::Tensor& dw_table,
+                                                const at::Tensor& w_factor,
+                                                const at::Tensor& x_factor);
+
+// One group's lut-grad partials, adjusted in place: drows [rows, depth], dw [group outputs,
+// depth], given the group's gradient rows [rows, group outputs] and output channels [o0, o1).
+using GroupCorrection = std::function<void(at::Tensor& drows, at::Tensor& dw,
+                                           const at::Tensor& grows, int64_t o0, int64_t o1)>;
+
+// lut-grad of a conv as one linear per group on its im2col rows (lut_grad_rows), folded back:
+// ix [N, C, H, W] and iw [O, C / groups, KH, KW] table indices (padded positions read index 0),
+// g [N, O, OH, OW]. Returns dx [N, C, H, W] and dw [O, C / groups * KH * KW]. `correct` (may be
+// empty) adjusts each group's partials.
+std::pair<at::Tensor, at::Tensor> conv_lut_grad(
+    const at::Tensor& ix, const at::Tensor& iw, const at::Tensor& g, at::IntArrayRef kernel,
+    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+    const at::Tensor& dx_table, const at::Tensor& dw_table, const at::Tensor& w_factor,
+    const at::Tensor& x_factor, const GroupCorrection& correct);
+
+// 1 / s, 0 where s is 0: the factor a code derivative is scaled by.
+at::Tensor reciprocal_or_zero(const at::Tensor& s);
+
+}  // namespace axnn::ops
