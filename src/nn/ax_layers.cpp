@@ -28,13 +28,14 @@ int64_t samples_of(const at::Tensor& t) { return t.dim() > 1 ? t.size(0) : 1; }
 
 }  // namespace
 
-AxLayer::AxLayer(std::string layer_name, int operands) : layer_name_(std::move(layer_name)) {
+AxLayer::AxLayer(std::string layer_name, int operands)
+    : layer_name_(std::move(layer_name)), observed_min_(operands), observed_max_(operands) {
   for (int i = 0; i < operands; ++i) {
+    const std::string operand = operands == 1 ? "x" : i == 0 ? "a" : "b";
     calibrators_.emplace_back();
-    amax_.push_back(register_buffer(operands == 1 ? "amax_x"
-                                    : i == 0      ? "amax_a"
-                                                  : "amax_b",
-                                    torch::full({}, -1.0)));
+    amax_.push_back(register_buffer("amax_" + operand, torch::full({}, -1.0)));
+    min_.push_back(register_buffer("min_" + operand, torch::zeros({})));
+    max_.push_back(register_buffer("max_" + operand, torch::zeros({})));
   }
 }
 
@@ -53,11 +54,8 @@ void AxLayer::set_config(const LayerConfig& config) {
       throw Error(fmt::format("layer '{}': {}", layer_name_, e.what()));
     }
   }();
-  AXNN_CHECK(mult.is_signed(),
-             "layer '{}': multiplier '{}' is unsigned; the layers quantize symmetrically and need "
-             "a signed multiplier",
-             layer_name_, mult.name());
   bits_ = mult.bits();
+  signed_ = mult.is_signed();
   lut_ = torch::tensor(std::vector<int32_t>(mult.lut().begin(), mult.lut().end()), torch::kInt)
              .view({mult.codes(), mult.codes()});
   relative_power_ = mult.meta().relative_power;
@@ -70,26 +68,61 @@ void AxLayer::set_config(const LayerConfig& config) {
 }
 
 void AxLayer::set_calibrating(bool on) {
-  if (on && !calibrating_)
+  if (on && !calibrating_) {
     for (auto& calibrator : calibrators_) calibrator = quant::Calibrator(calibrator.options());
+    std::fill(observed_min_.begin(), observed_min_.end(), 0.0);
+    std::fill(observed_max_.begin(), observed_max_.end(), 0.0);
+  }
   if (!on && calibrating_) {
     torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < calibrators_.size(); ++i)
-      if (calibrators_[i].batches() > 0) amax_[i].fill_(calibrators_[i].amax());
+    for (size_t i = 0; i < calibrators_.size(); ++i) {
+      if (calibrators_[i].batches() == 0) continue;
+      const double amax = calibrators_[i].amax();
+      amax_[i].fill_(amax);
+      min_[i].fill_(std::max(observed_min_[i], -amax));
+      max_[i].fill_(std::min(observed_max_[i], amax));
+    }
   }
   calibrating_ = on;
 }
 
 void AxLayer::observe(int i, const at::Tensor& x) {
-  if (calibrating_) calibrators_[i].collect(x.detach());
+  if (!calibrating_) return;
+  calibrators_[i].collect(x.detach());
+  const auto [lo, hi] = quant::min_max_of(x.detach());
+  observed_min_[i] = std::min(observed_min_[i], lo.item<double>());
+  observed_max_[i] = std::max(observed_max_[i], hi.item<double>());
 }
 
 at::Tensor AxLayer::activation_amax(int i, const at::Tensor& x) const {
   if (config_.dynamic) return quant::amax_of(x.detach()).to(at::kFloat);
+  check_calibrated(i);
+  return amax_[i].to(at::kFloat);
+}
+
+std::pair<at::Tensor, at::Tensor> AxLayer::activation_range(int i, const at::Tensor& x) const {
+  if (config_.dynamic) {
+    const auto [lo, hi] = quant::min_max_of(x.detach());
+    return {lo.to(at::kFloat), hi.to(at::kFloat)};
+  }
+  check_calibrated(i);
+  return {min_[i].to(at::kFloat), max_[i].to(at::kFloat)};
+}
+
+void AxLayer::check_calibrated(int i) const {
   AXNN_CHECK(amax_[i].item<double>() >= 0,
              "layer '{}' ({}) has no calibration: calibrate it first, or set \"dynamic\": true",
              layer_name_, config_.mult);
-  return amax_[i].to(at::kFloat);
+}
+
+at::Tensor AxLayer::weight_amax(const at::Tensor& weight) const {
+  return config_.per_channel ? quant::amax_of(weight.detach(), 0).reshape({-1})
+                             : quant::amax_of(weight.detach());
+}
+
+std::pair<at::Tensor, at::Tensor> AxLayer::weight_range(const at::Tensor& weight) const {
+  const auto [lo, hi] = quant::min_max_of(weight.detach(), config_.per_channel ? 0 : -1);
+  return {lo.reshape({-1}), hi.reshape({-1})};
 }
 
 AxLinearImpl::AxLinearImpl(int64_t in_features, int64_t out_features, bool with_bias,
@@ -105,11 +138,15 @@ at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
   macs_per_sample_ = x.numel() / samples_of(x) * weight.size(0);
   observe(0, x);
   if (runs_fp32()) return torch::nn::functional::linear(x, weight, bias);
-  const at::Tensor w_amax = config().per_channel ? quant::amax_of(weight.detach(), 0).reshape({-1})
-                                                 : quant::amax_of(weight.detach());
-  return ops::ax_linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
-                        lut_, activation_amax(0, x), w_amax, bits_, config().narrow_range,
-                        config().grad_mode);
+  const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
+  if (!signed_) {
+    const auto [x_min, x_max] = activation_range(0, x);
+    const auto [w_min, w_max] = weight_range(weight);
+    return ops::ax_linear_asym(x, weight, b, lut_, x_min, x_max, w_min, w_max, bits_,
+                               config().grad_mode);
+  }
+  return ops::ax_linear(x, weight, b, lut_, activation_amax(0, x), weight_amax(weight), bits_,
+                        config().narrow_range, config().grad_mode);
 }
 
 AxConv2dImpl::AxConv2dImpl(const Conv2dShape& shape, std::string layer_name,
@@ -133,14 +170,17 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   at::Tensor y;
   if (runs_fp32()) {
     y = at::conv2d(x, weight, bias, shape_.stride, shape_.padding, shape_.dilation, shape_.groups);
+  } else if (!signed_) {
+    const auto [x_min, x_max] = activation_range(0, x);
+    const auto [w_min, w_max] = weight_range(weight);
+    y = ops::ax_conv2d_asym(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
+                            lut_, x_min, x_max, w_min, w_max, shape_.stride, shape_.padding,
+                            shape_.dilation, shape_.groups, bits_, config().grad_mode);
   } else {
-    const at::Tensor w_amax = config().per_channel
-                                  ? quant::amax_of(weight.detach(), 0).reshape({-1})
-                                  : quant::amax_of(weight.detach());
     y = ops::ax_conv2d(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
-                       lut_, activation_amax(0, x), w_amax, shape_.stride, shape_.padding,
-                       shape_.dilation, shape_.groups, bits_, config().narrow_range,
-                       config().grad_mode);
+                       lut_, activation_amax(0, x), weight_amax(weight), shape_.stride,
+                       shape_.padding, shape_.dilation, shape_.groups, bits_,
+                       config().narrow_range, config().grad_mode);
   }
   // CO OH OW (CI / groups) KH KW per sample.
   macs_per_sample_ = y.numel() / samples_of(y) * weight.size(1) * weight.size(2) * weight.size(3);
@@ -157,6 +197,11 @@ at::Tensor AxMatMulImpl::forward(const at::Tensor& a, const at::Tensor& b) {
   observe(0, a);
   observe(1, b);
   if (runs_fp32()) return torch::matmul(a, b);
+  if (!signed_) {
+    const auto [a_min, a_max] = activation_range(0, a);
+    const auto [b_min, b_max] = activation_range(1, b);
+    return ops::ax_matmul_asym(a, b, lut_, a_min, a_max, b_min, b_max, bits_, config().grad_mode);
+  }
   return ops::ax_matmul(a, b, lut_, activation_amax(0, a), activation_amax(1, b), bits_,
                         config().narrow_range, config().grad_mode);
 }

@@ -3,16 +3,19 @@
 // calibration stored as buffers, and the MACs and relative power that power accounting needs.
 //
 // Life of a layer: configure (set_config); calibrate (set_calibrating(true), run data, then
-// set_calibrating(false) turns the statistics into the amax buffers); run or retrain. While
-// calibrating, and for a config "exact", a layer computes in fp32. Weights are quantized at every
-// call (per channel by default) from their current values, so retraining sees its own updates.
-// Signed multipliers (symmetric quantization) only for now.
+// set_calibrating(false) turns the statistics into the amax and range buffers); run or retrain.
+// While calibrating, and for a config "exact", a layer computes in fp32. Weights are quantized at
+// every call (per channel by default) from their current values, so retraining sees its own
+// updates. A signed multiplier quantizes symmetrically (amax), an unsigned one asymmetrically
+// (DESIGN.md section 2) from the range [max(min, -amax), min(max, amax)]: the observed extremes
+// clipped by the calibrator's amax; narrow_range applies to symmetric codes only.
 #pragma once
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
 #include <array>
+#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,12 +51,19 @@ class AxLayer : public torch::nn::Module {
 
   // The amax of activation operand i for this call: from the call (dynamic) or the calibration.
   at::Tensor activation_amax(int i, const at::Tensor& x) const;
+  // The same for an unsigned multiplier: the range (min, max) of operand i.
+  std::pair<at::Tensor, at::Tensor> activation_range(int i, const at::Tensor& x) const;
+  // The weight's amax (symmetric) or range (asymmetric), per output channel or per tensor.
+  at::Tensor weight_amax(const at::Tensor& weight) const;
+  std::pair<at::Tensor, at::Tensor> weight_range(const at::Tensor& weight) const;
   // While calibrating, adds x to operand i's statistics.
   void observe(int i, const at::Tensor& x);
+  void check_calibrated(int i) const;
   bool runs_fp32() const { return calibrating_ || config_.is_fp32(); }
 
   at::Tensor lut_;  // int32 [2^bits, 2^bits], [activation code][weight code]
   int64_t bits_ = 8;
+  bool signed_ = true;  // the multiplier's: symmetric quantization, else asymmetric
   int64_t macs_per_sample_ = 0;
 
  private:
@@ -62,7 +72,9 @@ class AxLayer : public torch::nn::Module {
   std::optional<double> relative_power_ = 1.0;
   bool calibrating_ = false;
   std::vector<quant::Calibrator> calibrators_;
-  std::vector<at::Tensor> amax_;  // buffers, -1 until calibrated
+  std::vector<double> observed_min_, observed_max_;  // while calibrating
+  std::vector<at::Tensor> amax_;                     // buffers, -1 until calibrated
+  std::vector<at::Tensor> min_, max_;                // buffers: the asymmetric ranges
 };
 
 class AxLinearImpl : public AxLayer {

@@ -122,7 +122,7 @@ void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
 namespace {
 
 constexpr const char* kMetaKey = "axnn_checkpoint";
-constexpr int kCheckpointVersion = 1;
+constexpr int kCheckpointVersion = 2;  // 2: activation ranges (min_*, max_*) for unsigned multipliers
 
 }  // namespace
 
@@ -150,6 +150,28 @@ void save_checkpoint(models::Model& model, CheckpointInfo info, const std::files
   AXNN_CHECK(!error, "checkpoint {}: cannot be written: {}", path.string(), error.message());
 }
 
+namespace {
+
+// Module::load for version 1 checkpoints, which predate the activation range buffers (min_*,
+// max_*) of the approximate layers: those keep their defaults, every other tensor must be there.
+void load_version_1(torch::nn::Module& module, torch::serialize::InputArchive& archive) {
+  for (auto& parameter : module.named_parameters(/*recurse=*/false))
+    archive.read(parameter.key(), parameter.value());
+  for (auto& buffer : module.named_buffers(/*recurse=*/false)) {
+    const std::string& key = buffer.key();
+    const bool added_in_2 = dynamic_cast<nn::AxLayer*>(&module) != nullptr &&
+                            (key.rfind("min_", 0) == 0 || key.rfind("max_", 0) == 0);
+    if (!added_in_2) archive.read(key, buffer.value(), /*is_buffer=*/true);
+  }
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive child_archive;
+    archive.read(child.key(), child_archive);
+    load_version_1(*child.value(), child_archive);
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,
                                                CheckpointInfo* info_out) {
   AXNN_CHECK(std::filesystem::is_regular_file(path), "checkpoint {}: not found", path.string());
@@ -165,11 +187,13 @@ std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path
   }
   CheckpointInfo info;
   std::shared_ptr<models::Model> model;
+  int version = 0;
   try {
     const nlohmann::json meta = nlohmann::json::parse(meta_value.toStringRef());
-    AXNN_CHECK(meta.at("version").get<int>() == kCheckpointVersion,
-               "checkpoint {}: version {} (this axnn reads {})", path.string(),
-               meta.at("version").get<int>(), kCheckpointVersion);
+    version = meta.at("version").get<int>();
+    AXNN_CHECK(version == kCheckpointVersion || version == 1,
+               "checkpoint {}: version {} (this axnn reads 1 and {})", path.string(), version,
+               kCheckpointVersion);
     info.model = meta.at("model").get<std::string>();
     info.spec = {meta.at("channels").get<int64_t>(), meta.at("image_size").get<int64_t>(),
                  meta.at("classes").get<int64_t>()};
@@ -185,7 +209,17 @@ std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path
     throw Error(fmt::format("checkpoint {}: bad metadata: {}", path.string(), e.what()));
   }
   try {
-    model->load(archive);
+    if (version == kCheckpointVersion) {
+      model->load(archive);
+    } else {
+      load_version_1(*model, archive);
+      for (const auto& [name, layer] : nn::ax_layers(*model))
+        for (const auto& buffer : layer->named_buffers(/*recurse=*/false))
+          AXNN_CHECK(buffer.key().rfind("amax_", 0) != 0 || buffer.value().item<double>() < 0,
+                     "checkpoint {}: a calibrated version 1 checkpoint lacks the activation "
+                     "ranges of version 2: calibrate its uncalibrated original again",
+                     path.string());
+    }
   } catch (const c10::Error& e) {
     throw Error(fmt::format("checkpoint {}: tensors do not fit model '{}': {}", path.string(),
                             info.model, e.what_without_backtrace()));

@@ -234,7 +234,7 @@ Json retrain(SweepRow& row, const std::string& checkpoint_path, const train::Che
           {"seconds", seconds_since(start)}};
 }
 
-// Every name loads and fits the layers (signed, known) before the first long evaluation.
+// Every name loads and configures the layers before the first long evaluation.
 void check_mults(models::Model& model, const std::vector<std::string>& mults) {
   std::set<std::string> seen;
   for (const std::string& mult : mults) {
