@@ -15,7 +15,7 @@ namespace axnn::bench {
 struct ModelBenchOptions {
   std::string model = "resnet20";  // a zoo name; ignored when checkpoint is set
   std::string checkpoint;          // a trained, calibrated checkpoint (train/train.h), optional
-  std::string mult = "exact8s";    // multiplier for every layer
+  std::string mult = "trunc8s_k4";  // multiplier for every layer (speed does not depend on it)
   models::InputSpec spec;          // input of a zoo model (Fashion-MNIST's by default)
   int64_t batch = 64;
   int threads = 1;  // at::set_num_threads for both runs
