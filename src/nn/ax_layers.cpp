@@ -167,19 +167,19 @@ AxConv2dImpl::AxConv2dImpl(const Conv2dShape& shape, std::string layer_name,
 
 at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   observe(0, x);
+  const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   at::Tensor y;
   if (runs_fp32()) {
     y = at::conv2d(x, weight, bias, shape_.stride, shape_.padding, shape_.dilation, shape_.groups);
   } else if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);
-    y = ops::ax_conv2d_asym(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
-                            lut_, x_min, x_max, w_min, w_max, shape_.stride, shape_.padding,
-                            shape_.dilation, shape_.groups, bits_, config().grad_mode);
+    y = ops::ax_conv2d_asym(x, weight, b, lut_, x_min, x_max, w_min, w_max, shape_.stride,
+                            shape_.padding, shape_.dilation, shape_.groups, bits_,
+                            config().grad_mode);
   } else {
-    y = ops::ax_conv2d(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
-                       lut_, activation_amax(0, x), weight_amax(weight), shape_.stride,
-                       shape_.padding, shape_.dilation, shape_.groups, bits_,
+    y = ops::ax_conv2d(x, weight, b, lut_, activation_amax(0, x), weight_amax(weight),
+                       shape_.stride, shape_.padding, shape_.dilation, shape_.groups, bits_,
                        config().narrow_range, config().grad_mode);
   }
   // CO OH OW (CI / groups) KH KW per sample.

@@ -122,7 +122,8 @@ void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
 namespace {
 
 constexpr const char* kMetaKey = "axnn_checkpoint";
-constexpr int kCheckpointVersion = 2;  // 2: activation ranges (min_*, max_*) for unsigned multipliers
+// 2 added the approximate layers' activation ranges (min_*, max_*) for unsigned multipliers.
+constexpr int kCheckpointVersion = 2;
 
 }  // namespace
 

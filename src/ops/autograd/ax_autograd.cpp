@@ -134,9 +134,7 @@ class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
     const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
     const at::Tensor& g = grads[0];
     if (mode != GradMode::kLutGrad) {
-      at::Tensor da = g.matmul(b.transpose(-1, -2));
-      at::Tensor db = a.transpose(-1, -2).matmul(g);
-      if (b.dim() == 2) db = db.reshape({-1, b.size(0), b.size(1)}).sum(0);
+      auto [da, db] = exact_matmul_grads(g, a, b);
       if (mode == GradMode::kSteClip) {
         da = da * clip_mask(a, a_amax);
         db = db * clip_mask(b, b_amax);
@@ -184,10 +182,7 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     ctx->save_for_backward({x, weight, lut, x_amax, w_amax_shaped, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
-    ctx->saved_data["stride"] = stride.vec();
-    ctx->saved_data["padding"] = padding.vec();
-    ctx->saved_data["dilation"] = dilation.vec();
-    ctx->saved_data["groups"] = groups;
+    ConvArgs{stride.vec(), padding.vec(), dilation.vec(), groups}.save(ctx);
     return dequantize_acc(acc, q.sx * q.sw.reshape({1, -1, 1, 1}));
   }
 
@@ -195,19 +190,14 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     const auto s = ctx->get_saved_variables();
     const at::Tensor &x = s[0], &weight = s[1], &lut = s[2], &x_amax = s[3], &w_amax = s[4];
     const at::Tensor &qx = s[5], &qw = s[6], &sx = s[7], &sw = s[8];
-    const int64_t bits = ctx->saved_data["bits"].toInt(),
-                  groups = ctx->saved_data["groups"].toInt();
+    const int64_t bits = ctx->saved_data["bits"].toInt();
     const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
-    const std::vector<int64_t> stride = ctx->saved_data["stride"].toIntVector();
-    const std::vector<int64_t> padding = ctx->saved_data["padding"].toIntVector();
-    const std::vector<int64_t> dilation = ctx->saved_data["dilation"].toIntVector();
+    const ConvArgs args = ConvArgs::load(ctx);
     const at::Tensor& g = grads[0];
     const int64_t o = weight.size(0);
     at::Tensor dx, dw;
     if (mode != GradMode::kLutGrad) {
-      std::tie(dx, dw, std::ignore) =
-          at::convolution_backward(g, x, weight, c10::nullopt, stride, padding, dilation, false,
-                                   {0, 0}, groups, {true, true, false});
+      std::tie(dx, dw) = exact_conv_grads(g, x, weight, args);
       if (mode == GradMode::kSteClip) {
         dx = dx * clip_mask(x, x_amax);
         dw = dw * clip_mask(weight, w_amax);
@@ -216,8 +206,8 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     }
     // Padding reads index 0, the code of 0.0.
     std::tie(dx, dw) = conv_lut_grad(
-        indices_of(qx, bits), indices_of(qw, bits), g, {weight.size(2), weight.size(3)}, stride,
-        padding, dilation, groups, lut_derivative(lut, bits, 0, true),
+        indices_of(qx, bits), indices_of(qw, bits), g, {weight.size(2), weight.size(3)},
+        args.stride, args.padding, args.dilation, args.groups, lut_derivative(lut, bits, 0, true),
         lut_derivative(lut, bits, 1, true), reciprocal_or_zero(sw).reshape({-1}).expand({o}),
         reciprocal_or_zero(sx), {});
     return {dx, dw.reshape(weight.sizes()), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};

@@ -147,9 +147,7 @@ class AxMatmulAsymFunction : public torch::autograd::Function<AxMatmulAsymFuncti
     const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
     const at::Tensor& g = grads[0];
     if (mode != GradMode::kLutGrad) {
-      at::Tensor da = g.matmul(b.transpose(-1, -2));
-      at::Tensor db = a.transpose(-1, -2).matmul(g);
-      if (b.dim() == 2) db = db.reshape({-1, b.size(0), b.size(1)}).sum(0);
+      auto [da, db] = exact_matmul_grads(g, a, b);
       if (mode == GradMode::kSteClip) {
         da = da * clip_mask(a, sa, za, bits);
         db = db * clip_mask(b, sb, zb, bits);
@@ -213,10 +211,7 @@ class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFuncti
         {x, weight, lut, qx.codes, qw.codes, qx.scale, qx.zero, qw.scale, qw.zero});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
-    ctx->saved_data["stride"] = stride.vec();
-    ctx->saved_data["padding"] = padding.vec();
-    ctx->saved_data["dilation"] = dilation.vec();
-    ctx->saved_data["groups"] = groups;
+    ConvArgs{stride.vec(), padding.vec(), dilation.vec(), groups}.save(ctx);
     return y;
   }
 
@@ -224,19 +219,14 @@ class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFuncti
     const auto s = ctx->get_saved_variables();
     const at::Tensor &x = s[0], &weight = s[1], &lut = s[2], &qx = s[3], &qw = s[4];
     const at::Tensor &sx = s[5], &zx = s[6], &sw = s[7], &zw = s[8];
-    const int64_t bits = ctx->saved_data["bits"].toInt(),
-                  groups = ctx->saved_data["groups"].toInt();
+    const int64_t bits = ctx->saved_data["bits"].toInt();
     const auto mode = static_cast<GradMode>(ctx->saved_data["mode"].toInt());
-    const std::vector<int64_t> stride = ctx->saved_data["stride"].toIntVector();
-    const std::vector<int64_t> padding = ctx->saved_data["padding"].toIntVector();
-    const std::vector<int64_t> dilation = ctx->saved_data["dilation"].toIntVector();
+    const ConvArgs args = ConvArgs::load(ctx);
     const at::Tensor& g = grads[0];
     const int64_t o = weight.size(0);
     at::Tensor dx, dw;
     if (mode != GradMode::kLutGrad) {
-      std::tie(dx, dw, std::ignore) =
-          at::convolution_backward(g, x, weight, c10::nullopt, stride, padding, dilation, false,
-                                   {0, 0}, groups, {true, true, false});
+      std::tie(dx, dw) = exact_conv_grads(g, x, weight, args);
       if (mode == GradMode::kSteClip) {
         dx = dx * clip_mask(x, sx, zx, bits);
         dw = dw * clip_mask(weight, sw, zw, bits);
@@ -245,13 +235,13 @@ class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFuncti
     }
     // Padding reads z_x: pad the indices explicitly, take the gradient of the padded input and
     // drop its border.
-    const int64_t ph = padding[0], pw = padding[1];
+    const int64_t ph = args.padding[0], pw = args.padding[1];
     const at::Tensor ix = at::constant_pad_nd(indices_of(qx, bits), {pw, pw, ph, ph},
                                               static_cast<double>(zx.item<int64_t>()));
     const at::Tensor sw_o = sw.reshape({-1}).expand({o}), zw_o = zw.reshape({-1}).expand({o});
     std::tie(dx, dw) = conv_lut_grad(
-        ix, indices_of(qw, bits), g, {weight.size(2), weight.size(3)}, stride, {0, 0}, dilation,
-        groups, lut_derivative(lut, bits, 0, false), lut_derivative(lut, bits, 1, false), sw_o, sx,
+        ix, indices_of(qw, bits), g, {weight.size(2), weight.size(3)}, args.stride, {0, 0},
+        args.dilation, args.groups, lut_derivative(lut, bits, 0, false), lut_derivative(lut, bits, 1, false), sw_o, sx,
         [&](at::Tensor& drows, at::Tensor& dwg, const at::Tensor& grows, int64_t o0, int64_t o1) {
           drows -= (grows * (sw_o * zw_o).slice(0, o0, o1)).sum(1, /*keepdim=*/true);
           dwg -= (sx * zx) * grows.sum(0).unsqueeze(1);

@@ -22,6 +22,34 @@ void check_lut(const at::Tensor& lut, int64_t bits) {
               int64_t{1} << bits, "] for bits = ", bits, ", got ", lut.sizes());
 }
 
+void ConvArgs::save(torch::autograd::AutogradContext* ctx) const {
+  ctx->saved_data["stride"] = stride;
+  ctx->saved_data["padding"] = padding;
+  ctx->saved_data["dilation"] = dilation;
+  ctx->saved_data["groups"] = groups;
+}
+
+ConvArgs ConvArgs::load(torch::autograd::AutogradContext* ctx) {
+  return {ctx->saved_data["stride"].toIntVector(), ctx->saved_data["padding"].toIntVector(),
+          ctx->saved_data["dilation"].toIntVector(), ctx->saved_data["groups"].toInt()};
+}
+
+std::pair<at::Tensor, at::Tensor> exact_conv_grads(const at::Tensor& g, const at::Tensor& x,
+                                                   const at::Tensor& weight, const ConvArgs& args) {
+  auto [dx, dw, db] =
+      at::convolution_backward(g, x, weight, c10::nullopt, args.stride, args.padding,
+                               args.dilation, false, {0, 0}, args.groups, {true, true, false});
+  return {dx, dw};
+}
+
+std::pair<at::Tensor, at::Tensor> exact_matmul_grads(const at::Tensor& g, const at::Tensor& a,
+                                                     const at::Tensor& b) {
+  const at::Tensor da = g.matmul(b.transpose(-1, -2));
+  at::Tensor db = a.transpose(-1, -2).matmul(g);
+  if (b.dim() == 2) db = db.reshape({-1, b.size(0), b.size(1)}).sum(0);
+  return {da, db};
+}
+
 at::Tensor indices_of(const at::Tensor& codes, int64_t bits) {
   return codes.to(at::kLong).bitwise_and((int64_t{1} << bits) - 1);
 }

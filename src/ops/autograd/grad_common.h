@@ -3,11 +3,13 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <torch/autograd.h>
 #include <c10/util/string_view.h>
 
 #include <cstdint>
 #include <functional>
 #include <utility>
+#include <vector>
 
 namespace axnn::ops {
 
@@ -16,6 +18,21 @@ enum class GradMode : int64_t { kSte, kSteClip, kLutGrad };
 GradMode parse_grad_mode(c10::string_view name);
 
 void check_lut(const at::Tensor& lut, int64_t bits);
+
+// A conv's arguments, kept in the autograd context from forward to backward.
+struct ConvArgs {
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups;
+  void save(torch::autograd::AutogradContext* ctx) const;
+  static ConvArgs load(torch::autograd::AutogradContext* ctx);
+};
+
+// The exact fp32 ops' input gradients (ste; ste-clip masks them): (dx, dw) of a conv, (da, db)
+// of a matmul whose b is [..., K, N] or [K, N].
+std::pair<at::Tensor, at::Tensor> exact_conv_grads(const at::Tensor& g, const at::Tensor& x,
+                                                   const at::Tensor& weight, const ConvArgs& args);
+std::pair<at::Tensor, at::Tensor> exact_matmul_grads(const at::Tensor& g, const at::Tensor& a,
+                                                     const at::Tensor& b);
 
 // Codes as table indices 0..2^bits-1.
 at::Tensor indices_of(const at::Tensor& codes, int64_t bits);
