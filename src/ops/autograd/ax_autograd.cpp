@@ -141,23 +141,11 @@ class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
       }
       return {da, db, {}, {}, {}, {}, {}, {}};
     }
-    // One linear per slice: rows of a against the columns of b (b^T's rows are the "weights").
-    const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-    const at::Tensor ia = indices_of(qa, bits).reshape({-1, m, k});
-    const at::Tensor ib = indices_of(qb, bits).reshape({-1, k, n});
-    const at::Tensor g3 = g.reshape({-1, m, n});
-    const at::Tensor da_table = lut_derivative(lut, bits, 0, true),
-                     db_table = lut_derivative(lut, bits, 1, true);
-    const at::Tensor inv_sb = reciprocal_or_zero(sb).expand({n}), inv_sa = reciprocal_or_zero(sa);
-    at::Tensor da = at::empty({ia.size(0), m, k}, g.options());
-    at::Tensor db = at::zeros({ib.size(0), k, n}, g.options());
-    for (int64_t i = 0; i < ia.size(0); ++i) {
-      const int64_t j = ib.size(0) == 1 ? 0 : i;
-      auto [dai, dbi] = lut_grad_rows(ia[i], ib[j].t(), g3[i], da_table, db_table, inv_sb, inv_sa);
-      da[i].copy_(dai);
-      db[j] += dbi.t();
-    }
-    return {da.reshape(a.sizes()), db.reshape(b.sizes()), {}, {}, {}, {}, {}, {}};
+    const auto [da, db] = matmul_lut_grad(
+        indices_of(qa, bits), indices_of(qb, bits), g, lut_derivative(lut, bits, 0, true),
+        lut_derivative(lut, bits, 1, true), reciprocal_or_zero(sb).expand({b.size(-1)}),
+        reciprocal_or_zero(sa), {});
+    return {da, db, {}, {}, {}, {}, {}, {}};
   }
 };
 

@@ -154,23 +154,14 @@ class AxMatmulAsymFunction : public torch::autograd::Function<AxMatmulAsymFuncti
       }
       return {da, db, {}, {}, {}, {}, {}, {}, {}};
     }
-    // One linear per slice: rows of a against the columns of b (b^T's rows are the "weights").
-    const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-    const at::Tensor ia = indices_of(qa, bits).reshape({-1, m, k});
-    const at::Tensor ib = indices_of(qb, bits).reshape({-1, k, n});
-    const at::Tensor g3 = g.reshape({-1, m, n});
-    const at::Tensor da_table = lut_derivative(lut, bits, 0, false),
-                     db_table = lut_derivative(lut, bits, 1, false);
-    at::Tensor da = at::empty({ia.size(0), m, k}, g.options());
-    at::Tensor db = at::zeros({ib.size(0), k, n}, g.options());
-    for (int64_t i = 0; i < ia.size(0); ++i) {
-      const int64_t j = ib.size(0) == 1 ? 0 : i;
-      auto [dai, dbi] =
-          lut_grad_rows(ia[i], ib[j].t(), g3[i], da_table, db_table, sb.expand({n}), sa);
-      da[i].copy_(dai - g3[i].sum(1, /*keepdim=*/true) * (sb * zb));
-      db[j] += (dbi - (sa * za) * g3[i].sum(0).unsqueeze(1)).t();
-    }
-    return {da.reshape(a.sizes()), db.reshape(b.sizes()), {}, {}, {}, {}, {}, {}, {}};
+    const auto [da, db] = matmul_lut_grad(
+        indices_of(qa, bits), indices_of(qb, bits), g, lut_derivative(lut, bits, 0, false),
+        lut_derivative(lut, bits, 1, false), sb.expand({b.size(-1)}), sa,
+        [&](at::Tensor& dai, at::Tensor& dbi, const at::Tensor& gi, int64_t, int64_t) {
+          dai -= gi.sum(1, /*keepdim=*/true) * (sb * zb);
+          dbi -= (sa * za) * gi.sum(0).unsqueeze(1);
+        });
+    return {da, db, {}, {}, {}, {}, {}, {}, {}};
   }
 };
 

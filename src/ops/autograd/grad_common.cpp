@@ -123,6 +123,28 @@ std::pair<at::Tensor, at::Tensor> conv_lut_grad(
   return {dx, dw};
 }
 
+std::pair<at::Tensor, at::Tensor> matmul_lut_grad(const at::Tensor& ia, const at::Tensor& ib,
+                                                  const at::Tensor& g, const at::Tensor& da_table,
+                                                  const at::Tensor& db_table,
+                                                  const at::Tensor& b_factor,
+                                                  const at::Tensor& a_factor,
+                                                  const GroupCorrection& correct) {
+  const int64_t m = ia.size(-2), k = ia.size(-1), n = ib.size(-1);
+  const at::Tensor ia3 = ia.reshape({-1, m, k}), ib3 = ib.reshape({-1, k, n});
+  const at::Tensor g3 = g.reshape({-1, m, n});
+  at::Tensor da = at::empty({ia3.size(0), m, k}, g.options());
+  at::Tensor db = at::zeros({ib3.size(0), k, n}, g.options());
+  for (int64_t i = 0; i < ia3.size(0); ++i) {
+    const int64_t j = ib3.size(0) == 1 ? 0 : i;
+    auto [dai, dbi] =
+        lut_grad_rows(ia3[i], ib3[j].t(), g3[i], da_table, db_table, b_factor, a_factor);
+    if (correct) correct(dai, dbi, g3[i], 0, n);
+    da[i].copy_(dai);
+    db[j] += dbi.t();
+  }
+  return {da.reshape(ia.sizes()), db.reshape(ib.sizes())};
+}
+
 at::Tensor reciprocal_or_zero(const at::Tensor& s) {
   return at::where(s > 0, 1 / s, at::zeros_like(s));
 }

@@ -51,8 +51,9 @@ std::pair<at::Tensor, at::Tensor> lut_grad_rows(const at::Tensor& qx, const at::
                                                 const at::Tensor& w_factor,
                                                 const at::Tensor& x_factor);
 
-// One group's lut-grad partials, adjusted in place: drows [rows, depth], dw [group outputs,
-// depth], given the group's gradient rows [rows, group outputs] and output channels [o0, o1).
+// One group's (or matmul slice's) lut-grad partials, adjusted in place: drows [rows, depth],
+// dw [group outputs, depth], given its gradient rows [rows, group outputs] and output channels
+// [o0, o1).
 using GroupCorrection = std::function<void(at::Tensor& drows, at::Tensor& dw,
                                            const at::Tensor& grows, int64_t o0, int64_t o1)>;
 
@@ -65,6 +66,18 @@ std::pair<at::Tensor, at::Tensor> conv_lut_grad(
     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
     const at::Tensor& dx_table, const at::Tensor& dw_table, const at::Tensor& w_factor,
     const at::Tensor& x_factor, const GroupCorrection& correct);
+
+// lut-grad of a (batched) matmul as one linear per slice (lut_grad_rows): rows of a against the
+// columns of b, whose transpose plays the weight. ia [..., M, K] and ib [..., K, N] (or [K, N])
+// table indices, g [..., M, N]; b_factor [N] and a_factor scale like lut_grad_rows' w_factor and
+// x_factor. Returns da and db shaped like ia and ib. `correct` (may be empty) adjusts each
+// slice's partials (da [M, K], db^T [N, K], given the slice's g and the column range [0, N)).
+std::pair<at::Tensor, at::Tensor> matmul_lut_grad(const at::Tensor& ia, const at::Tensor& ib,
+                                                  const at::Tensor& g, const at::Tensor& da_table,
+                                                  const at::Tensor& db_table,
+                                                  const at::Tensor& b_factor,
+                                                  const at::Tensor& a_factor,
+                                                  const GroupCorrection& correct);
 
 // 1 / s, 0 where s is 0: the factor a code derivative is scaled by.
 at::Tensor reciprocal_or_zero(const at::Tensor& s);
