@@ -232,7 +232,8 @@ class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFuncti
     const at::Tensor sw_o = sw.reshape({-1}).expand({o}), zw_o = zw.reshape({-1}).expand({o});
     std::tie(dx, dw) = conv_lut_grad(
         ix, indices_of(qw, bits), g, {weight.size(2), weight.size(3)}, args.stride, {0, 0},
-        args.dilation, args.groups, lut_derivative(lut, bits, 0, false), lut_derivative(lut, bits, 1, false), sw_o, sx,
+        args.dilation, args.groups, lut_derivative(lut, bits, 0, false),
+        lut_derivative(lut, bits, 1, false), sw_o, sx,
         [&](at::Tensor& drows, at::Tensor& dwg, const at::Tensor& grows, int64_t o0, int64_t o1) {
           drows -= (grows * (sw_o * zw_o).slice(0, o0, o1)).sum(1, /*keepdim=*/true);
           dwg -= (sx * zx) * grows.sum(0).unsqueeze(1);

@@ -1,9 +1,8 @@
 // CPU impls of the axnn ops on codes, over the LUT-GEMM kernels (src/kernels).
 //
 // lut_matmul is one LUT-GEMM with a as the kernel's stationary operand (one per slice when b is
-// batched too). lut_conv2d is, per group,
-// an im2col GEMM with the weights stationary: out_g[o][q] = sum_k lut[cols[k][q]][w_g[o][k]],
-// where the column q runs over every output position of every image, so the whole batch is one
+// batched too). lut_conv2d is, per group, an im2col GEMM with the weights stationary:
+// out_g[o][q] = sum_k lut[cols[k][q]][w_g[o][k]], where the column q runs over every output position of every image, so the whole batch is one
 // GEMM per group. cols is built kIm2colBytes at a time (a chunk the kernel streams from L2), never
 // for the whole batch at once, and each chunk's results are scattered into [N, O, OH, OW].
 #include <ATen/ATen.h>
@@ -85,12 +84,11 @@ at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Te
   }
   // Many small products (attention heads): one thread each; a few large ones: all threads each.
   const int64_t slices = a.numel() / (m * k);
-  const bool per_slice = slices >= at::get_num_threads();
   auto slice = [&](int64_t s, int threads) {
     product(code_data(a_c) + s * m * k, m, code_data(b_c) + s * k * n,
             out.data_ptr<int32_t>() + s * m * n, threads);
   };
-  if (per_slice) {
+  if (slices >= at::get_num_threads()) {
     at::parallel_for(0, slices, 1, [&](int64_t begin, int64_t end) {
       for (int64_t s = begin; s < end; ++s) slice(s, 1);
     });
