@@ -2,9 +2,10 @@
 //
 // lut_matmul is one LUT-GEMM with a as the kernel's stationary operand (one per slice when b is
 // batched too). lut_conv2d is, per group, an im2col GEMM with the weights stationary:
-// out_g[o][q] = sum_k lut[cols[k][q]][w_g[o][k]], where the column q runs over every output position of every image, so the whole batch is one
-// GEMM per group. cols is built kIm2colBytes at a time (a chunk the kernel streams from L2), never
-// for the whole batch at once, and each chunk's results are scattered into [N, O, OH, OW].
+// out_g[o][q] = sum_k lut[cols[k][q]][w_g[o][k]], where the column q runs over every output
+// position of every image, so the whole batch is one GEMM per group. cols is built kIm2colBytes
+// at a time (a chunk the kernel streams from L2), never for the whole batch at once, and each
+// chunk's results are scattered into [N, O, OH, OW].
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
