@@ -88,7 +88,7 @@ void add_model_commands(CLI::App& app) {
   // calibrate
   {
     auto* cmd = app.add_subcommand(
-        "calibrate", "Collect activation statistics and store each layer's amax in a checkpoint");
+        "calibrate", "Collect activation statistics and store each layer's amax and range in a checkpoint");
     struct Args {
       std::string input, output, method = "percentile";
       double percentile = 99.99;
