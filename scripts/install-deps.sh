@@ -14,6 +14,8 @@ packages=(
   libfmt-dev libspdlog-dev
   zlib1g-dev            # gzip IDX dataset files
   dataset-fashion-mnist # the default dataset, read from /usr/share/datasets (never downloaded)
+  yosys               # Verilog import (axnn mult import, axnn netlist)
+  berkeley-abc        # technology mapping for circuit area, delay and power (axnn netlist cost)
   libgtest-dev libgmock-dev
   python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
 )

@@ -176,12 +176,15 @@ Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& po
   sim.run(inputs, words);
   const int64_t lo = is_signed ? -(int64_t{1} << (2 * bits - 1)) : 0;
   const int64_t hi = is_signed ? (int64_t{1} << (2 * bits - 1)) - 1 : (int64_t{1} << 2 * bits) - 1;
+  std::vector<uint64_t> raw(patterns, 0);  // the product bus per pattern, bit by bit
+  for (size_t k = 0; k < width; ++k) {
+    const std::span<const uint64_t> bit = sim.values(p.out[k]);
+    for (size_t t = 0; t < patterns; ++t) raw[t] |= ((bit[t / 64] >> (t % 64)) & 1) << k;
+  }
   std::vector<int32_t> lut(patterns);
   for (size_t t = 0; t < patterns; ++t) {
-    uint64_t raw = 0;
-    for (size_t k = 0; k < width; ++k) raw |= ((sim.values(p.out[k])[t / 64] >> (t % 64)) & 1) << k;
-    int64_t value = static_cast<int64_t>(raw);
-    if (is_signed && width > 0 && ((raw >> (width - 1)) & 1)) value -= int64_t{1} << width;
+    int64_t value = static_cast<int64_t>(raw[t]);
+    if (is_signed && width > 0 && ((raw[t] >> (width - 1)) & 1)) value -= int64_t{1} << width;
     AXNN_CHECK(value >= lo && value <= hi,
                "netlist {}: the product of codes a = {}, b = {} is {}, outside the {}-bit {} "
                "range of a {}x{} multiplier ({})", netlist.name, t >> bits, t & ((1u << bits) - 1),

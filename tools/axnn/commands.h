@@ -9,5 +9,7 @@ void add_mult_command(CLI::App& app);    // mult_command.cpp
 void add_bench_command(CLI::App& app);   // bench_command.cpp
 void add_model_commands(CLI::App& app);  // model_command.cpp: train, calibrate, eval, retrain
 void add_sweep_command(CLI::App& app);   // sweep_command.cpp
+// netlist_command.cpp: `netlist sim|stats|...` and `mult import` (after add_mult_command)
+void add_netlist_commands(CLI::App& app);
 
 }  // namespace axnn::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   axnn::cli::add_bench_command(app);
   axnn::cli::add_model_commands(app);
   axnn::cli::add_sweep_command(app);
+  axnn::cli::add_netlist_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,33 @@
+// A multiplier from a circuit file (Verilog through yosys, or BLIF): its exhaustive table by
+// simulation, with where it came from in its metadata.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "mult/multiplier.h"
+#include "netlist/netlist.h"
+#include "netlist/simulate.h"
+
+namespace axnn::netlist {
+
+struct ImportOptions {
+  // Operand signedness; unset: from an EvoApprox-style module name (mul8s_..., mul8u_...), else
+  // an error asking for it.
+  std::optional<bool> is_signed;
+  std::string name;       // default: the module / model name
+  std::string top;        // the module or model to import (default: the top one)
+  MultiplierPorts ports;  // default: found by name (see resolve_ports)
+};
+
+// The signedness an EvoApprox-style name says (mul<b>s_* signed, mul<b>u_* unsigned), if any.
+std::optional<bool> signedness_from_name(const std::string& name);
+
+struct ImportedCircuit {
+  Netlist netlist;
+  Multiplier multiplier;
+};
+ImportedCircuit import_multiplier(const std::filesystem::path& path, const ImportOptions& options);
+
+}  // namespace axnn::netlist
