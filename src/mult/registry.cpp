@@ -198,9 +198,26 @@ MultiplierRegistry MultiplierRegistry::from_environment() {
   return MultiplierRegistry(std::move(dirs));
 }
 
+namespace {
+
+BuiltinMetaHook& builtin_meta_hook() {
+  static BuiltinMetaHook hook;
+  return hook;
+}
+
+}  // namespace
+
+void set_builtin_meta_hook(BuiltinMetaHook hook) { builtin_meta_hook() = std::move(hook); }
+
+std::optional<Multiplier> lookup_builtin(std::string_view name) {
+  std::optional<Multiplier> builtin = make_builtin(name);
+  if (builtin && builtin_meta_hook()) builtin_meta_hook()(*builtin);
+  return builtin;
+}
+
 Multiplier MultiplierRegistry::get(std::string_view name_or_path) const {
   AXNN_CHECK(!name_or_path.empty(), "empty multiplier name\n{}", builtin_grammar_help());
-  if (auto builtin = make_builtin(name_or_path)) return std::move(*builtin);
+  if (auto builtin = lookup_builtin(name_or_path)) return std::move(*builtin);
   for (const auto& file : files_) {
     if (file.stem == name_or_path) return read_multiplier(file.path);
   }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,15 @@ std::string lookup_help();
 // Throws axnn::Error, naming the multiplier, when it follows the grammar with a bad parameter or a
 // number with leading zeros.
 std::optional<Multiplier> make_builtin(std::string_view name);
+
+// Fills in what a built-in's table does not say, such as its relative power estimated from its
+// circuit. The netlist library provides one (netlist::attach_builtin_circuit_cost) and the axnn
+// command installs it; the registry itself does not depend on circuits. Lookups (get, and `axnn
+// mult list`) call it on every built-in they return.
+using BuiltinMetaHook = std::function<void(Multiplier&)>;
+void set_builtin_meta_hook(BuiltinMetaHook hook);
+// The built-in with the hook applied (make_builtin, then the hook if one is set).
+std::optional<Multiplier> lookup_builtin(std::string_view name);
 
 // A curated set of built-in names for listings: widths 8 and 4, both signednesses.
 std::vector<std::string> curated_builtin_names();

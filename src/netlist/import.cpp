@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "netlist/generate.h"
 #include "netlist/yosys.h"
 
 namespace axnn::netlist {
@@ -10,8 +11,12 @@ namespace axnn::netlist {
 std::optional<bool> signedness_from_name(const std::string& name) {
   static const std::regex evoapprox(R"(mul\d+([su])_.*)");
   std::smatch match;
-  if (!std::regex_match(name, match, evoapprox)) return std::nullopt;
-  return match[1] == "s";
+  if (std::regex_match(name, match, evoapprox)) return match[1] == "s";
+  try {
+    return parse_circuit_name(name).is_signed;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 ImportedCircuit import_multiplier(const std::filesystem::path& path,

@@ -13,15 +13,16 @@
 namespace axnn::netlist {
 
 struct ImportOptions {
-  // Operand signedness; unset: from an EvoApprox-style module name (mul8s_..., mul8u_...), else
-  // an error asking for it.
+  // Operand signedness; unset: from the module name (signedness_from_name), else an error asking
+  // for it.
   std::optional<bool> is_signed;
   std::string name;       // default: the module / model name
   std::string top;        // the module or model to import (default: the top one)
   MultiplierPorts ports;  // default: found by name (see resolve_ports)
 };
 
-// The signedness an EvoApprox-style name says (mul<b>s_* signed, mul<b>u_* unsigned), if any.
+// The signedness a module name says, if any: EvoApprox's mul<b>s_* (signed) and mul<b>u_*
+// (unsigned), or the name of a generated circuit (generate.h: dadda8s, array4u_k2, ...).
 std::optional<bool> signedness_from_name(const std::string& name);
 
 struct ImportedCircuit {

@@ -4,6 +4,8 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "mult/registry.h"
+#include "netlist/multiplier_cost.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
       "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry.",
       "axnn"};
   app.require_subcommand(1);
+  // Built-in multipliers with a circuit get their estimated relative power (cached on disk).
+  axnn::set_builtin_meta_hook(axnn::netlist::attach_builtin_circuit_cost);
   app.set_version_flag("--version", AXNN_VERSION);
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   axnn::cli::add_mult_command(app);

@@ -76,7 +76,7 @@ void run_list() {
   const std::string header = format_table_header();
   fmt::print("Built-in multipliers (a selection; every width 2..8 and parameter works):\n{}",
              header);
-  for (const auto& name : curated_builtin_names()) print_list_row(*make_builtin(name));
+  for (const auto& name : curated_builtin_names()) print_list_row(*lookup_builtin(name));
 
   const MultiplierRegistry registry = MultiplierRegistry::from_environment();
   std::vector<std::string> dirs;
