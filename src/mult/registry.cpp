@@ -209,9 +209,13 @@ BuiltinMetaHook& builtin_meta_hook() {
 
 void set_builtin_meta_hook(BuiltinMetaHook hook) { builtin_meta_hook() = std::move(hook); }
 
+void complete_builtin_meta(Multiplier& builtin) {
+  if (builtin_meta_hook()) builtin_meta_hook()(builtin);
+}
+
 std::optional<Multiplier> lookup_builtin(std::string_view name) {
   std::optional<Multiplier> builtin = make_builtin(name);
-  if (builtin && builtin_meta_hook()) builtin_meta_hook()(*builtin);
+  if (builtin) complete_builtin_meta(*builtin);
   return builtin;
 }
 

@@ -47,7 +47,9 @@ std::optional<Multiplier> make_builtin(std::string_view name);
 // mult list`) call it on every built-in they return.
 using BuiltinMetaHook = std::function<void(Multiplier&)>;
 void set_builtin_meta_hook(BuiltinMetaHook hook);
-// The built-in with the hook applied (make_builtin, then the hook if one is set).
+// Runs the hook, if one is set, on a built-in (named as the registry names it).
+void complete_builtin_meta(Multiplier& builtin);
+// make_builtin, then complete_builtin_meta.
 std::optional<Multiplier> lookup_builtin(std::string_view name);
 
 // A curated set of built-in names for listings: widths 8 and 4, both signednesses.

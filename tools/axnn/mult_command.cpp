@@ -143,6 +143,7 @@ void run_generate(const GenerateOptions& o) {
   if (kind == "bam") m = make_bam(o.bits, is_signed, *o.hbl, *o.vbl);
   if (kind == "mitchell") m = make_mitchell(o.bits, is_signed);
   if (kind == "cols") m = make_columns(o.bits, is_signed, parse_columns(o.columns, o.bits));
+  complete_builtin_meta(*m);  // relative power from its circuit, for the kinds that have one
   if (!o.name.empty()) m->set_name(o.name);
   write_multiplier(*m, o.output, optional_format(o.format));
   fmt::print("wrote {} ({}-bit {}, {}) to {}\n", m->name(), m->bits(),
