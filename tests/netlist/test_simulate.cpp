@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 Netlist random_netlist(std::mt19937& rng, int inputs, int gates) {
   Netlist n;
   n.name = "random";
-  for (int i = 0; i < inputs; ++i) n.inputs.push_back(n.net("i" + std::to_string(i)));
+  for (int i = 0; i < inputs; ++i) n.inputs.push_back(n.net(fmt::format("i{}", i)));
   for (int g = 0; g < gates; ++g) {
     const int fan_in = static_cast<int>(rng() % 6);
     std::vector<NetId> in;
