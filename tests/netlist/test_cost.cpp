@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error_of.h"
+#include "common/evoapprox.h"
 #include "core/subprocess.h"
 #include "netlist/cost.h"
 #include "netlist/yosys.h"
@@ -314,37 +315,19 @@ TEST(Spearman, RanksWithTies) {
   EXPECT_EQ(ranks({5, 1, 5, 0}), (std::vector<double>{3.5, 2, 3.5, 1}));
 }
 
-struct Published {
-  std::string name;
-  bool is_signed = false;
-  double power_mw = 0, area_um2 = 0;
-};
+using test_util::EvoApproxCircuit;
 
 TEST(EvoApprox, EstimatesRankAsThePublishedFigures) {
   SKIP_WITHOUT_ABC();
   if (!find_program("yosys")) GTEST_SKIP() << "yosys is not on PATH: Debian package yosys";
-  const std::filesystem::path dir =
-      std::filesystem::path(AXNN_SOURCE_DIR) / ".." / "shared" / "data" / "evoapprox";
-  if (!std::filesystem::is_regular_file(dir / "metrics.csv"))
-    GTEST_SKIP() << "no EvoApprox test data at " << dir.string();
-
-  std::ifstream csv(dir / "metrics.csv");
-  std::string line;
-  std::getline(csv, line);
-  ASSERT_THAT(line, HasSubstr("pub_power_mW,pub_area_um2"));
-  std::vector<Published> circuits;
-  while (std::getline(csv, line)) {
-    std::vector<std::string> f;
-    std::stringstream fields(line);
-    for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
-    ASSERT_GE(f.size(), 11u) << line;
-    circuits.push_back({f[1], f[2] == "1", std::stod(f[9]), std::stod(f[10])});
-  }
+  const std::vector<EvoApproxCircuit> circuits = test_util::read_evoapprox();
+  if (circuits.empty())
+    GTEST_SKIP() << "no EvoApprox test data at " << test_util::evoapprox_dir().string();
   ASSERT_EQ(circuits.size(), 11u);
 
   std::vector<CircuitCost> costs;
-  for (const Published& c : circuits) {
-    const Netlist netlist = import_verilog(dir / (c.name + ".v"), c.name);
+  for (const EvoApproxCircuit& c : circuits) {
+    const Netlist netlist = import_verilog(test_util::evoapprox_dir() / c.file, c.name);
     const MappedCircuit mapped = map_with_abc(netlist);
     // The mapped circuit computes what the imported one does.
     const Multiplier before = simulate_multiplier(netlist, {}, c.is_signed, c.name);
@@ -356,7 +339,7 @@ TEST(EvoApprox, EstimatesRankAsThePublishedFigures) {
     costs.push_back(cost);
   }
 
-  const auto exact_of = [&](const Published& c) {
+  const auto exact_of = [&](const EvoApproxCircuit& c) {
     const std::string exact = c.is_signed ? "mul8s_1KV6" : "mul8u_1JJQ";
     for (size_t i = 0; i < circuits.size(); ++i)
       if (circuits[i].name == exact) return i;
@@ -366,7 +349,7 @@ TEST(EvoApprox, EstimatesRankAsThePublishedFigures) {
   std::vector<double> pub_area, pub_power, est_area, est_power;
   std::vector<double> pub_rel_area, pub_rel_power, est_rel_area, est_rel_power;
   for (size_t i = 0; i < circuits.size(); ++i) {
-    const Published& c = circuits[i];
+    const EvoApproxCircuit& c = circuits[i];
     const size_t e = exact_of(c);
     const RelativeCost rel = relative_to(costs[i], costs[e]);
     pub_area.push_back(c.area_um2);

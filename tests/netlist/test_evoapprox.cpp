@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error_of.h"
+#include "common/evoapprox.h"
 #include "core/subprocess.h"
 #include "mult/metrics.h"
 #include "netlist/simulate.h"
@@ -15,31 +16,6 @@
 
 namespace axnn::netlist {
 namespace {
-
-const std::filesystem::path kData = std::filesystem::path(AXNN_SOURCE_DIR) / "../shared/data/evoapprox";
-
-struct Published {
-  std::string file, name;
-  bool is_signed;
-  std::vector<std::string> metrics;  // mae_pct wce_pct wcre_pct ep_pct mre_pct mse, as printed
-  std::string sha256;
-};
-
-std::vector<Published> read_metrics_csv() {
-  std::ifstream in(kData / "metrics.csv");
-  std::vector<Published> rows;
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // the file has CRLF ends
-    std::vector<std::string> f;
-    std::stringstream fields(line);
-    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
-    if (f.size() != 13) continue;
-    rows.push_back({f[0], f[1], f[2] == "1", {f[3], f[4], f[5], f[6], f[7], f[8]}, f[12]});
-  }
-  return rows;
-}
 
 // Half a unit of the last printed digit: "0.0079" -> 0.00005, "72829.102e2" -> 0.05.
 double rounding_of(const std::string& printed) {
@@ -66,20 +42,22 @@ std::string sha256_of_table(const Multiplier& m) {
   return run_process({"sha256sum", path.string()}).output.substr(0, 64);
 }
 
+using test_util::evoapprox_dir;
+
 bool have_data_and_yosys() {
-  return std::filesystem::is_regular_file(kData / "metrics.csv") && find_program("yosys");
+  return !test_util::read_evoapprox().empty() && find_program("yosys");
 }
 
 TEST(EvoApprox, ImportedTablesAndMetricsMatchThePublishedOnes) {
-  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << kData.string();
-  const std::vector<Published> rows = read_metrics_csv();
+  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
+  const std::vector<test_util::EvoApproxCircuit> rows = test_util::read_evoapprox();
   ASSERT_EQ(rows.size(), 11u);
-  for (const Published& p : rows) {
-    const Netlist netlist = import_verilog(kData / p.file, p.name);
+  for (const test_util::EvoApproxCircuit& p : rows) {
+    const Netlist netlist = import_verilog(evoapprox_dir() / p.file, p.name);
     EXPECT_EQ(netlist.name, p.name);
     const Multiplier m = simulate_multiplier(netlist, {}, p.is_signed, p.name);
     ASSERT_EQ(m.bits(), 8) << p.name;
-    EXPECT_EQ(sha256_of_table(m), p.sha256) << p.name;
+    EXPECT_EQ(sha256_of_table(m), p.lut_sha256) << p.name;
     const ErrorMetrics e = compute_metrics(m);
     const double ours[6] = {e.mae_pct, e.wce_pct, e.wcre_pct, e.ep_pct, e.mre_pct, e.mse};
     const char* names[6] = {"MAE%", "WCE%", "WCRE%", "EP%", "MRE%", "MSE"};
@@ -87,16 +65,16 @@ TEST(EvoApprox, ImportedTablesAndMetricsMatchThePublishedOnes) {
     // 1.2, so MAE% 0.0018 where 1.25 gives 0.0019): MAE%'s tolerance includes that rounding.
     const double mae_rounding = 0.05 / 65536 * 100;
     for (int i = 0; i < 6; ++i)
-      EXPECT_NEAR(ours[i], std::stod(p.metrics[static_cast<size_t>(i)]),
-                  rounding_of(p.metrics[static_cast<size_t>(i)]) + (i == 0 ? mae_rounding : 0))
+      EXPECT_NEAR(ours[i], std::stod(p.printed_metrics[static_cast<size_t>(i)]),
+                  rounding_of(p.printed_metrics[static_cast<size_t>(i)]) + (i == 0 ? mae_rounding : 0))
           << p.name << " " << names[i];
   }
 }
 
 TEST(EvoApprox, TopModuleIsFoundWithoutBeingNamed) {
-  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << kData.string();
+  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
   // The signed files define their half/full adder cells after the multiplier.
-  EXPECT_EQ(import_verilog(kData / "mul8s_1L2N.v").name, "mul8s_1L2N");
+  EXPECT_EQ(import_verilog(evoapprox_dir() / "mul8s_1L2N.v").name, "mul8s_1L2N");
 }
 
 TEST(YosysImport, ClearErrors) {
