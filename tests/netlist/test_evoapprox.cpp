@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -92,6 +93,13 @@ TEST(YosysImport, ClearErrors) {
   EXPECT_THAT(error_of([&] { import_verilog(dir.path() / "none.v"); }), HasSubstr("not found"));
   EXPECT_THAT(error_of([&] { read_circuit(dir.path() / "x.txt"); }),
               HasSubstr("unknown circuit format '.txt'"));
+  // Without yosys on PATH the error says which package brings it.
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", dir.path().c_str(), 1);
+  const std::string missing = error_of([&] { import_verilog(bad); });
+  ::setenv("PATH", path.c_str(), 1);
+  EXPECT_THAT(missing, HasSubstr("importing Verilog needs yosys, which is not on PATH (Debian "
+                                 "package yosys"));
 }
 
 }  // namespace
