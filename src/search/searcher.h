@@ -44,8 +44,16 @@ struct SearchSettings {
   int64_t budget = 100;  // evaluations the searcher may ask for in all
   // MCTS: the UCT exploration constant c in Q + c sqrt(ln N_parent / N_child), rewards in [0, 1].
   double exploration = 0.5;
+  // MCTS: layers a rollout moves off the best feasible assignment so far, on average (each one
+  // to its neighbour in power order, the cheaper one more often; docs/search.md).
+  double rollout_changes = 2.0;
   // NSGA-II: population size (even, >= 4).
   int population = 16;
+  // MCTS and NSGA-II: first measure the single-layer assignments (search/surrogate.h; up to half
+  // the budget), then skip candidates whose predicted drop exceeds surrogate_slack * max_drop.
+  bool surrogate = false;
+  // Greedy always skips moves predicted to drop more than this times max_drop.
+  double surrogate_slack = 2.0;
 };
 
 class Searcher {
