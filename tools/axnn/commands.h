@@ -11,5 +11,6 @@ void add_model_commands(CLI::App& app);  // model_command.cpp: train, calibrate,
 void add_sweep_command(CLI::App& app);   // sweep_command.cpp
 // netlist_command.cpp: `netlist sim|stats|...` and `mult import` (after add_mult_command)
 void add_netlist_commands(CLI::App& app);
+void add_search_command(CLI::App& app);  // search_command.cpp
 
 }  // namespace axnn::cli

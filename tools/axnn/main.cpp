@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   axnn::cli::add_model_commands(app);
   axnn::cli::add_sweep_command(app);
   axnn::cli::add_netlist_commands(app);
+  axnn::cli::add_search_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
