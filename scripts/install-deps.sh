@@ -16,6 +16,8 @@ packages=(
   dataset-fashion-mnist # the default dataset, read from /usr/share/datasets (never downloaded)
   yosys               # Verilog import (axnn mult import, axnn netlist)
   berkeley-abc        # technology mapping for circuit area, delay and power (axnn netlist cost)
+  libopenmpi-dev openmpi-bin  # axnn search over several ranks (mpirun -np N axnn search ...)
+  gnuplot-nox         # axnn search's front.svg
   libgtest-dev libgmock-dev
   python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
 )

@@ -30,6 +30,8 @@ constexpr int kTaskTag = 1, kStopTag = 2, kResultTag = 3;
 
 }  // namespace
 
+bool mpi_available() { return true; }
+
 MpiWorld::MpiWorld() {
   if (launched_ranks() <= 1) return;
   MPI_Init(nullptr, nullptr);
@@ -91,6 +93,8 @@ void serve_evaluations(const MpiWorld& world, LocalPool& local) {
 }
 
 #else  // built without MPI: a world of one
+
+bool mpi_available() { return false; }
 
 MpiWorld::MpiWorld() {
   AXNN_CHECK(launched_ranks() <= 1,

@@ -10,6 +10,9 @@
 
 namespace axnn::search {
 
+// Whether this axnn was built with MPI (Debian's libopenmpi-dev).
+bool mpi_available();
+
 // The MPI world, initialized when the process was started by mpirun with more than one rank;
 // finalizes on destruction. Without MPI support built in, always a world of one.
 class MpiWorld {

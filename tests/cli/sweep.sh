@@ -9,25 +9,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "sweep.sh: $*" >&2; exit 1; }
 
-# The first COUNT items of a gzip IDX file (HEADER bytes, ITEM bytes each) as a raw IDX file.
-be32() {
-  printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
-    $(($1 >> 8 & 255)) $(($1 & 255)))"
-}
-idx_subset() {
-  local src=$1 dst=$2 count=$3 header=$4 item=$5
-  zcat "$src" > "$dst.full"
-  { head -c 4 "$dst.full"; be32 "$count"
-    dd if="$dst.full" bs=1M iflag=skip_bytes,count_bytes skip=8 \
-       count=$((header - 8 + count * item)) status=none; } > "$dst"
-  rm "$dst.full"
-}
-fm=/usr/share/datasets/fashion-mnist
-mkdir "$work/data"
-idx_subset $fm/train-images-idx3-ubyte.gz "$work/data/train-images-idx3-ubyte" 6000 16 784
-idx_subset $fm/train-labels-idx1-ubyte.gz "$work/data/train-labels-idx1-ubyte" 6000 8 1
-idx_subset $fm/t10k-images-idx3-ubyte.gz "$work/data/t10k-images-idx3-ubyte" 1000 16 784
-idx_subset $fm/t10k-labels-idx1-ubyte.gz "$work/data/t10k-labels-idx1-ubyte" 1000 8 1
+source "$(dirname "$0")/small_fmnist.sh"
+small_fmnist "$work/data" 6000 1000
 
 # One thread: ctest may run other tests beside this one.
 "$axnn" train --model lenet5 --epochs 1 --data "mnist:$work/data" --threads 1 -o "$work/lenet5.pt"

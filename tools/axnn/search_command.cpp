@@ -99,7 +99,11 @@ void add_search_command(CLI::App& app) {
   o->threads.add_to(*cmd);
   cmd->footer(
       "\nExample:\n  axnn search --model resnet20_cal.pt --mults exact8s,trunc8s_k4,trunc8s_k6,"
-      "bam8s_h1_v6 --method mcts --budget 100 --max-drop 1 -o search/");
+      "bam8s_h1_v6 --method mcts --budget 100 --max-drop 1 -o search/\n" +
+      std::string(search::mpi_available()
+                      ? "mpirun -np N axnn search ... spreads the evaluations over N ranks (same "
+                        "results; give each rank its --threads)."
+                      : "This axnn was built without MPI: it searches in one process."));
   cmd->callback([o] { run(*o); });
 }
 
