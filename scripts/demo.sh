@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tour, in under 10 minutes on 2 cores once built: installs and builds axnn, shows the
-# multiplier library and one LUT-GEMM benchmark, trains LeNet-5 on Fashion-MNIST (or reuses the
-# checkpoint cached for this recipe), calibrates it, evaluates it under per-layer YAML rules, then
-# sweeps it over several approximate multipliers with `axnn sweep`, retraining the worst two, and
-# prints the report written to ./axnn-demo-report/.
+# multiplier library, a generated multiplier circuit and its cost, and one LUT-GEMM benchmark,
+# trains LeNet-5 on Fashion-MNIST (or reuses the checkpoint cached for this recipe), calibrates it,
+# evaluates it under per-layer YAML rules, sweeps it over several approximate multipliers with
+# `axnn sweep`, retraining the worst two, searches per-layer assignments with `axnn search` on a
+# small budget, and prints the reports written to ./axnn-demo-report/.
 # AXNN_DEMO_THREADS sets the threads (default: all cores; give fewer when other work holds some).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,11 @@ step mult list
 step mult show trunc8s_k4 --json
 step mult generate drum --bits 8 --unsigned --k 4 -o "$work/drum8u_k4.axm"
 step mult convert "$work/drum8u_k4.axm" -o "$work/drum8u_k4.bin"
+
+say "Circuits: a truncated Dadda multiplier as Verilog, read back through yosys, and its cost"
+step netlist generate dadda8s_k6 -o "$work/dadda8s_k6.v"
+step mult import "$work/dadda8s_k6.v" -o "$work/dadda8s_k6.axm"
+step netlist cost dadda8s_k6
 
 say "The LUT-GEMM kernel on a ResNet-sized conv layer, against oneDNN int8 and LibTorch fp32"
 step bench lutgemm --m 64 --k 576 --n 3136 --threads 1
@@ -61,4 +67,11 @@ step sweep "$calibrated" \
 
 say "The report, in $report (README.md, report.csv, report.json, results.jsonl)"
 cat "$report/README.md"
+
+say "The search: a multiplier per layer, least power within 1 point of fp32 (MCTS, 24 evaluations)"
+step search --model "$calibrated" \
+  --mults exact8s,trunc8s_k6,bam8s_h1_v6,cols8s_000010111111111,trunc8s_k8 \
+  --method mcts --budget 24 --max-drop 1 --subset 1000 --threads "$threads" -o "$report/search"
+cat "$report/search/front.csv"
+if [ -f "$report/search/best.yaml" ]; then cat "$report/search/best.yaml"; fi
 printf '\ndemo finished in %d s\n' "$SECONDS"
