@@ -95,6 +95,9 @@ void add_search_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--population", r.settings.population, "NSGA-II: population size")
       ->capture_default_str();
+  cmd->add_flag("--surrogate", r.settings.surrogate,
+                "MCTS, NSGA-II: measure each layer's sensitivity first, then skip assignments "
+                "the summed single-layer drops call hopeless (greedy always does)");
   cmd->add_option("--data", o->data, std::string(kDataHelp) + " (default: the checkpoint's)");
   o->threads.add_to(*cmd);
   cmd->footer(
