@@ -25,7 +25,8 @@ std::optional<std::filesystem::path> find_program(const std::string& program) {
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "/usr/bin:/bin");
   for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+    const std::filesystem::path candidate =
+        std::filesystem::path(dir.empty() ? "." : dir) / program;
     if (executable(candidate)) return candidate;
   }
   return std::nullopt;
@@ -48,12 +49,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, program->c_str(), &actions, nullptr, args.data(), environ);
+  const int spawned =
+      ::posix_spawn(&pid, program->c_str(), &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (spawned != 0) {
     ::close(pipe_fds[0]);
-    throw Error(fmt::format("{}: cannot be started: {}", program->string(), std::strerror(spawned)));
+    throw Error(
+        fmt::format("{}: cannot be started: {}", program->string(), std::strerror(spawned)));
   }
   ProcessResult result;
   char buffer[4096];

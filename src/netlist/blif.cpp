@@ -45,15 +45,15 @@ std::vector<Line> logical_lines(std::string_view text) {
   return lines;
 }
 
-struct Cover {  // a .names
+struct Cover {                       // a .names
   std::vector<std::string> signals;  // inputs, then the output
   std::vector<std::string> cubes;
   bool onset = true;
   int line;
 };
 
-struct Instance {  // a .gate or a .subckt
-  std::string kind;  // the gate or model name
+struct Instance {                                             // a .gate or a .subckt
+  std::string kind;                                           // the gate or model name
   std::vector<std::pair<std::string, std::string>> bindings;  // formal, actual
   bool is_gate;
   int line;
@@ -69,11 +69,23 @@ struct Model {
 };
 
 const std::set<std::string, std::less<>>& ignored_directives() {
-  static const std::set<std::string, std::less<>> ignored = {
-      ".attr", ".param", ".cname", ".default_input_arrival", ".default_output_required",
-      ".default_input_drive", ".default_output_load", ".default_max_input_load",
-      ".input_arrival", ".output_required", ".input_drive", ".output_load", ".max_input_load",
-      ".wire_load_slope", ".wire", ".area", ".delay"};
+  static const std::set<std::string, std::less<>> ignored = {".attr",
+                                                             ".param",
+                                                             ".cname",
+                                                             ".default_input_arrival",
+                                                             ".default_output_required",
+                                                             ".default_input_drive",
+                                                             ".default_output_load",
+                                                             ".default_max_input_load",
+                                                             ".input_arrival",
+                                                             ".output_required",
+                                                             ".input_drive",
+                                                             ".output_load",
+                                                             ".max_input_load",
+                                                             ".wire_load_slope",
+                                                             ".wire",
+                                                             ".area",
+                                                             ".delay"};
   return ignored;
 }
 
@@ -141,8 +153,10 @@ std::vector<Model> parse_models(std::string_view text, std::string_view source) 
       }
       model->instances.push_back(std::move(instance));
     } else if (head == ".latch" || head == ".mlatch" || head == ".clock") {
-      throw Error(fmt::format("{}: {}: sequential circuits are not supported (combinational "
-                              "netlists only)", where(line.number), head));
+      throw Error(
+          fmt::format("{}: {}: sequential circuits are not supported (combinational "
+                      "netlists only)",
+                      where(line.number), head));
     } else {
       throw Error(fmt::format("{}: unknown or unsupported directive {}", where(line.number), head));
     }
@@ -157,8 +171,7 @@ bool is_constant_name(std::string_view name) {
 
 class Elaborator {
  public:
-  Elaborator(const std::vector<Model>& models, std::string_view source,
-             const GateLibrary* library)
+  Elaborator(const std::vector<Model>& models, std::string_view source, const GateLibrary* library)
       : models_(models), source_(source), library_(library) {}
 
   Netlist run(const Model& top) {
@@ -208,9 +221,8 @@ class Elaborator {
                    where(inst.line), inst.kind);
         std::map<std::string, NetId> bound;
         for (const auto& [formal, actual] : inst.bindings) {
-          const bool is_port =
-              std::count(sub->inputs.begin(), sub->inputs.end(), formal) ||
-              std::count(sub->outputs.begin(), sub->outputs.end(), formal);
+          const bool is_port = std::count(sub->inputs.begin(), sub->inputs.end(), formal) ||
+                               std::count(sub->outputs.begin(), sub->outputs.end(), formal);
           AXNN_CHECK(is_port, "{}: model {} has no port {}", where(inst.line), inst.kind, formal);
           bound[formal] = net(actual);
         }
@@ -238,9 +250,10 @@ class Elaborator {
     const auto out = bound.find(gate->output);
     AXNN_CHECK(out != bound.end(), "{}: gate {} has its output {} unconnected", where(inst.line),
                inst.kind, gate->output);
-    AXNN_CHECK(bound.size() == gate->pins.size() + 1, "{}: gate {} is bound to pins it does not "
-               "have (its pins: {} inputs and {})", where(inst.line), inst.kind,
-               gate->pins.size(), gate->output);
+    AXNN_CHECK(bound.size() == gate->pins.size() + 1,
+               "{}: gate {} is bound to pins it does not "
+               "have (its pins: {} inputs and {})",
+               where(inst.line), inst.kind, gate->pins.size(), gate->output);
     add(std::move(inputs), gate->cubes, true, net(out->second), gate->name, inst.line);
   }
 
@@ -277,9 +290,9 @@ class Elaborator {
     }
     if (!floating.empty())
       spdlog::warn("{}: {} net(s) driven by nothing read as constant 0: {}", source_,
-                   floating.size(), fmt::join(floating.begin(),
-                                              floating.begin() + std::min<size_t>(8, floating.size()),
-                                              ", "));
+                   floating.size(),
+                   fmt::join(floating.begin(),
+                             floating.begin() + std::min<size_t>(8, floating.size()), ", "));
   }
 
   const std::vector<Model>& models_;

@@ -21,7 +21,7 @@
 namespace axnn::netlist {
 
 struct BlifOptions {
-  std::string top;                        // the model to read; empty: the first in the file
+  std::string top;                       // the model to read; empty: the first in the file
   const GateLibrary* library = nullptr;  // needed for .gate lines
 };
 

@@ -19,17 +19,17 @@ std::optional<bool> signedness_from_name(const std::string& name) {
   }
 }
 
-ImportedCircuit import_multiplier(const std::filesystem::path& path,
-                                  const ImportOptions& options) {
+ImportedCircuit import_multiplier(const std::filesystem::path& path, const ImportOptions& options) {
   Netlist netlist = read_circuit(path, options.top);
   const std::optional<bool> is_signed =
       options.is_signed ? options.is_signed : signedness_from_name(netlist.name);
-  AXNN_CHECK(is_signed, "{}: is {} signed or unsigned? Its name does not say (mul8s_*/mul8u_*); "
-             "give --signed or --unsigned", path.string(), netlist.name);
+  AXNN_CHECK(is_signed,
+             "{}: is {} signed or unsigned? Its name does not say (mul8s_*/mul8u_*); "
+             "give --signed or --unsigned",
+             path.string(), netlist.name);
   Multiplier m = simulate_multiplier(netlist, options.ports, *is_signed,
                                      options.name.empty() ? netlist.name : options.name);
-  m.meta().source = fmt::format("imported from {}: {}", path.filename().string(),
-                                m.meta().source);
+  m.meta().source = fmt::format("imported from {}: {}", path.filename().string(), m.meta().source);
   m.meta().description = fmt::format("{}-bit {} multiplier circuit, {} gates", m.bits(),
                                      signedness_name(m.is_signed()), netlist.nodes.size());
   return {std::move(netlist), std::move(m)};

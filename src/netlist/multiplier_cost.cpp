@@ -1,7 +1,6 @@
 #include "netlist/multiplier_cost.h"
 
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -29,10 +28,10 @@ MultiplierCost multiplier_cost(const Netlist& netlist, int bits, bool is_signed,
   // The reference under these options, mapped once per process.
   static std::mutex mutex;
   static std::map<std::string, CircuitCost> references;
-  const std::string key = fmt::format(
-      "{}|{}|{}|{}|{}|{}", circuit_name(exact_reference(bits, is_signed)),
-      options.abc.library.string(), options.abc.optimization, options.power.operations,
-      options.power.seed, options.power.operands ? "dist" : "uniform");
+  const std::string key =
+      fmt::format("{}|{}|{}|{}|{}|{}", circuit_name(exact_reference(bits, is_signed)),
+                  options.abc.library.string(), options.abc.optimization, options.power.operations,
+                  options.power.seed, options.power.operands ? "dist" : "uniform");
   CircuitCost exact;
   {
     const std::lock_guard<std::mutex> lock(mutex);
@@ -58,7 +57,8 @@ void set_cost_meta(Multiplier& mult, const MultiplierCost& cost) {
 }
 
 std::optional<MultiplierCircuit> builtin_circuit(const std::string& name) {
-  static const std::regex pattern(R"((exact|trunc|bam|cols)(\d)([su])(?:_k(\d+)|_h(\d+)_v(\d+)|_([01]+))?)");
+  static const std::regex pattern(
+      R"((exact|trunc|bam|cols)(\d)([su])(?:_k(\d+)|_h(\d+)_v(\d+)|_([01]+))?)");
   std::smatch m;
   if (!std::regex_match(name, m, pattern)) return std::nullopt;
   MultiplierCircuit circuit = exact_reference(std::stoi(m[2]), m[3] == "s");
@@ -74,7 +74,8 @@ std::optional<MultiplierCircuit> builtin_circuit(const std::string& name) {
   } else if (kind == "cols" && m[7].matched) {
     circuit.cells = CellSelection::kColumns;
     for (const char c : m[7].str()) circuit.keep_columns.push_back(c == '1');
-    circuit.keep_columns.resize(static_cast<size_t>(2 * circuit.bits - 1), true);  // as the registry
+    circuit.keep_columns.resize(static_cast<size_t>(2 * circuit.bits - 1),
+                                true);  // as the registry
   } else {
     return std::nullopt;
   }
@@ -114,9 +115,9 @@ void attach_builtin_circuit_cost(Multiplier& mult) {
     const CostOptions options;
     const std::filesystem::path library = default_genlib_path();
     const std::string name = circuit_name(*circuit);
-    const uint64_t key = fnv1a(fmt::format("{}|{}|{}|{}|{}", name, read_text(library),
-                                           options.abc.optimization, options.power.operations,
-                                           options.power.seed));
+    const uint64_t key =
+        fnv1a(fmt::format("{}|{}|{}|{}|{}", name, read_text(library), options.abc.optimization,
+                          options.power.operations, options.power.seed));
     const std::optional<std::filesystem::path> dir = cost_cache_dir();
     const std::filesystem::path file =
         dir ? *dir / fmt::format("{}-{:016x}.json", name, key) : std::filesystem::path();
@@ -124,13 +125,13 @@ void attach_builtin_circuit_cost(Multiplier& mult) {
       const nlohmann::json cached = nlohmann::json::parse(read_text(file), nullptr, false);
       if (cached.is_object() && cached.contains("relative")) {
         const auto& r = cached["relative"];
-        set_cost_meta(mult, {{}, {}, {r.value("area", 0.0), r.value("delay", 0.0),
-                                      r.value("power", 0.0)}});
+        set_cost_meta(
+            mult, {{}, {}, {r.value("area", 0.0), r.value("delay", 0.0), r.value("power", 0.0)}});
         return;
       }
     }
-    const MultiplierCost cost = multiplier_cost(generate_multiplier(*circuit), circuit->bits,
-                                                circuit->is_signed, options);
+    const MultiplierCost cost =
+        multiplier_cost(generate_multiplier(*circuit), circuit->bits, circuit->is_signed, options);
     set_cost_meta(mult, cost);
     if (!file.empty()) {
       std::error_code error;
@@ -143,8 +144,10 @@ void attach_builtin_circuit_cost(Multiplier& mult) {
   } catch (const std::exception& e) {
     static std::once_flag once;
     std::call_once(once, [&] {
-      spdlog::warn("relative power of built-in multipliers unknown (their circuits could not be "
-                   "costed): {}", e.what());
+      spdlog::warn(
+          "relative power of built-in multipliers unknown (their circuits could not be "
+          "costed): {}",
+          e.what());
     });
   }
 }

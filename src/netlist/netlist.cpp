@@ -32,8 +32,8 @@ NetId Netlist::new_net(std::string_view prefix) {
   return net(name);
 }
 
-NetId Netlist::add_node(std::vector<NetId> node_inputs, std::vector<std::string> cubes,
-                        bool onset, NetId output) {
+NetId Netlist::add_node(std::vector<NetId> node_inputs, std::vector<std::string> cubes, bool onset,
+                        NetId output) {
   for (const std::string& cube : cubes)
     AXNN_CHECK(cube.size() == node_inputs.size(),
                "netlist {}: a cube '{}' of net {} has {} literals for {} inputs", name, cube,
@@ -72,9 +72,8 @@ std::vector<int32_t> topological_order(const Netlist& netlist, std::string_view 
       const int32_t d = driver[static_cast<size_t>(n.inputs[next++])];
       if (d < 0 || state[static_cast<size_t>(d)] == 2) continue;
       const Node& dn = netlist.nodes[static_cast<size_t>(d)];
-      AXNN_CHECK(state[static_cast<size_t>(d)] == 0,
-                 "{}{}combinational loop through net '{}'{}", source, source.empty() ? "" : ": ",
-                 netlist.net_name(dn.output),
+      AXNN_CHECK(state[static_cast<size_t>(d)] == 0, "{}{}combinational loop through net '{}'{}",
+                 source, source.empty() ? "" : ": ", netlist.net_name(dn.output),
                  dn.line ? " (defined on line " + std::to_string(dn.line) + ")" : "");
       state[static_cast<size_t>(d)] = 1;
       stack.emplace_back(d, 0);
@@ -110,11 +109,11 @@ uint64_t truth_table(const Node& node) {
 // input order; MUX2 is tried under every permutation below.
 const std::map<std::pair<size_t, uint64_t>, std::string>& named_functions() {
   static const std::map<std::pair<size_t, uint64_t>, std::string> names = {
-      {{0, 0x0}, "CONST0"}, {{0, 0x1}, "CONST1"},  {{1, 0x2}, "BUF"},     {{1, 0x1}, "NOT"},
-      {{2, 0x8}, "AND2"},   {{2, 0x7}, "NAND2"},   {{2, 0xE}, "OR2"},     {{2, 0x1}, "NOR2"},
-      {{2, 0x6}, "XOR2"},   {{2, 0x9}, "XNOR2"},   {{2, 0x2}, "ANDN2"},   {{2, 0x4}, "ANDN2"},
-      {{2, 0xB}, "ORN2"},   {{2, 0xD}, "ORN2"},    {{3, 0x80}, "AND3"},   {{3, 0x7F}, "NAND3"},
-      {{3, 0xFE}, "OR3"},   {{3, 0x01}, "NOR3"},   {{3, 0x96}, "XOR3"},   {{3, 0x69}, "XNOR3"},
+      {{0, 0x0}, "CONST0"}, {{0, 0x1}, "CONST1"},    {{1, 0x2}, "BUF"},   {{1, 0x1}, "NOT"},
+      {{2, 0x8}, "AND2"},   {{2, 0x7}, "NAND2"},     {{2, 0xE}, "OR2"},   {{2, 0x1}, "NOR2"},
+      {{2, 0x6}, "XOR2"},   {{2, 0x9}, "XNOR2"},     {{2, 0x2}, "ANDN2"}, {{2, 0x4}, "ANDN2"},
+      {{2, 0xB}, "ORN2"},   {{2, 0xD}, "ORN2"},      {{3, 0x80}, "AND3"}, {{3, 0x7F}, "NAND3"},
+      {{3, 0xFE}, "OR3"},   {{3, 0x01}, "NOR3"},     {{3, 0x96}, "XOR3"}, {{3, 0x69}, "XNOR3"},
       {{3, 0xE8}, "MAJ3"},  {{3, 0x17}, "MINORITY3"}};
   return names;
 }

@@ -30,9 +30,9 @@ struct Node {
 
 class Netlist {
  public:
-  std::string name;             // the model name
-  std::vector<NetId> inputs;    // primary inputs, in declaration order
-  std::vector<NetId> outputs;   // primary outputs, in declaration order
+  std::string name;            // the model name
+  std::vector<NetId> inputs;   // primary inputs, in declaration order
+  std::vector<NetId> outputs;  // primary outputs, in declaration order
   std::vector<Node> nodes;
 
   // The net of that name, created if new.

@@ -147,12 +147,14 @@ ResolvedPorts resolve_ports(const Netlist& netlist, const MultiplierPorts& ports
   return r;
 }
 
-Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& ports,
-                               bool is_signed, std::string name, MultiplierMeta meta) {
+Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& ports, bool is_signed,
+                               std::string name, MultiplierMeta meta) {
   const ResolvedPorts p = resolve_ports(netlist, ports);
   const int bits = static_cast<int>(p.a.size());
-  AXNN_CHECK(p.b.size() == p.a.size(), "netlist {}: operands of {} and {} bits ({}); axnn's "
-             "multipliers have equal widths", netlist.name, p.a.size(), p.b.size(), p.how);
+  AXNN_CHECK(p.b.size() == p.a.size(),
+             "netlist {}: operands of {} and {} bits ({}); axnn's "
+             "multipliers have equal widths",
+             netlist.name, p.a.size(), p.b.size(), p.how);
   AXNN_CHECK(bits >= Multiplier::kMinBits && bits <= Multiplier::kMaxBits,
              "netlist {}: {}-bit operands ({}); widths {}..{} are supported", netlist.name, bits,
              p.how, Multiplier::kMinBits, Multiplier::kMaxBits);
@@ -187,8 +189,9 @@ Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& po
     if (is_signed && width > 0 && ((raw[t] >> (width - 1)) & 1)) value -= int64_t{1} << width;
     AXNN_CHECK(value >= lo && value <= hi,
                "netlist {}: the product of codes a = {}, b = {} is {}, outside the {}-bit {} "
-               "range of a {}x{} multiplier ({})", netlist.name, t >> bits, t & ((1u << bits) - 1),
-               value, 2 * bits, signedness_name(is_signed), bits, bits, p.how);
+               "range of a {}x{} multiplier ({})",
+               netlist.name, t >> bits, t & ((1u << bits) - 1), value, 2 * bits,
+               signedness_name(is_signed), bits, bits, p.how);
     lut[t] = static_cast<int32_t>(value);
   }
   if (meta.source.empty()) meta.source = fmt::format("netlist {} ({})", netlist.name, p.how);

@@ -62,7 +62,7 @@ ResolvedPorts resolve_ports(const Netlist& netlist, const MultiplierPorts& ports
 // widths). The product bus is read as an unsigned or two's complement number of its width (up to
 // 32 bits); every product must lie in the 2b-bit output range, else axnn::Error names the
 // operands. meta.source records the netlist and the ports.
-Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& ports,
-                               bool is_signed, std::string name, MultiplierMeta meta = {});
+Multiplier simulate_multiplier(const Netlist& netlist, const MultiplierPorts& ports, bool is_signed,
+                               std::string name, MultiplierMeta meta = {});
 
 }  // namespace axnn::netlist

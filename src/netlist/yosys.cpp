@@ -10,7 +10,8 @@ Netlist import_verilog(const std::filesystem::path& path, const std::string& top
   AXNN_CHECK(std::filesystem::is_regular_file(path), "{}: not found", path.string());
   AXNN_CHECK(find_program("yosys"),
              "{}: importing Verilog needs yosys, which is not on PATH (Debian package yosys; "
-             "scripts/install-deps.sh installs it)", path.string());
+             "scripts/install-deps.sh installs it)",
+             path.string());
   // The module name goes into a yosys script: only plain identifiers are passed through.
   AXNN_CHECK(top.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                    "0123456789_$") == std::string::npos,
@@ -28,8 +29,8 @@ Netlist import_verilog(const std::filesystem::path& path, const std::string& top
   try {
     return read_blif(blif);
   } catch (const Error& e) {
-    throw Error(fmt::format("{}: the BLIF yosys wrote does not read back: {}", path.string(),
-                            e.what()));
+    throw Error(
+        fmt::format("{}: the BLIF yosys wrote does not read back: {}", path.string(), e.what()));
   }
 }
 

@@ -99,7 +99,8 @@ bool mpi_available() { return false; }
 MpiWorld::MpiWorld() {
   AXNN_CHECK(launched_ranks() <= 1,
              "this axnn was built without MPI, so it cannot run as {} ranks; install Debian's "
-             "libopenmpi-dev and rebuild", launched_ranks());
+             "libopenmpi-dev and rebuild",
+             launched_ranks());
 }
 MpiWorld::~MpiWorld() = default;
 std::vector<double> MpiPool::evaluate(const std::vector<Assignment>& batch, bool full) {

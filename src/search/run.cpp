@@ -283,11 +283,9 @@ RunResult run_search(const RunOptions& o, const ModelEvaluator& evaluator, Evalu
   // first, then those closest to it, most accurate first.
   result.fp32_accuracy = baseline(true);
   std::vector<Evaluation> candidates = pareto_front(evaluated);
-  std::stable_partition(candidates.begin(), candidates.end(),
-                        [&](const Evaluation& e) { return is_feasible(settings, e.accuracy); });
-  const auto infeasible = std::find_if(candidates.begin(), candidates.end(), [&](const Evaluation& e) {
-    return !is_feasible(settings, e.accuracy);
-  });
+  const auto infeasible =
+      std::stable_partition(candidates.begin(), candidates.end(),
+                            [&](const Evaluation& e) { return is_feasible(settings, e.accuracy); });
   std::reverse(infeasible, candidates.end());  // the front ascends in accuracy with power
   std::vector<Assignment> to_confirm;
   for (const Evaluation& e : candidates)
@@ -306,6 +304,8 @@ RunResult run_search(const RunOptions& o, const ModelEvaluator& evaluator, Evalu
   if (result.best)
     write_text(o.output / "best.yaml", best_yaml(evaluator.rules(result.best->assignment),
                                                  *result.best, result.fp32_accuracy, o));
+  else
+    fs::remove(o.output / "best.yaml");  // a resumed run's earlier choice no longer holds
   plot_front(o.output, evaluated, result.front, result.fp32_accuracy, settings.max_drop);
   result.seconds = seconds_since(start);
   return result;

@@ -72,7 +72,7 @@ struct RunOptions {
 struct RunResult {
   std::vector<Evaluation> front;  // confirmed on the full set
   std::optional<Evaluation> best;
-  double fp32_accuracy = 0;       // full set
+  double fp32_accuracy = 0;  // full set
   int64_t evaluated = 0, cached = 0;
   double seconds = 0;
 };

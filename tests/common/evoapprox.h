@@ -35,8 +35,14 @@ inline std::vector<EvoApproxCircuit> read_evoapprox() {
     std::stringstream fields(line);
     for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
     if (f.size() != 13) continue;
-    rows.push_back({f[0], f[1], f[2] == "1", {f[3], f[4], f[5], f[6], f[7], f[8]},
-                    std::stod(f[9]), std::stod(f[10]), std::stod(f[11]), f[12]});
+    rows.push_back({f[0],
+                    f[1],
+                    f[2] == "1",
+                    {f[3], f[4], f[5], f[6], f[7], f[8]},
+                    std::stod(f[9]),
+                    std::stod(f[10]),
+                    std::stod(f[11]),
+                    f[12]});
   }
   return rows;
 }

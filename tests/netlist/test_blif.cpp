@@ -1,9 +1,8 @@
-#include "netlist/blif.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/error_of.h"
+#include "netlist/blif.h"
 #include "netlist/simulate.h"
 
 namespace axnn::netlist {
@@ -46,7 +45,8 @@ TEST(Blif, CoversOnSetOffSetDontCaresAndAnyFanIn) {
 .names t1 any
 1 1
 .end
-)", "t.blif");
+)",
+                               "t.blif");
   EXPECT_EQ(n.name, "m");
   ASSERT_EQ(n.inputs.size(), 4u);
   const std::vector<uint64_t> out = truth(n);
@@ -74,18 +74,23 @@ TEST(Blif, YosysConstantsAndUndrivenNets) {
 .names $true a x
 11 1
 .end
-)", "c.blif");
+)",
+                               "c.blif");
   const std::vector<uint64_t> out = truth(n);
   EXPECT_EQ(out, (std::vector<uint64_t>{0, 3, 0, 0, 2}));
   // A model that defines $true itself keeps its definition.
-  const Netlist d = parse_blif(".model m\n.inputs a\n.outputs y\n.names a $true\n0 1\n"
-                               ".names $true y\n1 1\n.end\n", "d.blif");
+  const Netlist d = parse_blif(
+      ".model m\n.inputs a\n.outputs y\n.names a $true\n0 1\n"
+      ".names $true y\n1 1\n.end\n",
+      "d.blif");
   EXPECT_EQ(truth(d), std::vector<uint64_t>{1});
 }
 
 TEST(Blif, NetNamesWithSpecialCharacters) {
-  const Netlist n = parse_blif(".model m\n.inputs A[0] $abc$1.x:y/z\n.outputs O[0]\n"
-                               ".names A[0] $abc$1.x:y/z O[0]\n10 1\n01 1\n.end\n", "s.blif");
+  const Netlist n = parse_blif(
+      ".model m\n.inputs A[0] $abc$1.x:y/z\n.outputs O[0]\n"
+      ".names A[0] $abc$1.x:y/z O[0]\n10 1\n01 1\n.end\n",
+      "s.blif");
   EXPECT_EQ(truth(n), std::vector<uint64_t>{6});
   EXPECT_TRUE(n.find_net("$abc$1.x:y/z"));
 }
@@ -189,7 +194,9 @@ TEST(Blif, ErrorsNameFileAndLine) {
   EXPECT_THAT(error(".model m\n.inputs a\n.outputs y\n.subckt m a=a y=y\n.end\n"),
               HasSubstr("model m instantiates itself"));
   EXPECT_THAT(error("11 1\n"), HasSubstr("bad.blif:1: '11' is not a directive"));
-  EXPECT_THAT(error_of([] { parse_blif(kHierarchy, "h.blif", {"nope", nullptr}); }),
+  EXPECT_THAT(error_of([] {
+                parse_blif(kHierarchy, "h.blif", {"nope", nullptr});
+              }),
               HasSubstr("h.blif: no model nope (models: top, unused, fa, ha)"));
   EXPECT_THAT(error_of([] { read_blif("/nonexistent/x.blif"); }),
               HasSubstr("/nonexistent/x.blif: cannot be opened"));
@@ -212,8 +219,8 @@ TEST(NetlistStats, CountsKindsAndDepth) {
   EXPECT_EQ(stats.outputs, 2);
   EXPECT_EQ(stats.nodes, 5);
   EXPECT_EQ(stats.depth, 3);  // XOR, AND, OR on the carry path
-  EXPECT_EQ(stats.kinds, (std::vector<std::pair<std::string, int64_t>>{
-                             {"AND2", 2}, {"XOR2", 2}, {"OR2", 1}}));
+  EXPECT_EQ(stats.kinds,
+            (std::vector<std::pair<std::string, int64_t>>{{"AND2", 2}, {"XOR2", 2}, {"OR2", 1}}));
 }
 
 }  // namespace

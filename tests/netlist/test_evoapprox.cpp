@@ -45,12 +45,11 @@ std::string sha256_of_table(const Multiplier& m) {
 
 using test_util::evoapprox_dir;
 
-bool have_data_and_yosys() {
-  return !test_util::read_evoapprox().empty() && find_program("yosys");
-}
+bool have_data_and_yosys() { return !test_util::read_evoapprox().empty() && find_program("yosys"); }
 
 TEST(EvoApprox, ImportedTablesAndMetricsMatchThePublishedOnes) {
-  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
+  if (!have_data_and_yosys())
+    GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
   const std::vector<test_util::EvoApproxCircuit> rows = test_util::read_evoapprox();
   ASSERT_EQ(rows.size(), 11u);
   for (const test_util::EvoApproxCircuit& p : rows) {
@@ -66,14 +65,16 @@ TEST(EvoApprox, ImportedTablesAndMetricsMatchThePublishedOnes) {
     // 1.2, so MAE% 0.0018 where 1.25 gives 0.0019): MAE%'s tolerance includes that rounding.
     const double mae_rounding = 0.05 / 65536 * 100;
     for (int i = 0; i < 6; ++i)
-      EXPECT_NEAR(ours[i], std::stod(p.printed_metrics[static_cast<size_t>(i)]),
-                  rounding_of(p.printed_metrics[static_cast<size_t>(i)]) + (i == 0 ? mae_rounding : 0))
+      EXPECT_NEAR(
+          ours[i], std::stod(p.printed_metrics[static_cast<size_t>(i)]),
+          rounding_of(p.printed_metrics[static_cast<size_t>(i)]) + (i == 0 ? mae_rounding : 0))
           << p.name << " " << names[i];
   }
 }
 
 TEST(EvoApprox, TopModuleIsFoundWithoutBeingNamed) {
-  if (!have_data_and_yosys()) GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
+  if (!have_data_and_yosys())
+    GTEST_SKIP() << "needs yosys on PATH and " << evoapprox_dir().string();
   // The signed files define their half/full adder cells after the multiplier.
   EXPECT_EQ(import_verilog(evoapprox_dir() / "mul8s_1L2N.v").name, "mul8s_1L2N");
 }

@@ -1,14 +1,12 @@
-#include "netlist/simulate.h"
-
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fmt/format.h>
 
 #include <random>
 
 #include "common/error_of.h"
 #include "netlist/blif.h"
+#include "netlist/simulate.h"
 
 namespace axnn::netlist {
 namespace {
@@ -38,7 +36,8 @@ Netlist random_netlist(std::mt19937& rng, int inputs, int gates) {
 // earlier nets), cube by cube.
 std::vector<bool> naive_eval(const Netlist& n, const std::vector<bool>& input_values) {
   std::vector<bool> value(n.net_count(), false);
-  for (size_t i = 0; i < n.inputs.size(); ++i) value[static_cast<size_t>(n.inputs[i])] = input_values[i];
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    value[static_cast<size_t>(n.inputs[i])] = input_values[i];
   for (const Node& node : n.nodes) {
     bool hit = false;
     for (const std::string& cube : node.cubes) {
@@ -69,7 +68,8 @@ TEST(Simulator, MatchesNaiveEvaluationOnRandomNetlists) {
       const std::vector<bool> expect = naive_eval(n, in);
       for (size_t net = 0; net < n.net_count(); ++net)
         ASSERT_EQ(((sim.values(static_cast<NetId>(net))[t / 64] >> (t % 64)) & 1) != 0, expect[net])
-            << "trial " << trial << " net " << n.net_name(static_cast<NetId>(net)) << " pattern " << t;
+            << "trial " << trial << " net " << n.net_name(static_cast<NetId>(net)) << " pattern "
+            << t;
     }
   }
 }
@@ -78,14 +78,16 @@ TEST(Simulator, MatchesNaiveEvaluationOnRandomNetlists) {
 // minterms (input order a0 a1 b0 b1): the 4-bit product, two's complement for signed operands.
 std::string multiplier2(const std::string& a, const std::string& b, const std::string& o,
                         bool is_signed = false) {
-  std::string text = fmt::format(".model mul2\n.inputs {0}[0] {0}[1] {1}[0] {1}[1]\n"
-                                 ".outputs {2}[0] {2}[1] {2}[2] {2}[3]\n", a, b, o);
+  std::string text = fmt::format(
+      ".model mul2\n.inputs {0}[0] {0}[1] {1}[0] {1}[1]\n"
+      ".outputs {2}[0] {2}[1] {2}[2] {2}[3]\n",
+      a, b, o);
   for (int bit = 0; bit < 4; ++bit) {
     text += fmt::format(".names {0}[0] {0}[1] {1}[0] {1}[1] {2}[{3}]\n", a, b, o, bit);
     for (int x = 0; x < 4; ++x)
       for (int w = 0; w < 4; ++w) {
-        const int product = Multiplier::code_value(x, 2, is_signed) *
-                            Multiplier::code_value(w, 2, is_signed);
+        const int product =
+            Multiplier::code_value(x, 2, is_signed) * Multiplier::code_value(w, 2, is_signed);
         if (((product & 15) >> bit) & 1)
           text += fmt::format("{}{}{}{} 1\n", x & 1, x >> 1, w & 1, w >> 1);
       }
@@ -94,9 +96,9 @@ std::string multiplier2(const std::string& a, const std::string& b, const std::s
 }
 
 TEST(SimulateMultiplier, ExhaustiveTableUnderEachPortConvention) {
-  for (const auto& [a, b, o] : {std::array<std::string, 3>{"A", "B", "O"},
-                                std::array<std::string, 3>{"in1", "in2", "out"},
-                                std::array<std::string, 3>{"x", "y", "p"}}) {
+  for (const auto& [a, b, o] :
+       {std::array<std::string, 3>{"A", "B", "O"}, std::array<std::string, 3>{"in1", "in2", "out"},
+        std::array<std::string, 3>{"x", "y", "p"}}) {
     const Netlist n = parse_blif(multiplier2(a, b, o), "mul2.blif");
     const Multiplier m = simulate_multiplier(n, {}, false, "mul2");
     ASSERT_EQ(m.bits(), 2) << a;
@@ -108,8 +110,7 @@ TEST(SimulateMultiplier, ExhaustiveTableUnderEachPortConvention) {
   const Netlist n = parse_blif(multiplier2("x", "y", "p"), "mul2.blif");
   const Multiplier given = simulate_multiplier(n, {"y", "x", "p"}, false, "mul2");
   EXPECT_THAT(given.meta().source, HasSubstr("ports y, x, p (given)"));
-  EXPECT_THAT(simulate_multiplier(n, {}, false, "m").meta().source,
-              HasSubstr("declaration order"));
+  EXPECT_THAT(simulate_multiplier(n, {}, false, "m").meta().source, HasSubstr("declaration order"));
 }
 
 TEST(SimulateMultiplier, SignedProductsAreTwosComplementOfTheBus) {
@@ -121,22 +122,30 @@ TEST(SimulateMultiplier, SignedProductsAreTwosComplementOfTheBus) {
 
 TEST(SimulateMultiplier, ClearErrors) {
   const Netlist n = parse_blif(multiplier2("A", "B", "O"), "mul2.blif");
-  EXPECT_THAT(error_of([&] { simulate_multiplier(n, {"A", "C", "O"}, false, "m"); }),
+  EXPECT_THAT(error_of([&] {
+                simulate_multiplier(n, {"A", "C", "O"}, false, "m");
+              }),
               HasSubstr("no input bus 'C' (it has A[2], B[2])"));
-  EXPECT_THAT(error_of([&] { simulate_multiplier(n, {"A", "", ""}, false, "m"); }),
+  EXPECT_THAT(error_of([&] {
+                simulate_multiplier(n, {"A", "", ""}, false, "m");
+              }),
               HasSubstr("name all three ports"));
-  const Netlist gap = parse_blif(".model g\n.inputs A[0] A[2] B[0] B[1]\n.outputs O[0]\n"
-                                 ".names A[0] O[0]\n1 1\n", "g.blif");
+  const Netlist gap = parse_blif(
+      ".model g\n.inputs A[0] A[2] B[0] B[1]\n.outputs O[0]\n"
+      ".names A[0] O[0]\n1 1\n",
+      "g.blif");
   EXPECT_THAT(error_of([&] { simulate_multiplier(gap, {}, false, "m"); }),
               HasSubstr("bus A has no bit 1"));
-  const Netlist one = parse_blif(".model t\n.inputs p q\n.outputs r\n.names p q r\n11 1\n",
-                                 "t.blif");
+  const Netlist one =
+      parse_blif(".model t\n.inputs p q\n.outputs r\n.names p q r\n11 1\n", "t.blif");
   EXPECT_THAT(error_of([&] { simulate_multiplier(one, {}, false, "m"); }),
               HasSubstr("cannot tell the operands apart"));
   // A 5-bit product bus: 8 is a 5-bit signed number but outside a 2x2 multiplier's 4-bit range.
-  const Netlist wide = parse_blif(".model w\n.inputs A[0] A[1] B[0] B[1]\n.outputs O[0] O[1] O[2] "
-                                  "O[3] O[4]\n.names O[0]\n.names O[1]\n.names O[2]\n"
-                                  ".names A[0] O[3]\n1 1\n.names O[4]\n", "w.blif");
+  const Netlist wide = parse_blif(
+      ".model w\n.inputs A[0] A[1] B[0] B[1]\n.outputs O[0] O[1] O[2] "
+      "O[3] O[4]\n.names O[0]\n.names O[1]\n.names O[2]\n"
+      ".names A[0] O[3]\n1 1\n.names O[4]\n",
+      "w.blif");
   EXPECT_THAT(error_of([&] { simulate_multiplier(wide, {}, true, "m"); }),
               HasSubstr("codes a = 1, b = 0 is 8, outside the 4-bit signed range"));
 }

@@ -36,9 +36,11 @@ struct CircuitOptions {
     auto* s = app.add_flag("--signed", is_signed, "Two's complement operands and product");
     auto* u = app.add_flag("--unsigned", is_unsigned, "Unsigned operands and product");
     s->excludes(u);
-    app.add_option("--a", a, "Bus of the first operand, the activation (default: A, IN1 or the "
+    app.add_option("--a", a,
+                   "Bus of the first operand, the activation (default: A, IN1 or the "
                    "first half of the inputs)");
-    app.add_option("--b", b, "Bus of the second operand, the weight (default: B, IN2 or the "
+    app.add_option("--b", b,
+                   "Bus of the second operand, the weight (default: B, IN2 or the "
                    "second half of the inputs)");
     app.add_option("--out", out, "Bus of the product (default: O, Out or all outputs)");
     if (with_name) app.add_option("--name", name, "Multiplier name (default: the module name)");
@@ -135,13 +137,16 @@ void run_cost(const CostCommandOptions& o) {
   netlist::ImportOptions import = o.circuit.import_options();
   const netlist::ResolvedPorts ports = netlist::resolve_ports(n, import.ports);
   if (!import.is_signed) import.is_signed = netlist::signedness_from_name(n.name);
-  AXNN_CHECK(import.is_signed, "{}: is {} signed or unsigned? Its name does not say; give "
-             "--signed or --unsigned", o.circuit.file, n.name);
+  AXNN_CHECK(import.is_signed,
+             "{}: is {} signed or unsigned? Its name does not say; give "
+             "--signed or --unsigned",
+             o.circuit.file, n.name);
   netlist::CostOptions options;
   options.power.ports = import.ports;
   if (!o.dist.empty()) options.power.operands = netlist::read_operand_distribution(o.dist);
   const int bits = static_cast<int>(ports.a.size());
-  const netlist::MultiplierCost cost = netlist::multiplier_cost(n, bits, *import.is_signed, options);
+  const netlist::MultiplierCost cost =
+      netlist::multiplier_cost(n, bits, *import.is_signed, options);
   if (o.json) {
     nlohmann::ordered_json j = {{"name", n.name}, {"bits", bits}, {"signed", *import.is_signed}};
     j.update(netlist::cost_to_json(cost.cost, cost.relative));
@@ -166,11 +171,13 @@ void run_sim(const CircuitOptions& c, const std::string& output, bool json) {
   const netlist::Netlist n = netlist::read_circuit(c.file, c.top);
   netlist::ImportOptions options = c.import_options();
   if (!options.is_signed) options.is_signed = netlist::signedness_from_name(n.name);
-  AXNN_CHECK(options.is_signed, "{}: is {} signed or unsigned? Its name does not say; give "
-             "--signed or --unsigned", c.file, n.name);
+  AXNN_CHECK(options.is_signed,
+             "{}: is {} signed or unsigned? Its name does not say; give "
+             "--signed or --unsigned",
+             c.file, n.name);
   const auto start = std::chrono::steady_clock::now();
-  const Multiplier m = netlist::simulate_multiplier(
-      n, options.ports, *options.is_signed, options.name.empty() ? n.name : options.name);
+  const Multiplier m = netlist::simulate_multiplier(n, options.ports, *options.is_signed,
+                                                    options.name.empty() ? n.name : options.name);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!output.empty()) write_multiplier(m, output);
@@ -193,9 +200,9 @@ void run_stats(const std::string& file, const std::string& top, bool json) {
   if (json) {
     nlohmann::ordered_json kinds = nlohmann::ordered_json::object();
     for (const auto& [kind, count] : s.kinds) kinds[kind] = count;
-    const nlohmann::ordered_json j = {{"name", n.name},     {"inputs", s.inputs},
+    const nlohmann::ordered_json j = {{"name", n.name},       {"inputs", s.inputs},
                                       {"outputs", s.outputs}, {"gates", s.nodes},
-                                      {"depth", s.depth},   {"kinds", kinds}};
+                                      {"depth", s.depth},     {"kinds", kinds}};
     fmt::print("{}\n", j.dump(2));
     return;
   }
@@ -215,91 +222,92 @@ void add_netlist_commands(CLI::App& app) {
   };
   auto import_opts = std::make_shared<ImportOptions>();
   CLI::App* import = mult.add_subcommand(
-      "import", "A multiplier from a circuit (Verilog through yosys, or BLIF): its exhaustive "
-                "table by simulation and its relative power from `axnn netlist cost`, written as "
-                "a multiplier file");
+      "import",
+      "A multiplier from a circuit (Verilog through yosys, or BLIF): its exhaustive "
+      "table by simulation and its relative power from `axnn netlist cost`, written as "
+      "a multiplier file");
   import_opts->circuit.add_to(*import);
-  import->add_option("-o,--output", import_opts->output,
-                     "Multiplier file to write (.axm, .csv, ...)")
+  import
+      ->add_option("-o,--output", import_opts->output, "Multiplier file to write (.axm, .csv, ...)")
       ->required();
   import->add_flag("--no-cost", import_opts->no_cost,
                    "Do not map the circuit with abc (relative power stays unknown)");
   import->footer("\nExample:\n  axnn mult import mul8s_1L2N.v -o mul8s_1L2N.axm");
   import->callback([import_opts] {
     run_import(import_opts->circuit, import_opts->output, import_opts->no_cost);
-  });
+});
 
-  CLI::App* netlist = app.add_subcommand(
-      "netlist", "Multiplier circuits: generate, simulate, count gates, estimate their cost");
-  netlist->require_subcommand(1);
+CLI::App* netlist = app.add_subcommand(
+    "netlist", "Multiplier circuits: generate, simulate, count gates, estimate their cost");
+netlist->require_subcommand(1);
 
-  auto gen = std::make_shared<GenerateOptions>();
-  CLI::App* generate = netlist->add_subcommand(
-      "generate", "A multiplier circuit of half and full adders, as BLIF or structural Verilog");
-  generate
-      ->add_option("circuit", gen->spec,
-                   "<array|wallace|dadda><b><s|u>[_k<k>|_h<hbl>_v<vbl>|_cols<flags>][_f<id><s|c|sc>"
-                   "...]: architecture, width 2..8, signedness (signed: Baugh-Wooley), then the "
-                   "cells kept as the built-ins trunc/bam/cols keep them, then adder outputs forced "
-                   "to 0 (TRAM phase 2; ids from --adders)")
-      ->required();
-  generate->add_option("-o,--output", gen->output, "Circuit file: .blif or .v");
-  generate->add_option("--table", gen->table,
-                       "Also write its simulated table with its relative power (.axm, .csv, ...)");
-  generate->add_flag("--adders", gen->adders, "List the adders: id, name, column, stage, nets");
-  generate->add_flag("--no-cost", gen->no_cost, "With --table: do not map it with abc");
-  generate->footer(
-      "\nExamples:\n"
-      "  axnn netlist generate dadda8s_k4 -o dadda8s_k4.v\n"
-      "  axnn netlist generate array8u --adders\n"
-      "  axnn netlist generate wallace8s_h1_v6_f40s --table w.axm -o w.blif");
-  generate->callback([gen] {
-    AXNN_CHECK(gen->adders || !gen->output.empty() || !gen->table.empty(),
-               "netlist generate {}: nothing to do; give -o, --table or --adders", gen->spec);
-    run_generate(*gen);
-  });
+auto gen = std::make_shared<GenerateOptions>();
+CLI::App* generate = netlist->add_subcommand(
+    "generate", "A multiplier circuit of half and full adders, as BLIF or structural Verilog");
+generate
+    ->add_option("circuit", gen->spec,
+                 "<array|wallace|dadda><b><s|u>[_k<k>|_h<hbl>_v<vbl>|_cols<flags>][_f<id><s|c|sc>"
+                 "...]: architecture, width 2..8, signedness (signed: Baugh-Wooley), then the "
+                 "cells kept as the built-ins trunc/bam/cols keep them, then adder outputs forced "
+                 "to 0 (TRAM phase 2; ids from --adders)")
+    ->required();
+generate->add_option("-o,--output", gen->output, "Circuit file: .blif or .v");
+generate->add_option("--table", gen->table,
+                     "Also write its simulated table with its relative power (.axm, .csv, ...)");
+generate->add_flag("--adders", gen->adders, "List the adders: id, name, column, stage, nets");
+generate->add_flag("--no-cost", gen->no_cost, "With --table: do not map it with abc");
+generate->footer(
+    "\nExamples:\n"
+    "  axnn netlist generate dadda8s_k4 -o dadda8s_k4.v\n"
+    "  axnn netlist generate array8u --adders\n"
+    "  axnn netlist generate wallace8s_h1_v6_f40s --table w.axm -o w.blif");
+generate->callback([gen] {
+  AXNN_CHECK(gen->adders || !gen->output.empty() || !gen->table.empty(),
+             "netlist generate {}: nothing to do; give -o, --table or --adders", gen->spec);
+  run_generate(*gen);
+});
 
-  auto cost = std::make_shared<CostCommandOptions>();
-  CLI::App* cost_cmd = netlist->add_subcommand(
-      "cost",
-      "Area, delay and switching power of a multiplier circuit, mapped with berkeley-abc to axnn's\n"
-      "gate library (share/axnn/axnn.genlib, $AXNN_GENLIB overrides), each also relative to the\n"
-      "exact Dadda multiplier of the same width and signedness through the same flow. Power: the\n"
-      "capacitance switched per multiplication over 65536 operand pairs, uniform or --dist.");
-  cost->circuit.add_to(*cost_cmd, /*with_name=*/false);
-  cost_cmd->get_option("file")->description(
-      "Circuit: Verilog (.v/.sv), BLIF (.blif), or a generated circuit's name (dadda8s_k4)");
-  cost_cmd->add_option("--dist", cost->dist,
-                       "Operand histograms, JSON {\"a\": [2^b weights], \"b\": [2^b weights]} "
-                       "(e.g. a network's activation and weight codes)");
-  cost_cmd->add_flag("--json", cost->json, "One JSON object");
-  cost_cmd->callback([cost] { run_cost(*cost); });
+auto cost = std::make_shared<CostCommandOptions>();
+CLI::App* cost_cmd = netlist->add_subcommand(
+    "cost",
+    "Area, delay and switching power of a multiplier circuit, mapped with berkeley-abc to axnn's\n"
+    "gate library (share/axnn/axnn.genlib, $AXNN_GENLIB overrides), each also relative to the\n"
+    "exact Dadda multiplier of the same width and signedness through the same flow. Power: the\n"
+    "capacitance switched per multiplication over 65536 operand pairs, uniform or --dist.");
+cost->circuit.add_to(*cost_cmd, /*with_name=*/false);
+cost_cmd->get_option("file")->description(
+    "Circuit: Verilog (.v/.sv), BLIF (.blif), or a generated circuit's name (dadda8s_k4)");
+cost_cmd->add_option("--dist", cost->dist,
+                     "Operand histograms, JSON {\"a\": [2^b weights], \"b\": [2^b weights]} "
+                     "(e.g. a network's activation and weight codes)");
+cost_cmd->add_flag("--json", cost->json, "One JSON object");
+cost_cmd->callback([cost] { run_cost(*cost); });
 
-  auto sim_opts = std::make_shared<CircuitOptions>();
-  struct SimExtra {
-    std::string output;
-    bool json = false;
-  };
-  auto sim_extra = std::make_shared<SimExtra>();
-  CLI::App* sim = netlist->add_subcommand(
-      "sim", "Simulate a multiplier circuit on every operand pair: error metrics and timing");
-  sim_opts->add_to(*sim);
-  sim->add_option("-o,--output", sim_extra->output, "Also write the table (.axm, .csv, ...)");
-  sim->add_flag("--json", sim_extra->json, "One JSON object: the metrics and the timing");
-  sim->callback([sim_opts, sim_extra] { run_sim(*sim_opts, sim_extra->output, sim_extra->json); });
+auto sim_opts = std::make_shared<CircuitOptions>();
+struct SimExtra {
+  std::string output;
+  bool json = false;
+};
+auto sim_extra = std::make_shared<SimExtra>();
+CLI::App* sim = netlist->add_subcommand(
+    "sim", "Simulate a multiplier circuit on every operand pair: error metrics and timing");
+sim_opts->add_to(*sim);
+sim->add_option("-o,--output", sim_extra->output, "Also write the table (.axm, .csv, ...)");
+sim->add_flag("--json", sim_extra->json, "One JSON object: the metrics and the timing");
+sim->callback([sim_opts, sim_extra] { run_sim(*sim_opts, sim_extra->output, sim_extra->json); });
 
-  struct StatsOptions {
-    std::string file, top;
-    bool json = false;
-  };
-  auto stats_opts = std::make_shared<StatsOptions>();
-  CLI::App* stats = netlist->add_subcommand(
-      "stats", "Gate count, logic depth and the count of each kind of gate of a circuit");
-  stats->add_option("file", stats_opts->file, "Circuit: Verilog (.v/.sv) or BLIF (.blif)")
-      ->required();
-  stats->add_option("--top", stats_opts->top, "Module or model to read (default: the top)");
-  stats->add_flag("--json", stats_opts->json, "One JSON object");
-  stats->callback([stats_opts] { run_stats(stats_opts->file, stats_opts->top, stats_opts->json); });
-}
+struct StatsOptions {
+  std::string file, top;
+  bool json = false;
+};
+auto stats_opts = std::make_shared<StatsOptions>();
+CLI::App* stats = netlist->add_subcommand(
+    "stats", "Gate count, logic depth and the count of each kind of gate of a circuit");
+stats->add_option("file", stats_opts->file, "Circuit: Verilog (.v/.sv) or BLIF (.blif)")
+    ->required();
+stats->add_option("--top", stats_opts->top, "Module or model to read (default: the top)");
+stats->add_flag("--json", stats_opts->json, "One JSON object");
+stats->callback([stats_opts] { run_stats(stats_opts->file, stats_opts->top, stats_opts->json); });
+}  // namespace axnn::cli
 
 }  // namespace axnn::cli

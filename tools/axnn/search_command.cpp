@@ -41,20 +41,22 @@ void run(SearchOptions& o) {
   search::LocalPool local(evaluator, subset, test);
   if (world.rank() != 0) return search::serve_evaluations(world, local);
   search::MpiPool distributed(world, local);
-  search::EvaluationPool& pool = world.size() > 1 ? static_cast<search::EvaluationPool&>(distributed)
-                                                  : local;
-  fmt::print("search: {} over {} layers x {} candidates, budget {}, {} subset images, "
-             "max drop {:.2f} points, {} rank{}\n",
-             r.method, evaluator.space().layers.size(), r.mults.size(), r.settings.budget,
-             r.subset, o.max_drop_pts, world.size(), world.size() == 1 ? "" : "s");
+  search::EvaluationPool& pool =
+      world.size() > 1 ? static_cast<search::EvaluationPool&>(distributed) : local;
+  fmt::print(
+      "search: {} over {} layers x {} candidates, budget {}, {} subset images, "
+      "max drop {:.2f} points, {} rank{}\n",
+      r.method, evaluator.space().layers.size(), r.mults.size(), r.settings.budget, r.subset,
+      o.max_drop_pts, world.size(), world.size() == 1 ? "" : "s");
   const search::RunResult result = search::run_search(r, evaluator, pool);
   fmt::print("{} evaluations ({} from the log) in {:.0f} s; fp32 top-1 {:.2f}% on {} images\n",
              result.evaluated, result.cached, result.seconds, 100 * result.fp32_accuracy, r.full);
   if (result.best)
-    fmt::print("best within {:.2f} points: relative power {:.4f} (saving {:.1f}%) at {:.2f}% "
-               "top-1 -> {}\n",
-               o.max_drop_pts, result.best->power, 100 * (1 - result.best->power),
-               100 * result.best->accuracy, (r.output / "best.yaml").string());
+    fmt::print(
+        "best within {:.2f} points: relative power {:.4f} (saving {:.1f}%) at {:.2f}% "
+        "top-1 -> {}\n",
+        o.max_drop_pts, result.best->power, 100 * (1 - result.best->power),
+        100 * result.best->accuracy, (r.output / "best.yaml").string());
   else
     fmt::print("no assignment within {:.2f} points on the full test set; see front.csv\n",
                o.max_drop_pts);
@@ -67,7 +69,8 @@ void add_search_command(CLI::App& app) {
   search::RunOptions& r = o->run;
   CLI::App* cmd = app.add_subcommand(
       "search",
-      "Search per-layer multiplier assignments of a calibrated checkpoint for the least multiplier\n"
+      "Search per-layer multiplier assignments of a calibrated checkpoint for the least "
+      "multiplier\n"
       "power within a maximum top-1 drop from fp32 (MCTS, NSGA-II or greedy; docs/search.md).\n"
       "Writes evaluations.jsonl as it goes (--resume continues it), then front.csv, best.yaml\n"
       "(for eval/retrain --config) and front.svg.");
