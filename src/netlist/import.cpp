@@ -19,15 +19,20 @@ std::optional<bool> signedness_from_name(const std::string& name) {
   }
 }
 
+bool resolve_signedness(const std::optional<bool>& given, const Netlist& netlist,
+                        const std::string& source) {
+  const std::optional<bool> is_signed = given ? given : signedness_from_name(netlist.name);
+  AXNN_CHECK(is_signed,
+             "{}: is {} signed or unsigned? Its name does not say (mul8s_*, mul8u_*, dadda8s, "
+             "...); give --signed or --unsigned",
+             source, netlist.name);
+  return *is_signed;
+}
+
 ImportedCircuit import_multiplier(const std::filesystem::path& path, const ImportOptions& options) {
   Netlist netlist = read_circuit(path, options.top);
-  const std::optional<bool> is_signed =
-      options.is_signed ? options.is_signed : signedness_from_name(netlist.name);
-  AXNN_CHECK(is_signed,
-             "{}: is {} signed or unsigned? Its name does not say (mul8s_*/mul8u_*); "
-             "give --signed or --unsigned",
-             path.string(), netlist.name);
-  Multiplier m = simulate_multiplier(netlist, options.ports, *is_signed,
+  const bool is_signed = resolve_signedness(options.is_signed, netlist, path.string());
+  Multiplier m = simulate_multiplier(netlist, options.ports, is_signed,
                                      options.name.empty() ? netlist.name : options.name);
   m.meta().source = fmt::format("imported from {}: {}", path.filename().string(), m.meta().source);
   m.meta().description = fmt::format("{}-bit {} multiplier circuit, {} gates", m.bits(),

@@ -25,6 +25,11 @@ struct ImportOptions {
 // (unsigned), or the name of a generated circuit (generate.h: dadda8s, array4u_k2, ...).
 std::optional<bool> signedness_from_name(const std::string& name);
 
+// `given` if set, else what the netlist's name says; throws axnn::Error naming `source` and asking
+// for --signed or --unsigned when neither tells.
+bool resolve_signedness(const std::optional<bool>& given, const Netlist& netlist,
+                        const std::string& source);
+
 struct ImportedCircuit {
   Netlist netlist;
   Multiplier multiplier;

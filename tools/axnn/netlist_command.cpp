@@ -136,47 +136,38 @@ void run_cost(const CostCommandOptions& o) {
   const netlist::Netlist n = load_circuit(o.circuit.file, o.circuit.top);
   netlist::ImportOptions import = o.circuit.import_options();
   const netlist::ResolvedPorts ports = netlist::resolve_ports(n, import.ports);
-  if (!import.is_signed) import.is_signed = netlist::signedness_from_name(n.name);
-  AXNN_CHECK(import.is_signed,
-             "{}: is {} signed or unsigned? Its name does not say; give "
-             "--signed or --unsigned",
-             o.circuit.file, n.name);
+  const bool is_signed = netlist::resolve_signedness(import.is_signed, n, o.circuit.file);
   netlist::CostOptions options;
   options.power.ports = import.ports;
   if (!o.dist.empty()) options.power.operands = netlist::read_operand_distribution(o.dist);
   const int bits = static_cast<int>(ports.a.size());
-  const netlist::MultiplierCost cost =
-      netlist::multiplier_cost(n, bits, *import.is_signed, options);
+  const netlist::MultiplierCost cost = netlist::multiplier_cost(n, bits, is_signed, options);
   if (o.json) {
-    nlohmann::ordered_json j = {{"name", n.name}, {"bits", bits}, {"signed", *import.is_signed}};
+    nlohmann::ordered_json j = {{"name", n.name}, {"bits", bits}, {"signed", is_signed}};
     j.update(netlist::cost_to_json(cost.cost, cost.relative));
-    j["reference"] = netlist::circuit_name(netlist::exact_reference(bits, *import.is_signed));
+    j["reference"] = netlist::circuit_name(netlist::exact_reference(bits, is_signed));
     fmt::print("{}\n", j.dump(2));
     return;
   }
   const netlist::CircuitCost& c = cost.cost;
   const netlist::RelativeCost& r = cost.relative;
   fmt::print("{} ({}-bit {}), mapped to {}\n  operands: {}\n", n.name, bits,
-             signedness_name(*import.is_signed), c.library, c.operands);
+             signedness_name(is_signed), c.library, c.operands);
   fmt::print("  area   {:>10.2f}   relative {:.3f}\n", c.area, r.area);
   fmt::print("  delay  {:>10.2f}   relative {:.3f}   ({} levels, {} gates)\n", c.delay, r.delay,
              c.levels, c.gates);
   fmt::print("  power  {:>10.2f}   relative {:.3f}   (toggle rate {:.3f})\n", c.power, r.power,
              c.toggle_rate);
   fmt::print("relative to {}, the exact multiplier through the same flow\n",
-             netlist::circuit_name(netlist::exact_reference(bits, *import.is_signed)));
+             netlist::circuit_name(netlist::exact_reference(bits, is_signed)));
 }
 
 void run_sim(const CircuitOptions& c, const std::string& output, bool json) {
   const netlist::Netlist n = netlist::read_circuit(c.file, c.top);
   netlist::ImportOptions options = c.import_options();
-  if (!options.is_signed) options.is_signed = netlist::signedness_from_name(n.name);
-  AXNN_CHECK(options.is_signed,
-             "{}: is {} signed or unsigned? Its name does not say; give "
-             "--signed or --unsigned",
-             c.file, n.name);
+  const bool is_signed = netlist::resolve_signedness(options.is_signed, n, c.file);
   const auto start = std::chrono::steady_clock::now();
-  const Multiplier m = netlist::simulate_multiplier(n, options.ports, *options.is_signed,
+  const Multiplier m = netlist::simulate_multiplier(n, options.ports, is_signed,
                                                     options.name.empty() ? n.name : options.name);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
