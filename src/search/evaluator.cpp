@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "mult/registry.h"
 #include "nn/ax_layers.h"
@@ -32,6 +34,8 @@ ModelEvaluator::ModelEvaluator(const std::string& checkpoint,
   }
   AXNN_CHECK(!space_.layers.empty(), "search: checkpoint {} has no approximate layers", checkpoint);
   for (const std::string& name : candidates) {
+    AXNN_CHECK(std::count(candidates.begin(), candidates.end(), name) == 1,
+               "search: candidate {} is listed twice", name);
     AXNN_CHECK(name != "exact",
                "search: 'exact' (fp32) is the baseline, not a multiplier to assign; use exact8s "
                "or exact8u for exact integer multipliers");
