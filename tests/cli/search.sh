@@ -10,10 +10,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "search.sh: $*" >&2; exit 1; }
 
-source "$(dirname "$0")/small_fmnist.sh"
-small_fmnist "$work/data" 6000 1000
-"$axnn" train --model lenet5 --epochs 1 --data "mnist:$work/data" --threads 1 -o "$work/lenet5.pt"
-"$axnn" calibrate "$work/lenet5.pt" --mult exact8s --batches 4 --threads 1 -o "$work/cal.pt"
+source "$(dirname "$0")/small_lenet5.sh"
+small_lenet5 "$axnn" "$work"
 
 search() {  # output folder, then extra arguments
   local out=$1; shift
