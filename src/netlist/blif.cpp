@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace axnn::netlist {
 namespace {
@@ -324,11 +325,7 @@ Netlist parse_blif(std::string_view text, std::string_view source, const BlifOpt
 }
 
 Netlist read_blif(const std::filesystem::path& path, const BlifOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  AXNN_CHECK(in, "{}: cannot be opened", path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_blif(text.str(), path.string(), options);
+  return parse_blif(read_text_file(path), path.string(), options);
 }
 
 std::string format_blif(const Netlist& netlist) {
@@ -353,9 +350,7 @@ std::string format_blif(const Netlist& netlist) {
 }
 
 void write_blif(const Netlist& netlist, const std::filesystem::path& path) {
-  std::ofstream out(path, std::ios::binary);
-  out << format_blif(netlist);
-  AXNN_CHECK(out, "{}: cannot be written", path.string());
+  write_text_file(path, format_blif(netlist));
 }
 
 }  // namespace axnn::netlist

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/subprocess.h"
 #include "netlist/blif.h"
 
@@ -32,14 +33,6 @@ std::filesystem::path default_genlib_path() {
 }
 
 namespace {
-
-std::string read_text(const std::filesystem::path& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  AXNN_CHECK(in, "cannot open the {} {}", what, path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // abc's output without its terminal colour codes.
 std::string strip_ansi(const std::string& text) {
@@ -101,7 +94,7 @@ MappedCircuit map_with_abc(const Netlist& netlist, const AbcOptions& options) {
              abc, result.exit_code, script, result.output);
   try {
     parse_print_stats(result.output, mapped.cost);
-    mapped.netlist = parse_blif(read_text(out, "mapped netlist"), "abc's mapped netlist",
+    mapped.netlist = parse_blif(read_text_file(out, "mapped netlist"), "abc's mapped netlist",
                                 BlifOptions{"", &mapped.library});
   } catch (const Error& e) {
     throw Error(
@@ -159,7 +152,7 @@ OperandDistribution parse_operand_distribution(std::string_view json_text,
 }
 
 OperandDistribution read_operand_distribution(const std::filesystem::path& path) {
-  return parse_operand_distribution(read_text(path, "operand distribution"), path.string());
+  return parse_operand_distribution(read_text_file(path, "operand distribution"), path.string());
 }
 
 // --- Switching power -------------------------------------------------------------------------

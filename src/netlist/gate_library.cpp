@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace axnn::netlist {
 
@@ -407,11 +408,7 @@ GateLibrary parse_genlib(std::string_view text, std::string_view source) {
 }
 
 GateLibrary read_genlib(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  AXNN_CHECK(in, "cannot open the gate library {}", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_genlib(text.str(), path.string());
+  return parse_genlib(read_text_file(path, "gate library"), path.string());
 }
 
 }  // namespace axnn::netlist

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace axnn::netlist {
 
@@ -47,11 +48,11 @@ MultiplierCost multiplier_cost(const Netlist& netlist, int bits, bool is_signed,
   return {cost, exact, relative_to(cost, exact)};
 }
 
-void set_cost_meta(Multiplier& mult, const MultiplierCost& cost) {
-  mult.meta().relative_power = cost.relative.power;
+void set_cost_meta(Multiplier& mult, const RelativeCost& relative) {
+  mult.meta().relative_power = relative.power;
   const std::string note = fmt::format(
       "estimated relative to the exact Dadda circuit: power {:.3f}, area {:.3f}, delay {:.3f}",
-      cost.relative.power, cost.relative.area, cost.relative.delay);
+      relative.power, relative.area, relative.delay);
   std::string& description = mult.meta().description;
   description += (description.empty() ? "" : "; ") + note;
 }
@@ -98,49 +99,52 @@ std::optional<std::filesystem::path> cost_cache_dir() {
   return std::nullopt;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+// The circuit's relative figures from the disk cache, else by mapping it (and caching them).
+RelativeCost cached_relative_cost(const MultiplierCircuit& circuit) {
+  const CostOptions options;
+  const std::string name = circuit_name(circuit);
+  const uint64_t key = fnv1a(
+      fmt::format("{}|{}|{}|{}|{}", name, read_text_file(default_genlib_path(), "gate library"),
+                  options.abc.optimization, options.power.operations, options.power.seed));
+  const std::optional<std::filesystem::path> dir = cost_cache_dir();
+  const std::filesystem::path file =
+      dir ? *dir / fmt::format("{}-{:016x}.json", name, key) : std::filesystem::path();
+  if (!file.empty() && std::filesystem::is_regular_file(file)) {
+    const nlohmann::json cached = nlohmann::json::parse(read_text_file(file), nullptr, false);
+    if (cached.is_object() && cached.contains("relative")) {
+      const auto& r = cached["relative"];
+      return {r.value("area", 0.0), r.value("delay", 0.0), r.value("power", 0.0)};
+    }
+  }
+  const MultiplierCost cost =
+      multiplier_cost(generate_multiplier(circuit), circuit.bits, circuit.is_signed, options);
+  if (!file.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(file.parent_path(), error);
+    // A per-process temporary name: parallel runs may cost the same circuit at once.
+    const std::filesystem::path tmp = fmt::format("{}.{}.tmp", file.string(), ::getpid());
+    std::ofstream(tmp) << cost_to_json(cost.cost, cost.relative).dump(2) << '\n';
+    std::filesystem::rename(tmp, file, error);
+  }
+  return cost.relative;
 }
 
 }  // namespace
 
 void attach_builtin_circuit_cost(Multiplier& mult) {
   if (mult.meta().relative_power) return;
-  std::optional<MultiplierCircuit> circuit = builtin_circuit(mult.name());
+  const std::optional<MultiplierCircuit> circuit = builtin_circuit(mult.name());
   if (!circuit) return;
+  // Every lookup of a built-in comes here (a search configures every layer per evaluation):
+  // each circuit's figures are read from disk once per process.
+  static std::mutex mutex;
+  static std::map<std::string, RelativeCost> known;
+  const std::lock_guard<std::mutex> lock(mutex);
   try {
-    const CostOptions options;
-    const std::filesystem::path library = default_genlib_path();
     const std::string name = circuit_name(*circuit);
-    const uint64_t key =
-        fnv1a(fmt::format("{}|{}|{}|{}|{}", name, read_text(library), options.abc.optimization,
-                          options.power.operations, options.power.seed));
-    const std::optional<std::filesystem::path> dir = cost_cache_dir();
-    const std::filesystem::path file =
-        dir ? *dir / fmt::format("{}-{:016x}.json", name, key) : std::filesystem::path();
-    if (!file.empty() && std::filesystem::is_regular_file(file)) {
-      const nlohmann::json cached = nlohmann::json::parse(read_text(file), nullptr, false);
-      if (cached.is_object() && cached.contains("relative")) {
-        const auto& r = cached["relative"];
-        set_cost_meta(
-            mult, {{}, {}, {r.value("area", 0.0), r.value("delay", 0.0), r.value("power", 0.0)}});
-        return;
-      }
-    }
-    const MultiplierCost cost =
-        multiplier_cost(generate_multiplier(*circuit), circuit->bits, circuit->is_signed, options);
-    set_cost_meta(mult, cost);
-    if (!file.empty()) {
-      std::error_code error;
-      std::filesystem::create_directories(file.parent_path(), error);
-      // A per-process temporary name: parallel runs may cost the same circuit at once.
-      const std::filesystem::path tmp = fmt::format("{}.{}.tmp", file.string(), ::getpid());
-      std::ofstream(tmp) << cost_to_json(cost.cost, cost.relative).dump(2) << '\n';
-      std::filesystem::rename(tmp, file, error);
-    }
+    auto it = known.find(name);
+    if (it == known.end()) it = known.emplace(name, cached_relative_cost(*circuit)).first;
+    set_cost_meta(mult, it->second);
   } catch (const std::exception& e) {
     static std::once_flag once;
     std::call_once(once, [&] {

@@ -33,7 +33,7 @@ MultiplierCost multiplier_cost(const Netlist& netlist, int bits, bool is_signed,
 
 // Stores the relative power in the multiplier's metadata and notes relative area and delay in
 // its description.
-void set_cost_meta(Multiplier& mult, const MultiplierCost& cost);
+void set_cost_meta(Multiplier& mult, const RelativeCost& relative);
 
 // The Dadda circuit of a built-in registry name (exact8s, trunc8u_k4, bam8s_h1_v6,
 // cols4u_0010111), nullopt for names without one (drum, mitchell, files).

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/subprocess.h"
 #include "nn/layer_config.h"
 #include "search/surrogate.h"
@@ -125,20 +126,6 @@ class EvaluationLog {
   bool has_header_ = false;
 };
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  AXNN_CHECK(out, "{}: cannot be written", path.string());
-}
-
 std::string front_csv(const std::vector<Evaluation>& front, const SearchSpace& space, double fp32) {
   std::string csv = "relative_power,power_saving_pct,top1_pct,drop_pts";
   for (const std::string& layer : space.layers) (csv += ',') += csv_field(layer);
@@ -181,16 +168,17 @@ void plot_front(const fs::path& dir, const std::vector<Evaluation>& all,
   std::string points, line;
   for (const Evaluation& e : all) points += fmt::format("{} {}\n", e.power, 100 * e.accuracy);
   for (const Evaluation& e : front) line += fmt::format("{} {}\n", e.power, 100 * e.accuracy);
-  write_text(dir / "points.dat", points);
-  write_text(dir / "front.dat", line);
-  write_text(dir / "front.gp",
-             fmt::format("set terminal svg size 800,500\nset output 'front.svg'\n"
-                         "set xlabel 'relative multiplier power'\nset ylabel 'top-1 (%)'\n"
-                         "set key bottom right\nset grid\n"
-                         "plot 'points.dat' with points pt 7 ps 0.5 title 'evaluations (subset)', "
-                         "'front.dat' with linespoints lw 2 title 'front (full test set)', "
-                         "{} with lines dt 2 title 'fp32 - max drop'\n",
-                         100 * (fp32 - max_drop)));
+  write_text_file(dir / "points.dat", points);
+  write_text_file(dir / "front.dat", line);
+  write_text_file(
+      dir / "front.gp",
+      fmt::format("set terminal svg size 800,500\nset output 'front.svg'\n"
+                  "set xlabel 'relative multiplier power'\nset ylabel 'top-1 (%)'\n"
+                  "set key bottom right\nset grid\n"
+                  "plot 'points.dat' with points pt 7 ps 0.5 title 'evaluations (subset)', "
+                  "'front.dat' with linespoints lw 2 title 'front (full test set)', "
+                  "{} with lines dt 2 title 'fp32 - max drop'\n",
+                  100 * (fp32 - max_drop)));
   const ProcessResult result = run_process({"gnuplot", "front.gp"}, dir);
   if (result.exit_code != 0) fmt::print("front.svg not drawn: gnuplot failed: {}\n", result.output);
   for (const char* name : {"points.dat", "front.dat", "front.gp"}) fs::remove(dir / name);
@@ -229,29 +217,29 @@ RunResult run_search(const RunOptions& o, const ModelEvaluator& evaluator, Evalu
   // Measures a batch, from the cache where it can; logs what it measured.
   std::vector<Evaluation> evaluated;  // the search's, on the subset, in order
   const auto measure = [&](const std::vector<Assignment>& batch, bool full, const char* kind) {
-    std::vector<Assignment> todo;
+    std::vector<Assignment> unmeasured;
     for (const Assignment& a : batch)
-      if (!log.find(cache_key(full, a))) todo.push_back(a);
+      if (!log.find(cache_key(full, a))) unmeasured.push_back(a);
     const auto batch_start = std::chrono::steady_clock::now();
     const std::vector<double> accuracies =
-        todo.empty() ? std::vector<double>{} : pool.evaluate(todo, full);
-    const double seconds = seconds_since(batch_start) / std::max<size_t>(1, todo.size());
-    for (size_t i = 0; i < todo.size(); ++i) {
+        unmeasured.empty() ? std::vector<double>{} : pool.evaluate(unmeasured, full);
+    const double seconds = seconds_since(batch_start) / std::max<size_t>(1, unmeasured.size());
+    for (size_t i = 0; i < unmeasured.size(); ++i) {
       std::vector<std::string> mults;
-      for (const int c : todo[i]) mults.push_back(space.candidates[static_cast<size_t>(c)]);
-      const std::string key = cache_key(full, todo[i]);
+      for (const int c : unmeasured[i]) mults.push_back(space.candidates[static_cast<size_t>(c)]);
+      const std::string key = cache_key(full, unmeasured[i]);
       log.add(key, accuracies[i],
               {{"kind", kind},
                {"key", key},
                {"set", full ? "full" : "subset"},
-               {"assignment", todo[i]},
+               {"assignment", unmeasured[i]},
                {"mults", mults},
                {"accuracy", accuracies[i]},
-               {"power", space.relative_power(todo[i])},
+               {"power", space.relative_power(unmeasured[i])},
                {"seconds", seconds}});
     }
-    result.evaluated += static_cast<int64_t>(todo.size());
-    result.cached += static_cast<int64_t>(batch.size() - todo.size());
+    result.evaluated += static_cast<int64_t>(unmeasured.size());
+    result.cached += static_cast<int64_t>(batch.size() - unmeasured.size());
     std::vector<Evaluation> out;
     for (const Assignment& a : batch)
       out.push_back({a, *log.find(cache_key(full, a)), space.relative_power(a)});
@@ -300,10 +288,10 @@ RunResult run_search(const RunOptions& o, const ModelEvaluator& evaluator, Evalu
       break;
     }
 
-  write_text(o.output / "front.csv", front_csv(result.front, space, result.fp32_accuracy));
+  write_text_file(o.output / "front.csv", front_csv(result.front, space, result.fp32_accuracy));
   if (result.best)
-    write_text(o.output / "best.yaml", best_yaml(evaluator.rules(result.best->assignment),
-                                                 *result.best, result.fp32_accuracy, o));
+    write_text_file(o.output / "best.yaml", best_yaml(evaluator.rules(result.best->assignment),
+                                                      *result.best, result.fp32_accuracy, o));
   else
     fs::remove(o.output / "best.yaml");  // a resumed run's earlier choice no longer holds
   plot_front(o.output, evaluated, result.front, result.fp32_accuracy, settings.max_drop);

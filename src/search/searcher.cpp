@@ -224,21 +224,23 @@ void SearcherBase::observe(const Evaluation& evaluation) {
 SurrogatePhase::SurrogatePhase(const SearchSpace& space, const SearchSettings& settings)
     : settings_(settings), surrogate_(space, settings.baseline_accuracy) {
   if (!settings.surrogate) return;
-  todo_ = surrogate_.single_layer_assignments();
-  todo_.resize(std::min<size_t>(todo_.size(), static_cast<size_t>(settings.budget / 2)));
+  single_layer_queue_ = surrogate_.single_layer_assignments();
+  single_layer_queue_.resize(
+      std::min<size_t>(single_layer_queue_.size(), static_cast<size_t>(settings.budget / 2)));
 }
 
 std::vector<Assignment> SurrogatePhase::propose(size_t n) {
   std::vector<Assignment> out;
-  while (out.size() < n && next_ < todo_.size()) out.push_back(todo_[next_++]);
+  while (out.size() < n && next_ < single_layer_queue_.size())
+    out.push_back(single_layer_queue_[next_++]);
   waiting_ += out.size();
   return out;
 }
 
 bool SurrogatePhase::observe(const Evaluation& evaluation) {
   if (waiting_ == 0) return false;
-  const auto asked = todo_.begin() + static_cast<std::ptrdiff_t>(next_);
-  if (std::find(todo_.begin(), asked, evaluation.assignment) == asked) return false;
+  const auto asked = single_layer_queue_.begin() + static_cast<std::ptrdiff_t>(next_);
+  if (std::find(single_layer_queue_.begin(), asked, evaluation.assignment) == asked) return false;
   surrogate_.record(evaluation);
   --waiting_;
   return true;

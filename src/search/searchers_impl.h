@@ -66,7 +66,7 @@ class SurrogatePhase {
  public:
   SurrogatePhase(const SearchSpace& space, const SearchSettings& settings);
   // Done when off or when every measurement came back.
-  bool done() const { return next_ == todo_.size() && waiting_ == 0; }
+  bool done() const { return next_ == single_layer_queue_.size() && waiting_ == 0; }
   std::vector<Assignment> propose(size_t n);
   // Records a single-layer evaluation; false for others.
   bool observe(const Evaluation& evaluation);
@@ -79,7 +79,7 @@ class SurrogatePhase {
  private:
   SearchSettings settings_;
   DropSurrogate surrogate_;
-  std::vector<Assignment> todo_;
+  std::vector<Assignment> single_layer_queue_;
   size_t next_ = 0, waiting_ = 0;
 };
 

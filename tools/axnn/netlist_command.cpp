@@ -60,7 +60,7 @@ struct CircuitOptions {
 void attach_cost(Multiplier& m, const netlist::Netlist& circuit, bool skip) {
   if (skip) return;
   try {
-    netlist::set_cost_meta(m, netlist::multiplier_cost(circuit, m.bits(), m.is_signed()));
+    netlist::set_cost_meta(m, netlist::multiplier_cost(circuit, m.bits(), m.is_signed()).relative);
   } catch (const Error& e) {
     fmt::print(stderr, "axnn: note: relative power unknown, the circuit was not costed: {}\n",
                e.what());

@@ -25,6 +25,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "model_options.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
@@ -85,14 +86,6 @@ std::string fixed(const std::optional<double>& value, int decimals, const char* 
   return value ? fmt::format("{:.{}f}", *value, decimals) : unknown;
 }
 
-// A CSV field; multiplier names may be file paths.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 // results.jsonl: each evaluation on its own line, on disk as soon as it is known.
 class ResultsLog {
  public:
@@ -109,13 +102,6 @@ class ResultsLog {
   fs::path path_;
   std::ofstream out_;
 };
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  AXNN_CHECK(out, "{}: cannot be written", path.string());
-}
 
 std::string report_csv(const std::vector<SweepRow>& rows) {
   std::string csv =
@@ -375,9 +361,9 @@ void add_sweep_command(CLI::App& app) {
         {"retraining", retraining},
         {"results", results},
         {"seconds", seconds_since(start)}};
-    write_file(dir / "report.json", report.dump(2) + "\n");
-    write_file(dir / "report.csv", report_csv(rows));
-    write_file(dir / "README.md", report_readme(report, rows, args->retrain.epochs));
+    write_text_file(dir / "report.json", report.dump(2) + "\n");
+    write_text_file(dir / "report.csv", report_csv(rows));
+    write_text_file(dir / "README.md", report_readme(report, rows, args->retrain.epochs));
     fmt::print("wrote {}: results.jsonl, report.json, report.csv, README.md ({:.0f} s)\n",
                dir.string(), seconds_since(start));
   });

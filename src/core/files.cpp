@@ -1,0 +1,36 @@
+#include "core/files.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace axnn {
+
+std::string read_text_file(const std::filesystem::path& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(what.empty() ? fmt::format("{}: cannot be opened", path.string())
+                             : fmt::format("cannot open the {} {}", what, path.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  AXNN_CHECK(!in.bad(), "{}: read error", path.string());
+  return std::move(text).str();
+}
+
+void write_text_file(const std::filesystem::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  AXNN_CHECK(out, "{}: cannot be written", path.string());
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n") == std::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace axnn

@@ -1,0 +1,20 @@
+// Whole-file text I/O and CSV quoting, with errors that name the file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace axnn {
+
+// The file's bytes. Throws axnn::Error: "PATH: cannot be opened", or with `what` (e.g. "gate
+// library") "cannot open the gate library PATH".
+std::string read_text_file(const std::filesystem::path& path, std::string_view what = "");
+
+// Replaces the file's content; throws axnn::Error "PATH: cannot be written".
+void write_text_file(const std::filesystem::path& path, std::string_view text);
+
+// A CSV field: as is, or quoted with doubled quotes when it holds a comma, quote or newline.
+std::string csv_field(std::string_view text);
+
+}  // namespace axnn
