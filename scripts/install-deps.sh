@@ -8,6 +8,7 @@ packages=(
   libtorch-dev        # LibTorch 1.13 (CPU): the torch op library (src/ops), the fp32 baselines
   libopenblas0-openmp # optimised BLAS behind libblas.so.3 (else LibTorch runs on netlib reference BLAS)
   libdnnl-dev         # oneDNN: the exact int8 GEMM baseline of the benchmarks
+  libxgboost-dev      # XGBoost C API: the cost model of the kernel autotuner (src/tune)
   libcli11-dev        # the axnn command line
   nlohmann-json3-dev  # .axm metadata, --json output
   libyaml-cpp-dev     # YAML layer rule files (--config rules.yaml)
