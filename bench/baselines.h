@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace axnn::bench {
 
@@ -22,6 +23,35 @@ class OnednnInt8Gemm {
   void run();
   // The implementation oneDNN picked, e.g. "brg:avx512_core_vnni".
   [[nodiscard]] std::string impl_info() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// oneDNN fp32 direct convolution, forward inference: the exact baseline of a tuned Conv2D kernel.
+// src [n, ci, h, w] (NCHW) * weights [co, ci, kh, kw] (OIHW) -> dst [n, co, oh, ow], no bias, the
+// same stride and zero padding in both dimensions. src, weights and dst take the layouts oneDNN
+// prefers (format any), as a tuned kernel is timed in its own layouts; src and weights are filled
+// once in plain layout and reordered at construction. Their values are random integers in [-4, 4],
+// so while CI*KH*KW < 2^20 every partial sum is an integer below 2^24 and the output is exact in
+// fp32 whatever the summation order (fp32 speed does not depend on the values). run() uses
+// omp_get_max_threads().
+class OnednnConv2d {
+ public:
+  OnednnConv2d(int64_t n, int64_t h, int64_t w, int64_t co, int64_t ci, int64_t kh, int64_t kw,
+               int64_t stride, int64_t pad, uint32_t seed);
+  ~OnednnConv2d();
+  OnednnConv2d(const OnednnConv2d&) = delete;
+  OnednnConv2d& operator=(const OnednnConv2d&) = delete;
+
+  void run();
+  // The implementation oneDNN picked, e.g. "brgconv:avx512_core".
+  [[nodiscard]] std::string impl_info() const;
+  // Plain copies of the tensors, reordered back from the primitive's layouts (for checking).
+  [[nodiscard]] std::vector<float> src_nchw() const;
+  [[nodiscard]] std::vector<float> weights_oihw() const;
+  [[nodiscard]] std::vector<float> dst_nchw() const;  // the output of the last run()
 
  private:
   struct State;
