@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -12,19 +11,6 @@
 namespace axnn::bench {
 
 namespace {
-
-// The value of the first "key : value" line of /proc/cpuinfo with this key; empty if none.
-std::string cpuinfo_field(const std::string& key) {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.compare(0, key.size(), key) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
-    const size_t start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "" : line.substr(start);
-  }
-  return "";
-}
 
 std::vector<std::string> cpu_features() {
   std::istringstream flags(cpuinfo_field("flags"));

@@ -1,6 +1,8 @@
 #include "core/cpu.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -49,6 +51,18 @@ Isa active_isa() {
     return want;
   }();
   return isa;
+}
+
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || line.find_first_not_of(" \t", key.size()) != colon) continue;
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
 }
 
 }  // namespace axnn

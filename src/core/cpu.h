@@ -18,4 +18,8 @@ Isa detected_isa();
 // lacks is an error naming both.
 Isa active_isa();
 
+// The value of the first "key : value" line of /proc/cpuinfo with this key ("model name",
+// "flags"); empty if none.
+std::string cpuinfo_field(const std::string& key);
+
 }  // namespace axnn

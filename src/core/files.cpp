@@ -1,5 +1,6 @@
 #include "core/files.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +32,14 @@ std::string csv_field(std::string_view text) {
   std::string quoted = "\"";
   for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
+}
+
+std::optional<std::filesystem::path> user_cache_dir(std::string_view name) {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "axnn" / name;
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache" / "axnn" / name;
+  return std::nullopt;
 }
 
 }  // namespace axnn

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,10 @@ std::string read_text_file(const std::filesystem::path& path, std::string_view w
 
 // Replaces the file's content; throws axnn::Error "PATH: cannot be written".
 void write_text_file(const std::filesystem::path& path, std::string_view text);
+
+// The per-user cache folder $XDG_CACHE_HOME/axnn/<name>, else ~/.cache/axnn/<name>; nullopt when
+// neither variable is set. Not created here.
+std::optional<std::filesystem::path> user_cache_dir(std::string_view name);
 
 // A CSV field: as is, or quoted with doubled quotes when it holds a comma, quote or newline.
 std::string csv_field(std::string_view text);

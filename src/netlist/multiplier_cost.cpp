@@ -91,14 +91,6 @@ uint64_t fnv1a(std::string_view text) {
   return hash;
 }
 
-std::optional<std::filesystem::path> cost_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return std::filesystem::path(xdg) / "axnn" / "cost";
-  if (const char* home = std::getenv("HOME"); home && *home)
-    return std::filesystem::path(home) / ".cache" / "axnn" / "cost";
-  return std::nullopt;
-}
-
 // The circuit's relative figures from the disk cache, else by mapping it (and caching them).
 RelativeCost cached_relative_cost(const MultiplierCircuit& circuit) {
   const CostOptions options;
@@ -106,7 +98,7 @@ RelativeCost cached_relative_cost(const MultiplierCircuit& circuit) {
   const uint64_t key = fnv1a(
       fmt::format("{}|{}|{}|{}|{}", name, read_text_file(default_genlib_path(), "gate library"),
                   options.abc.optimization, options.power.operations, options.power.seed));
-  const std::optional<std::filesystem::path> dir = cost_cache_dir();
+  const std::optional<std::filesystem::path> dir = user_cache_dir("cost");
   const std::filesystem::path file =
       dir ? *dir / fmt::format("{}-{:016x}.json", name, key) : std::filesystem::path();
   if (!file.empty() && std::filesystem::is_regular_file(file)) {

@@ -12,5 +12,9 @@ void add_sweep_command(CLI::App& app);   // sweep_command.cpp
 // netlist_command.cpp: `netlist sim|stats|...` and `mult import` (after add_mult_command)
 void add_netlist_commands(CLI::App& app);
 void add_search_command(CLI::App& app);  // search_command.cpp
+// tune_command.cpp: `tune conv2d|export` (and the analysis commands below under `tune`)
+void add_tune_command(CLI::App& app);
+void add_tune_analysis_commands(CLI::App& tune);  // tune_analysis_command.cpp: select, perf, import
+void add_energy_command(CLI::App& app);           // energy_command.cpp: energy measure|probe
 
 }  // namespace axnn::cli

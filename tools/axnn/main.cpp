@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   axnn::cli::add_sweep_command(app);
   axnn::cli::add_netlist_commands(app);
   axnn::cli::add_search_command(app);
+  axnn::cli::add_tune_command(app);
+  axnn::cli::add_energy_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

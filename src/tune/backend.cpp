@@ -1,0 +1,20 @@
+#include "tune/backend.h"
+
+#include "core/error.h"
+#include "core/files.h"
+#include "tune/cpu_backend.h"
+#include "tune/cuda_backend.h"
+
+namespace axnn::tune {
+
+std::filesystem::path default_kernel_cache() {
+  const std::optional<std::filesystem::path> dir = user_cache_dir("kernels");
+  AXNN_CHECK(dir, "no kernel cache folder: set XDG_CACHE_HOME or HOME, or pass a cache folder");
+  return *dir;
+}
+
+std::unique_ptr<Backend> make_backend(Target target) {
+  return target == Target::kCpu ? make_cpu_backend() : make_cuda_backend();
+}
+
+}  // namespace axnn::tune
