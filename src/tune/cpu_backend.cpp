@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <fmt/format.h>
+#include <omp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -340,7 +341,10 @@ CpuInfo host_cpu_info() {
   const Isa isa = active_isa();
   info.max_vec = isa == Isa::kAvx512 ? 16 : isa == Isa::kAvx2 ? 8 : 4;
   info.registers = isa == Isa::kAvx512 ? 32 : 16;
-  info.cores = std::max(1u, std::thread::hardware_concurrency());
+  // Through libgomp, which also keeps it loaded for the whole process: kernels run OpenMP
+  // threads, and unloading libgomp with the last kernel library would leave its idle threads
+  // without code.
+  info.cores = std::max(1, omp_get_num_procs());
   return info;
 }
 

@@ -27,7 +27,9 @@ TEST(CpuCodegen, RandomConfigurationsMatchTheReferenceBitForBit) {
     for (size_t i = 0; i < built.size(); ++i) {
       EXPECT_EQ(built[i].error_code, ErrorCode::kNone)
           << text << " " << Space::to_json(configs[i]).dump() << ": " << built[i].error;
-      if (built[i].kernel) EXPECT_EQ(built[i].kernel->check(), "");  // again: a second run
+      if (built[i].kernel) {
+        EXPECT_EQ(built[i].kernel->check(), "");  // again: a second run
+      }
     }
   }
 }
@@ -77,7 +79,11 @@ TEST(CpuCodegen, ACompilerFailureIsRecordedNotThrown) {
   std::mt19937_64 rng(2);
   const std::vector<Built> built =
       backend->build(shape, {backend->space(shape, 0).random(rng)}, {cache.path(), 1, 60});
-  if (old) ::setenv("CXX", saved.c_str(), 1); else ::unsetenv("CXX");
+  if (old) {
+    ::setenv("CXX", saved.c_str(), 1);
+  } else {
+    ::unsetenv("CXX");
+  }
   ASSERT_EQ(built.size(), 1u);
   EXPECT_EQ(built[0].error_code, ErrorCode::kCompileHost);
   EXPECT_NE(built[0].error.find("false exited with 1"), std::string::npos) << built[0].error;

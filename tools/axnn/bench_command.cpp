@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <string>
 
+#include "bench/conv_tune_bench.h"
 #include "bench/lut_gemm_bench.h"
 #include "bench/model_bench.h"
 #include "bench/problems.h"
@@ -113,11 +115,52 @@ void add_model_bench(CLI::App& bench) {
   });
 }
 
+void add_conv_bench(CLI::App& bench) {
+  struct Args {
+    bench::ConvTuneBenchOptions options;
+    std::string problems, only;
+    int trials = 200;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench.add_subcommand(
+      "conv",
+      "Tune fp32 Conv2D kernels for each shape (cpu target, records kept in -o so runs resume),\n"
+      "then time the best tuned kernel and oneDNN's fp32 convolution on the same shape and\n"
+      "threads in the same run: GFLOP/s of both and their ratio.");
+  cmd->add_option("--problems", args->problems, "Conv2D batch file (bench/problems/conv2d_*.txt)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--workloads", args->only, "Comma-separated workload names (default: all)");
+  cmd->add_option("--trials", args->trials, "Tuning trials per workload")->capture_default_str();
+  cmd->add_option("--threads", args->options.threads, "Threads of the tuned kernels and oneDNN")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->options.tune.seed, "Search seed")->capture_default_str();
+  cmd->add_option("-o,--output", args->options.output, "Tuning folder")->required();
+  cmd->callback([args] {
+    bench::ConvTuneBenchOptions& o = args->options;
+    o.workloads = tune::load_conv2d_batch(args->problems);
+    if (!args->only.empty()) {
+      std::vector<tune::NamedConv2d> chosen;
+      std::stringstream names(args->only);
+      for (std::string name; std::getline(names, name, ',');) {
+        const auto it = std::find_if(o.workloads.begin(), o.workloads.end(),
+                                     [&](const tune::NamedConv2d& w) { return w.name == name; });
+        AXNN_CHECK(it != o.workloads.end(), "{}: no workload named '{}'", args->problems, name);
+        chosen.push_back(*it);
+      }
+      o.workloads = chosen;
+    }
+    o.tune.trials = args->trials;
+    std::fputs(bench::format_conv_tune_bench(bench::run_conv_tune_bench(o)).c_str(), stdout);
+  });
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmark kernels against exact baselines");
   bench->require_subcommand(1);
+  add_conv_bench(*bench);
 
   auto args = std::make_shared<LutGemmArgs>();
   CLI::App* lut = bench->add_subcommand(
