@@ -48,6 +48,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Target target() const = 0;
+  // What the records call the workload's op and data type: "conv2d" in exact "float32" here, or
+  // e.g. "lut-conv2d" with a multiplier's name for axnn's LUT kernels.
+  virtual std::string op() const { return "conv2d"; }
+  virtual std::string dtype() const { return "float32"; }
   virtual std::string device() const = 0;  // "Intel(R) Xeon(R) ... (avx512, 2 threads)", GPU name
   // The schedule space for this shape on this device. `threads` > 0 fixes the thread count knob
   // (cpu); 0 lets it be tuned.
