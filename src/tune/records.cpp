@@ -155,8 +155,8 @@ Json record_to_json(const Record& r) {
   return Json{{"version", kRecordVersion},
               {"workload",
                {{"name", r.workload_name},
-                {"op", "conv2d"},
-                {"dtype", "float32"},
+                {"op", r.op},
+                {"dtype", r.dtype},
                 {"shape", r.shape.values()}}},
               {"target", r.target},
               {"device", r.device},
@@ -180,11 +180,13 @@ Record record_from_json(const Json& json, std::string_view what) {
   AXNN_CHECK(workload.is_object(), "{}: field \"workload\" must be an object", what);
   r.workload_name = string_field(workload, "name", what);
   check_workload_name(r.workload_name, fmt::format("{}: field \"workload.name\"", what));
-  const std::string op = string_field(workload, "op", what);
-  AXNN_CHECK(op == "conv2d", "{}: field \"workload.op\" is '{}'; only conv2d is tuned", what, op);
-  const std::string dtype = string_field(workload, "dtype", what);
-  AXNN_CHECK(dtype == "float32", "{}: field \"workload.dtype\" is '{}'; only float32 is tuned",
-             what, dtype);
+  r.op = string_field(workload, "op", what);
+  r.dtype = string_field(workload, "dtype", what);
+  // fp32 convolutions, or LUT convolutions whose dtype names the multiplier.
+  AXNN_CHECK((r.op == "conv2d" && r.dtype == "float32") || (r.op == "lut-conv2d" && !r.dtype.empty()),
+             "{}: workload op '{}' with dtype '{}' is not tuned (conv2d float32, or lut-conv2d "
+             "with a multiplier name)",
+             what, r.op, r.dtype);
   const Json& shape = field(workload, "shape", what);
   AXNN_CHECK(shape.is_array() && std::all_of(shape.begin(), shape.end(),
                                              [](const Json& v) { return v.is_number_integer(); }),

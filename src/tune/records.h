@@ -38,6 +38,8 @@ std::string_view error_code_name(ErrorCode code);  // "none", "compile-host", ..
 struct Record {
   std::string workload_name;  // file-name safe (check_workload_name)
   Conv2dShape shape;
+  std::string op = "conv2d";     // or "lut-conv2d": axnn's LUT convolution
+  std::string dtype = "float32"; // for lut-conv2d, the multiplier's name
   std::string target = "cpu";  // "cpu", "cuda"
   std::string device;          // CPU model or GPU name
   std::string origin = "axnn"; // "axnn", "tvm-auto-scheduler", "tvm-autotvm"

@@ -158,12 +158,16 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
     }
   };
   for (const Record& r : options.warm_start)
-    if (r.shape == shape && r.target == target && r.origin == "axnn") remember(r, false);
+    if (r.shape == shape && r.op == backend.op() && r.dtype == backend.dtype() &&
+        r.target == target && r.origin == "axnn")
+      remember(r, false);
   for (const Record& r : load_records(records_file)) {
-    AXNN_CHECK(r.shape == shape,
-               "{}: holds records of conv2d {} for workload '{}', not of {}; use another name or "
-               "folder",
-               records_file.string(), r.shape.str(), r.workload_name, shape.str());
+    // One workload file holds one problem, so that select and perf compare like with like.
+    AXNN_CHECK(r.shape == shape && r.op == backend.op() && r.dtype == backend.dtype(),
+               "{}: holds records of {} {} {} for workload '{}', not of {} {} {}; use another "
+               "name or folder",
+               records_file.string(), r.op, r.dtype, r.shape.str(), r.workload_name,
+               backend.op(), backend.dtype(), shape.str());
     if (r.target == target && r.device == device && r.origin == "axnn") remember(r, true);
   }
   if (summary.trials > 0)
@@ -190,6 +194,8 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
       Record r;
       r.workload_name = workload.name;
       r.shape = shape;
+      r.op = backend.op();
+      r.dtype = backend.dtype();
       r.target = target;
       r.device = device;
       r.config = Space::to_json(candidates[i]);

@@ -49,6 +49,6 @@ if ! ldconfig -p | grep -q 'libcuda\.so\.1'; then  # no NVIDIA driver here
   expect_error "not available" "$axnn" tune conv2d --shape 1,8,8,16,8,3,3,1,1 --target cuda \
     -o "$work/e"
 fi
-expect_error "holds records of conv2d 1,8,8,16,8,3,3,1,1 for workload 'small3x3'" \
+expect_error "holds records of conv2d float32 1,8,8,16,8,3,3,1,1 for workload 'small3x3'" \
   "$axnn" tune conv2d --shape 1,8,8,16,4,3,3,1,1 --name small3x3 -o "$work/t"
 echo "tune checks passed"

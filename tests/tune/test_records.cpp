@@ -112,7 +112,11 @@ TEST(Records, FieldErrorsNameTheRecordAndField) {
   EXPECT_EQ(error_with("/config", nlohmann::json::array()),
             "runs.jsonl:4: field \"config\" must be an object, not array");
   EXPECT_EQ(error_with("/workload/op", "dense"),
-            "runs.jsonl:4: field \"workload.op\" is 'dense'; only conv2d is tuned");
+            "runs.jsonl:4: workload op 'dense' with dtype 'float32' is not tuned (conv2d float32, "
+            "or lut-conv2d with a multiplier name)");
+  EXPECT_EQ(error_with("/workload/dtype", "float16"),
+            "runs.jsonl:4: workload op 'conv2d' with dtype 'float16' is not tuned (conv2d "
+            "float32, or lut-conv2d with a multiplier name)");
   EXPECT_NE(error_with("/workload/name", "a/b").find("runs.jsonl:4: field \"workload.name\""),
             std::string::npos);
   EXPECT_NE(error_with("/workload/shape", nlohmann::json::parse("[1,56,56,64,64,3,3,1]"))

@@ -86,7 +86,7 @@ TEST_F(Tuner, RecordsOfAnotherShapeUnderTheSameNameAreRefused) {
   tune_conv2d(*backend_, workload_, options(2), file_);
   const NamedConv2d other{"small", parse_conv2d_shape("1,8,8,16,4,3,3,1,1", "test")};
   EXPECT_NE(test_util::error_of([&] { tune_conv2d(*backend_, other, options(4), file_); })
-                .find("holds records of conv2d 1,8,8,16,8,3,3,1,1 for workload 'small'"),
+                .find("holds records of conv2d float32 1,8,8,16,8,3,3,1,1 for workload 'small'"),
             std::string::npos);
 }
 
