@@ -2,8 +2,10 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "mult/registry.h"
 #include "tune/cpu_backend.h"
 #include "tune/cuda_backend.h"
+#include "tune/lut_backend.h"
 
 namespace axnn::tune {
 
@@ -15,6 +17,11 @@ std::filesystem::path default_kernel_cache() {
 
 std::unique_ptr<Backend> make_backend(Target target) {
   return target == Target::kCpu ? make_cpu_backend() : make_cuda_backend();
+}
+
+std::unique_ptr<Backend> make_backend_for(const Record& record) {
+  if (record.op == "lut-conv2d") return make_lut_backend(get_multiplier(record.dtype));
+  return make_backend(parse_target(record.target));
 }
 
 }  // namespace axnn::tune

@@ -73,4 +73,8 @@ class Backend {
 // libnvrtc / libcuda or without a GPU), saying what is missing.
 std::unique_ptr<Backend> make_backend(Target target);
 
+// The backend that rebuilds a record's kernel: make_backend(target) for conv2d float32, the LUT
+// backend of the multiplier named by the dtype (looked up like any --mult) for lut-conv2d.
+std::unique_ptr<Backend> make_backend_for(const Record& record);
+
 }  // namespace axnn::tune

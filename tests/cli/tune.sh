@@ -36,6 +36,14 @@ cmake --build "$work/k/build" > "$work/build.log" 2>&1 || fail "build: $(tail -2
 grep -q "^GFLOP/s: [0-9.]*$" "$work/run.txt" && grep -q "^Mean time per iteration: [0-9.]* ms$" \
   "$work/run.txt" || fail "driver output: $(cat "$work/run.txt")"
 
+# The LUT-conv kernel's blocking, with an approximate multiplier's table.
+"$axnn" tune conv2d --shape 1,8,8,16,8,3,3,1,1 --name lut --kernel lut --mult trunc8s_k6 \
+  --trials 4 --round 2 --min-time 0.01 -o "$work/l" > "$work/lut.txt"
+grep -q "^lut \[1,8,8,16,8,3,3,1,1\]: 4 trials (4 new, 0 failed), best .*\"chunk_kib\"" \
+  "$work/lut.txt" || fail "lut: $(cat "$work/lut.txt")"
+grep '"dtype":"trunc8s_k6"' "$work/l/records/lut.jsonl" | grep -q '"op":"lut-conv2d"' ||
+  fail "lut records: $(head -1 "$work/l/records/lut.jsonl")"
+
 # Errors: one clear line each.
 expect_error() {  # message, then the command
   local message=$1; shift
@@ -51,4 +59,6 @@ if ! ldconfig -p | grep -q 'libcuda\.so\.1'; then  # no NVIDIA driver here
 fi
 expect_error "holds records of conv2d float32 1,8,8,16,8,3,3,1,1 for workload 'small3x3'" \
   "$axnn" tune conv2d --shape 1,8,8,16,4,3,3,1,1 --name small3x3 -o "$work/t"
+expect_error "--kernel lut needs --mult NAME" \
+  "$axnn" tune conv2d --shape 1,8,8,16,8,3,3,1,1 --kernel lut -o "$work/e"
 echo "tune checks passed"

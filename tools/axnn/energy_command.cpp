@@ -176,8 +176,10 @@ void run_measure(const MeasureCommandOptions& o) {
              guard ? fmt::format("caps to measure: {}, restored afterwards", o.caps)
                    : "only read; --set-power-caps W1,W2,... sets caps");
 
-  const std::unique_ptr<tune::Backend> backend = tune::make_backend(target);
   for (const std::string& workload : workloads) {
+    // A workload's records are of one op and dtype (the tuner refuses to mix them).
+    const std::unique_ptr<tune::Backend> backend =
+        tune::make_backend_for(selected[workload].front());
     std::vector<Candidate> candidates = build_candidates(
         *backend, target, workload, selected[workload], tune::selected_file(dir, workload));
     if (candidates.empty()) {

@@ -9,7 +9,9 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "mult/registry.h"
 #include "tune/backend.h"
+#include "tune/lut_backend.h"
 #include "tune/records.h"
 #include "tune/tuner.h"
 
@@ -18,6 +20,7 @@ namespace {
 
 struct TuneConvOptions {
   std::string shape, name, batch, workload, target = "cpu", output, cache, warm_start;
+  std::string kernel = "fp32", mult;
   bool test = false;
   int trials = 0;
   tune::TuneOptions tune;
@@ -47,9 +50,18 @@ void run_conv2d(TuneConvOptions& o) {
   tune::TuneOptions& t = o.tune;
   t.trials = o.trials > 0 ? o.trials : o.test ? 100 : 200;
   t.build.cache_dir = o.cache;
-  const std::unique_ptr<tune::Backend> backend = tune::make_backend(tune::parse_target(o.target));
-  fmt::print("tune: {} workload{} on {} ({}), {} trials each -> {}\n", chosen.size(),
-             chosen.size() == 1 ? "" : "s", o.target, backend->device(), t.trials, o.output);
+  std::unique_ptr<tune::Backend> backend;
+  if (o.kernel == "lut") {
+    AXNN_CHECK(!o.mult.empty(), "--kernel lut needs --mult NAME (the multiplier's table)");
+    AXNN_CHECK(o.target == "cpu", "--kernel lut runs on the cpu target, not '{}'", o.target);
+    backend = tune::make_lut_backend(get_multiplier(o.mult));
+  } else {
+    AXNN_CHECK(o.mult.empty(), "--mult applies to --kernel lut only");
+    backend = tune::make_backend(tune::parse_target(o.target));
+  }
+  fmt::print("tune: {} {}, {} workload{} on {} ({}), {} trials each -> {}\n", backend->op(),
+             backend->dtype(), chosen.size(), chosen.size() == 1 ? "" : "s", o.target,
+             backend->device(), t.trials, o.output);
   for (const tune::NamedConv2d& w : chosen) {
     t.warm_start.clear();
     if (!o.warm_start.empty()) t.warm_start = tune::load_records(tune::records_file(o.warm_start, w.name));
@@ -90,12 +102,12 @@ void run_export(const ExportOptions& o) {
     const std::vector<tune::Record> records = tune::load_records(file);
     for (size_t i = 0; i < records.size(); ++i) {
       const tune::Record& r = records[i];
-      if (r.origin != "axnn") {
-        ++skipped;  // imported TVM schedules have no axnn source
+      if (r.origin != "axnn" || r.op != "conv2d") {
+        ++skipped;  // imported TVM schedules have no axnn source; LUT kernels are library code
         continue;
       }
       std::unique_ptr<tune::Backend>& backend = backends[r.target];
-      if (!backend) backend = tune::make_backend(tune::parse_target(r.target));
+      if (!backend) backend = tune::make_backend_for(r);
       const tune::Config config = backend->space(r.shape, 0).from_json(
           r.config, fmt::format("{} kernel {}", file.string(), i + 1));
       const std::string kernel = fmt::format("{}_kernel{}", name, i + 1);
@@ -110,8 +122,10 @@ void run_export(const ExportOptions& o) {
       ++exported;
     }
   }
-  AXNN_CHECK(exported > 0, "{}: no selected kernel tuned by axnn ({} imported ones cannot be "
-             "exported: TVM schedules have no axnn source)", o.dir, skipped);
+  AXNN_CHECK(exported > 0,
+             "{}: no selected fp32 kernel tuned by axnn ({} others skipped: TVM schedules have no "
+             "axnn source, LUT-conv kernels are library kernels, timed by axnn bench lutgemm)",
+             o.dir, skipped);
   write_text_file(std::filesystem::path(o.output) / "CMakeLists.txt",
                   fmt::format("# Kernels exported by `axnn tune export`: one timing driver each.\n"
                               "cmake_minimum_required(VERSION 3.18)\n"
@@ -121,7 +135,7 @@ void run_export(const ExportOptions& o) {
   fmt::print("exported {} kernel{} to {}{}; build: cmake -S {} -B {}/build && cmake --build "
              "{}/build\n",
              exported, exported == 1 ? "" : "s", o.output,
-             skipped ? fmt::format(" ({} imported ones skipped)", skipped) : "", o.output,
+             skipped ? fmt::format(" ({} imported or LUT ones skipped)", skipped) : "", o.output,
              o.output, o.output);
 }
 
@@ -143,6 +157,12 @@ void add_tune_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   c->add_option("--workload", conv->workload, "Tune only this workload of the batch file");
   c->add_option("--target", conv->target, "cpu or cuda")->capture_default_str();
+  c->add_option("--kernel", conv->kernel,
+                "fp32: generated fp32 kernels; lut: axnn's LUT-conv (its ISA, schedule, im2col "
+                "chunk and threads) with the --mult table")
+      ->check(CLI::IsMember({"fp32", "lut"}))
+      ->capture_default_str();
+  c->add_option("--mult", conv->mult, "Multiplier (name or file) for --kernel lut");
   c->add_option("--trials", conv->trials,
                 "Trials per workload, counting those already in DIR (default 200; 100 with "
                 "--test)");
