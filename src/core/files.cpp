@@ -42,4 +42,9 @@ std::optional<std::filesystem::path> user_cache_dir(std::string_view name) {
   return std::nullopt;
 }
 
+uint64_t fnv1a(std::string_view text, uint64_t hash) {
+  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  return hash;
+}
+
 }  // namespace axnn

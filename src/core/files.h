@@ -1,6 +1,7 @@
 // Whole-file text I/O and CSV quoting, with errors that name the file.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,6 +19,10 @@ void write_text_file(const std::filesystem::path& path, std::string_view text);
 // The per-user cache folder $XDG_CACHE_HOME/axnn/<name>, else ~/.cache/axnn/<name>; nullopt when
 // neither variable is set. Not created here.
 std::optional<std::filesystem::path> user_cache_dir(std::string_view name);
+
+// FNV-1a of the text, continuing from `hash`: the disk caches' keys (built kernels, circuit
+// costs). Stable across runs and machines, unlike std::hash.
+uint64_t fnv1a(std::string_view text, uint64_t hash = 0xcbf29ce484222325ull);
 
 // A CSV field: as is, or quoted with doubled quotes when it holds a comma, quote or newline.
 std::string csv_field(std::string_view text);

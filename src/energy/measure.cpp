@@ -38,7 +38,12 @@ class PowerIntegrator {
   void loop(const std::stop_token& stop) {
     while (!stop.stop_requested()) {
       std::this_thread::sleep_for(std::chrono::duration<double>(period_));
-      const std::optional<double> watts = probe_.power_watts();
+      std::optional<double> watts;
+      try {
+        watts = probe_.power_watts();
+      } catch (const std::exception&) {
+        // This thread must not throw: a failed reading counts as the last one.
+      }
       std::lock_guard lock(mutex_);
       const Clock::time_point now = Clock::now();
       const double dt = std::chrono::duration<double>(now - last_time_).count();

@@ -1,6 +1,7 @@
 #include "energy/power_cap.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <charconv>
@@ -106,9 +107,13 @@ void PowerCapGuard::set(double watts) {
 void PowerCapGuard::restore() noexcept {
   if (!changed_) return;
   changed_ = false;
-  // Handlers go first so that a signal now cannot race the restore below.
+  // The signals wait until the limit is back and the handlers are gone: one arriving in between
+  // would otherwise end the process with the cap still set.
+  sigset_t blocked, previous;
+  sigemptyset(&blocked);
+  for (const int signal : kSignals) sigaddset(&blocked, signal);
+  pthread_sigmask(SIG_BLOCK, &blocked, &previous);
   g_probe = nullptr;
-  remove_handlers();
   try {
     probe_.set_power_limit(original_);
     log().info("restored the power limit of {} to {} W", probe_.device(), original_);
@@ -118,6 +123,8 @@ void PowerCapGuard::restore() noexcept {
         "`nvidia-smi -pl {}` (default {})",
         probe_.device(), original_, e.what(), original_, watts_or_unknown(limits_.default_limit));
   }
+  remove_handlers();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 std::vector<double> parse_power_caps(std::string_view text, std::string_view what) {

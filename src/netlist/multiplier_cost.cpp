@@ -85,12 +85,6 @@ std::optional<MultiplierCircuit> builtin_circuit(const std::string& name) {
 
 namespace {
 
-uint64_t fnv1a(std::string_view text) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 // The circuit's relative figures from the disk cache, else by mapping it (and caching them).
 RelativeCost cached_relative_cost(const MultiplierCircuit& circuit) {
   const CostOptions options;

@@ -52,7 +52,7 @@ class Backend {
   // e.g. "lut-conv2d" with a multiplier's name for axnn's LUT kernels.
   virtual std::string op() const { return "conv2d"; }
   virtual std::string dtype() const { return "float32"; }
-  virtual std::string device() const = 0;  // "Intel(R) Xeon(R) ... (avx512, 2 threads)", GPU name
+  virtual std::string device() const = 0;  // "Intel(R) Xeon(R) ... (vec 16, 2 cores)", GPU name
   // The schedule space for this shape on this device. `threads` > 0 fixes the thread count knob
   // (cpu); 0 lets it be tuned.
   virtual Space space(const Conv2dShape& shape, int threads) const = 0;

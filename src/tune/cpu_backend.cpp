@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -26,14 +27,15 @@ namespace {
 constexpr uint64_t kOperandSeed = 1;
 
 // -march=native ties a built kernel to this CPU: its model is part of the cache key.
-const std::vector<std::string> kFlags = {"-std=c++17", "-O3",    "-march=native",
-                                         "-ffp-contract=fast", "-fno-math-errno", "-fopenmp",
-                                         "-fPIC",      "-shared", "-w"};
-
-uint64_t fnv1a(std::string_view text, uint64_t hash = 0xcbf29ce484222325ull) {
-  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
+const std::vector<std::string> kFlags = {"-std=c++17",
+                                         "-O3",
+                                         "-march=native",
+                                         "-ffp-contract=fast",
+                                         "-fno-math-errno",
+                                         "-fopenmp",
+                                         "-fPIC",
+                                         "-shared",
+                                         "-w"};
 
 std::string compiler() {
   const char* cxx = std::getenv("CXX");
@@ -121,6 +123,8 @@ class CpuKernel final : public Kernel {
   }
 
   std::string check() override {
+    // An output the kernel fails to write cannot pass: NaN equals nothing.
+    std::fill(dst_.data, dst_.data + lib_->dst_floats(), std::numeric_limits<float>::quiet_NaN());
     run();
     lib_->unpack_dst(dst_.data, plain_.data());
     return compare_conv2d(problem_->shape, problem_->expected, plain_.data());
@@ -147,17 +151,19 @@ std::pair<ErrorCode, std::string> compile(const std::string& source,
   const std::filesystem::path tmp_source = source_file.string() + unique + ".cpp";
   const std::filesystem::path tmp_library = library.string() + unique;
   write_text_file(tmp_source, source);
-  std::vector<std::string> argv;
-  if (find_program("timeout"))
-    argv = {"timeout", "--kill-after=5", fmt::format("{}", timeout_seconds)};
-  argv.push_back(compiler());
+  std::vector<std::string> argv = {"timeout", "--kill-after=5", fmt::format("{}", timeout_seconds),
+                                   compiler()};
   argv.insert(argv.end(), kFlags.begin(), kFlags.end());
   argv.insert(argv.end(), {"-o", tmp_library.string(), tmp_source.string()});
   const ProcessResult result = run_process(argv);
   std::error_code ignored;
   if (result.exit_code == 0) {
     std::filesystem::rename(tmp_source, source_file, ignored);
-    std::filesystem::rename(tmp_library, library);
+    std::error_code renamed;
+    std::filesystem::rename(tmp_library, library, renamed);
+    if (renamed)
+      return {ErrorCode::kCompileHost, fmt::format("cannot move the built kernel to {}: {}",
+                                                   library.string(), renamed.message())};
     return {ErrorCode::kNone, ""};
   }
   std::filesystem::remove(tmp_source, ignored);
@@ -177,14 +183,17 @@ class CpuBackend final : public Backend {
                "the cpu target compiles kernels with '{}', which is not on PATH (install Debian's "
                "build-essential, or set CXX)",
                compiler());
+    AXNN_CHECK(find_program("timeout"),
+               "the cpu target bounds each build with 'timeout', which is not on PATH (Debian's "
+               "coreutils)");
   }
 
   Target target() const override { return Target::kCpu; }
 
   std::string device() const override {
     const std::string model = cpuinfo_field("model name");
-    return fmt::format("{} (vec {}, {} cores)", model.empty() ? "unknown CPU" : model,
-                       cpu_.max_vec, cpu_.cores);
+    return fmt::format("{} (vec {}, {} cores)", model.empty() ? "unknown CPU" : model, cpu_.max_vec,
+                       cpu_.cores);
   }
 
   Space space(const Conv2dShape& shape, int threads) const override {
@@ -199,6 +208,8 @@ class CpuBackend final : public Backend {
 
   std::vector<Built> build(const Conv2dShape& shape, const std::vector<Config>& configs,
                            const BuildOptions& options) override {
+    AXNN_CHECK(options.timeout_seconds > 0, "the build timeout must be positive, not {} s",
+               options.timeout_seconds);
     const std::filesystem::path cache =
         options.cache_dir.empty() ? default_kernel_cache() : options.cache_dir;
     std::filesystem::create_directories(cache);
@@ -223,7 +234,7 @@ class CpuBackend final : public Backend {
         if (sources[i].empty()) continue;
         try {
           outcomes[i] = compile(sources[i], libraries[i], options.timeout_seconds);
-        } catch (const Error& e) {  // the compiler could not be started, a file not written
+        } catch (const std::exception& e) {  // no compiler, a file not written
           outcomes[i] = {ErrorCode::kCompileHost, e.what()};
         }
       }
@@ -266,17 +277,17 @@ class CpuBackend final : public Backend {
     return {
         {"kernel.cpp", generate(shape, config)},
         {"driver.cpp", std::string(kDriverHead) + kCpuKernelApi + kDriverBody},
-        {"CMakeLists.part",
-         fmt::format("add_executable({0} {0}/kernel.cpp {0}/driver.cpp)\n"
-                     "target_compile_options({0} PRIVATE{1})\n"
-                     "target_link_libraries({0} PRIVATE OpenMP::OpenMP_CXX)\n",
-                     name, flags)},
+        {"CMakeLists.part", fmt::format("add_executable({0} {0}/kernel.cpp {0}/driver.cpp)\n"
+                                        "target_compile_options({0} PRIVATE{1})\n"
+                                        "target_link_libraries({0} PRIVATE OpenMP::OpenMP_CXX)\n",
+                                        name, flags)},
     };
   }
 
  private:
   static constexpr const char* kDriverHead =
-      "// Times one kernel exported by `axnn tune export`: warm-up, then ITERATIONS runs (argument\n"
+      "// Times one kernel exported by `axnn tune export`: warm-up, then ITERATIONS runs "
+      "(argument\n"
       "// 1, default 100). Prints the lines the seeds' energy scripts parse.\n"
       "#include <chrono>\n#include <cstdio>\n#include <cstdlib>\n#include <random>\n\n";
   static constexpr const char* kDriverBody = R"(

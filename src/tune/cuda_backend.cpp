@@ -386,11 +386,6 @@ std::string kernel_source(const Schedule& k, const Config& config) {
   return e.take();
 }
 
-uint64_t fnv1a(std::string_view text, uint64_t hash = 0xcbf29ce484222325ull) {
-  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 std::string tail(const std::string& log, size_t length = 2000) {
   return log.size() > length ? log.substr(log.size() - length) : log;
 }
@@ -836,7 +831,13 @@ class CudaBackend final : public Backend {
         built[i].error = std::move(outcome.error);
         continue;
       }
-      if (!to_compile[i].empty()) store(binaries[i], sources[i], outcome.binary);
+      if (!to_compile[i].empty()) {
+        try {
+          store(binaries[i], sources[i], outcome.binary);
+        } catch (const std::exception& e) {  // the kernel is in memory: only the cache misses it
+          spdlog::warn("cannot cache the CUDA kernel {}: {}", binaries[i].string(), e.what());
+        }
+      }
       built[i] = load_and_check(shape, configs[i], outcome.binary);
     }
     return built;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 
+#include "bench/timing.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -142,31 +143,25 @@ std::string_view error_code_name(ErrorCode code) {
 }
 
 double Record::seconds() const {
-  if (!ok()) return std::numeric_limits<double>::infinity();
-  std::vector<double> sorted = costs;
-  std::sort(sorted.begin(), sorted.end());
-  const size_t m = sorted.size() / 2;
-  return sorted.size() % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+  return ok() ? bench::summarize(costs).median : std::numeric_limits<double>::infinity();
 }
 
 double Record::gflops() const { return ok() ? shape.flops() / seconds() / 1e9 : 0.0; }
 
 Json record_to_json(const Record& r) {
-  return Json{{"version", kRecordVersion},
-              {"workload",
-               {{"name", r.workload_name},
-                {"op", r.op},
-                {"dtype", r.dtype},
-                {"shape", r.shape.values()}}},
-              {"target", r.target},
-              {"device", r.device},
-              {"origin", r.origin},
-              {"config", r.config},
-              {"costs", r.costs},
-              {"error_code", static_cast<int>(r.error_code)},
-              {"error", r.error},
-              {"trial", r.trial},
-              {"timestamp", r.timestamp}};
+  return Json{
+      {"version", kRecordVersion},
+      {"workload",
+       {{"name", r.workload_name}, {"op", r.op}, {"dtype", r.dtype}, {"shape", r.shape.values()}}},
+      {"target", r.target},
+      {"device", r.device},
+      {"origin", r.origin},
+      {"config", r.config},
+      {"costs", r.costs},
+      {"error_code", static_cast<int>(r.error_code)},
+      {"error", r.error},
+      {"trial", r.trial},
+      {"timestamp", r.timestamp}};
 }
 
 Record record_from_json(const Json& json, std::string_view what) {
@@ -183,10 +178,11 @@ Record record_from_json(const Json& json, std::string_view what) {
   r.op = string_field(workload, "op", what);
   r.dtype = string_field(workload, "dtype", what);
   // fp32 convolutions, or LUT convolutions whose dtype names the multiplier.
-  AXNN_CHECK((r.op == "conv2d" && r.dtype == "float32") || (r.op == "lut-conv2d" && !r.dtype.empty()),
-             "{}: workload op '{}' with dtype '{}' is not tuned (conv2d float32, or lut-conv2d "
-             "with a multiplier name)",
-             what, r.op, r.dtype);
+  AXNN_CHECK(
+      (r.op == "conv2d" && r.dtype == "float32") || (r.op == "lut-conv2d" && !r.dtype.empty()),
+      "{}: workload op '{}' with dtype '{}' is not tuned (conv2d float32, or lut-conv2d "
+      "with a multiplier name)",
+      what, r.op, r.dtype);
   const Json& shape = field(workload, "shape", what);
   AXNN_CHECK(shape.is_array() && std::all_of(shape.begin(), shape.end(),
                                              [](const Json& v) { return v.is_number_integer(); }),

@@ -22,8 +22,7 @@ constexpr size_t kMinTrainingRows = 8;
 std::string key_of(const Config& config) { return Space::to_json(config).dump(); }
 
 double unix_time() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // What the search knows: every configuration tried (for the model and to avoid repeats).
@@ -110,8 +109,8 @@ std::vector<Config> propose(const Space& space, const CostModel& model, const Hi
       seen.insert(seen.end(), next.end() - static_cast<long>(pool.size()), next.end());
       pool = fittest(model, space, std::move(next), population);
     }
-    const size_t from_model = count - static_cast<size_t>(std::lround(
-                                          options.random_share * static_cast<double>(count)));
+    const size_t from_model =
+        count - static_cast<size_t>(std::lround(options.random_share * static_cast<double>(count)));
     const size_t all = seen.size();
     for (const Config& c : fittest(model, space, std::move(seen), all)) {
       if (picks.size() >= from_model) break;
@@ -162,13 +161,17 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
         r.target == target && r.origin == "axnn")
       remember(r, false);
   for (const Record& r : load_records(records_file)) {
-    // One workload file holds one problem, so that select and perf compare like with like.
+    // One workload file holds one problem on one device, so that select and perf compare like
+    // with like.
     AXNN_CHECK(r.shape == shape && r.op == backend.op() && r.dtype == backend.dtype(),
                "{}: holds records of {} {} {} for workload '{}', not of {} {} {}; use another "
                "name or folder",
-               records_file.string(), r.op, r.dtype, r.shape.str(), r.workload_name,
-               backend.op(), backend.dtype(), shape.str());
-    if (r.target == target && r.device == device && r.origin == "axnn") remember(r, true);
+               records_file.string(), r.op, r.dtype, r.shape.str(), r.workload_name, backend.op(),
+               backend.dtype(), shape.str());
+    AXNN_CHECK(r.target == target && (r.origin != "axnn" || r.device == device),
+               "{}: holds records of {} on '{}', not of {} on '{}'; use another folder",
+               records_file.string(), r.target, r.device, target, device);
+    if (r.origin == "axnn") remember(r, true);
   }
   if (summary.trials > 0)
     spdlog::info("{}: resuming after {} trials (best {:.1f} GFLOP/s)", workload.name,
@@ -182,8 +185,8 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
       break;
     }
     train(model, space, history);
-    const size_t count = static_cast<size_t>(
-        std::min<int64_t>(options.batch, options.trials - summary.trials));
+    const size_t count =
+        static_cast<size_t>(std::min<int64_t>(options.batch, options.trials - summary.trials));
     const std::vector<Config> candidates = propose(space, model, history, options, count, rng);
     if (candidates.empty()) {
       summary.space_exhausted = true;
@@ -204,13 +207,18 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
       r.trial = summary.trials;
       if (built[i].kernel) {
         Kernel& kernel = *built[i].kernel;
-        r.costs = bench::measure(
-                      [&] {
-                        kernel.run();
-                        kernel.sync();
-                      },
-                      options.timing)
-                      .samples;
+        try {
+          r.costs = bench::measure(
+                        [&] {
+                          kernel.run();
+                          kernel.sync();
+                        },
+                        options.timing)
+                        .samples;
+        } catch (const Error& e) {  // a launch or synchronization failed (cuda)
+          r.error_code = ErrorCode::kRuntimeDevice;
+          r.error = e.what();
+        }
       }
       r.timestamp = unix_time();
       append_record(records_file, r);

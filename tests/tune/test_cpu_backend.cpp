@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "core/files.h"
 #include "core/subprocess.h"
 #include "tune/cpu_backend.h"
 #include "tune/reference.h"
@@ -87,6 +88,47 @@ TEST(CpuCodegen, ACompilerFailureIsRecordedNotThrown) {
   ASSERT_EQ(built.size(), 1u);
   EXPECT_EQ(built[0].error_code, ErrorCode::kCompileHost);
   EXPECT_NE(built[0].error.find("false exited with 1"), std::string::npos) << built[0].error;
+}
+
+// Builds one configuration of a small shape with CXX set to `script` (a shell script written to a
+// fresh folder), restoring CXX afterwards.
+Built build_with_compiler(const std::string& script, double timeout_seconds) {
+  const TempDir dir("axnn-test-cpu-cxx");
+  const std::filesystem::path cxx = dir.path() / "cxx.sh";
+  write_text_file(cxx, "#!/bin/sh\n" + script);
+  std::filesystem::permissions(cxx, std::filesystem::perms::owner_all);
+  const char* old = std::getenv("CXX");
+  const std::string saved = old ? old : "";
+  ::setenv("CXX", cxx.c_str(), 1);
+  const auto backend = make_cpu_backend();
+  const Conv2dShape shape = parse_conv2d_shape("1,8,8,16,8,3,3,1,1", "test");
+  std::mt19937_64 rng(2);
+  std::vector<Built> built = backend->build(shape, {backend->space(shape, 0).random(rng)},
+                                            {dir.path() / "cache", 1, timeout_seconds});
+  if (old) {
+    ::setenv("CXX", saved.c_str(), 1);
+  } else {
+    ::unsetenv("CXX");
+  }
+  return std::move(built.at(0));
+}
+
+TEST(CpuCodegen, AWrongKernelIsCaughtByTheCheck) {
+  // A "compiler" that breaks the source first: accumulators start at 1 instead of 0.
+  const Built built = build_with_compiler(
+      "for a; do last=$a; done\n"
+      "sed 's/= vf{};/= vf{} + 1.0f;/' \"$last\" > \"$last.broken.cpp\"\n"
+      "n=$#; i=0; for a; do i=$((i+1)); [ $i -lt $n ] && set -- \"$@\" \"$a\"; done\n"
+      "shift $n\n"
+      "exec c++ \"$@\" \"$last.broken.cpp\"\n",
+      60);
+  EXPECT_EQ(built.error_code, ErrorCode::kWrongAnswer) << built.error;
+  EXPECT_NE(built.error.find("output [0, 0, 0, 0]: expected"), std::string::npos) << built.error;
+}
+
+TEST(CpuCodegen, ASlowBuildTimesOut) {
+  const Built built = build_with_compiler("sleep 30\n", 1);
+  EXPECT_EQ(built.error_code, ErrorCode::kBuildTimeout) << built.error;
 }
 
 TEST(Reference, MatchesAHandComputedConvolution) {

@@ -74,7 +74,9 @@ TEST(LutBackend, RandomConfigurationsMatchTableLookupLoopsBitForBit) {
         EXPECT_EQ(built[i].error_code, ErrorCode::kNone)
             << name << " " << text << " " << Space::to_json(configs[i]).dump() << ": "
             << built[i].error;
-        if (built[i].kernel) EXPECT_EQ(built[i].kernel->check(), "");  // again: a second run
+        if (built[i].kernel) {
+          EXPECT_EQ(built[i].kernel->check(), "");  // again: a second run
+        }
       }
     }
   }

@@ -4,6 +4,7 @@
 // original limit is put back at the end, on error and on SIGINT / SIGTERM / SIGHUP.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -177,11 +178,18 @@ void run_measure(const MeasureCommandOptions& o) {
                    : "only read; --set-power-caps W1,W2,... sets caps");
 
   for (const std::string& workload : workloads) {
-    // A workload's records are of one op and dtype (the tuner refuses to mix them).
+    // The backend of the first record it can rebuild: a workload's records are of one op and
+    // dtype (the tuner refuses to mix them); imported ones and other targets are skipped below.
+    const std::vector<tune::Record>& records = selected[workload];
+    const auto rebuildable = std::find_if(records.begin(), records.end(), [&](const auto& r) {
+      return r.origin == "axnn" && r.target == tune::target_name(target);
+    });
     const std::unique_ptr<tune::Backend> backend =
-        tune::make_backend_for(selected[workload].front());
-    std::vector<Candidate> candidates = build_candidates(
-        *backend, target, workload, selected[workload], tune::selected_file(dir, workload));
+        rebuildable == records.end() ? nullptr : tune::make_backend_for(*rebuildable);
+    std::vector<Candidate> candidates;
+    if (backend)
+      candidates =
+          build_candidates(*backend, target, workload, records, tune::selected_file(dir, workload));
     if (candidates.empty()) {
       fmt::print("{}: nothing to measure\n", workload);
       continue;

@@ -129,20 +129,19 @@ void add_tune_analysis_commands(CLI::App& tune) {
   perf->callback([p] { run_perf(*p); });
 
   auto i = std::make_shared<ImportOptions>();
-  CLI::App* import = tune.add_subcommand(
+  CLI::App* import_logs = tune.add_subcommand(
       "import",
       "Add the conv2d trials of TVM tuning logs (auto-scheduler v0.6 or AutoTVM 0.2 JSON lines)\n"
       "to DIR/records/<workload>.jsonl; other workloads in the logs are skipped and counted.");
-  import->add_option("LOG", i->logs, "TVM log files")->required()->check(CLI::ExistingFile);
-  import->add_option("-o,--output", i->output, "Tuning directory")->required();
-  import->add_option("--name", i->name,
-                     "Workload name for the records (default: the seeds' file naming, "
-                     "conv2d_N_1_H_56_..._padding_1)");
-  import->footer(
+  import_logs->add_option("LOG", i->logs, "TVM log files")->required()->check(CLI::ExistingFile);
+  import_logs->add_option("-o,--output", i->output, "Tuning directory")->required();
+  import_logs->add_option("--name", i->name,
+                          "Workload name for the records (default: the seeds' file naming, "
+                          "conv2d_N_1_H_56_..._padding_1)");
+  import_logs->footer(
       "\nExample:\n  axnn tune import case5.json -o tuning --name case5\n"
       "  axnn tune select tuning && axnn tune perf tuning");
-  import->callback([i] { run_import(*i);
-});
-}  // namespace axnn::cli
+  import_logs->callback([i] { run_import(*i); });
+}
 
 }  // namespace axnn::cli

@@ -2,6 +2,7 @@
 // TVM conv2d tuning pipeline without TVM (docs/tune.md).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,7 +55,18 @@ void run_conv2d(TuneConvOptions& o) {
   if (o.kernel == "lut") {
     AXNN_CHECK(!o.mult.empty(), "--kernel lut needs --mult NAME (the multiplier's table)");
     AXNN_CHECK(o.target == "cpu", "--kernel lut runs on the cpu target, not '{}'", o.target);
-    backend = tune::make_lut_backend(get_multiplier(o.mult));
+    const Multiplier mult = get_multiplier(o.mult);
+    // Records name the multiplier; energy measure rebuilds its kernels by that name.
+    bool found = false;
+    try {
+      found = std::ranges::equal(get_multiplier(mult.name()).lut(), mult.lut());
+    } catch (const Error&) {  // the name alone is unknown
+    }
+    AXNN_CHECK(found,
+               "--mult {}: the registry does not find this table by its name '{}', which the "
+               "records keep; put the file in a folder of AXNN_MULT_PATH",
+               o.mult, mult.name());
+    backend = tune::make_lut_backend(mult);
   } else {
     AXNN_CHECK(o.mult.empty(), "--mult applies to --kernel lut only");
     backend = tune::make_backend(tune::parse_target(o.target));
@@ -64,15 +76,19 @@ void run_conv2d(TuneConvOptions& o) {
              backend->device(), t.trials, o.output);
   for (const tune::NamedConv2d& w : chosen) {
     t.warm_start.clear();
-    if (!o.warm_start.empty()) t.warm_start = tune::load_records(tune::records_file(o.warm_start, w.name));
+    if (!o.warm_start.empty())
+      t.warm_start = tune::load_records(tune::records_file(o.warm_start, w.name));
     const tune::TuneSummary s =
         tune::tune_conv2d(*backend, w, t, tune::records_file(o.output, w.name));
-    std::string end = s.early_stopped ? " (early stop)" : s.space_exhausted ? " (space exhausted)" : "";
+    std::string end = s.early_stopped     ? " (early stop)"
+                      : s.space_exhausted ? " (space exhausted)"
+                                          : "";
     if (s.best)
-      fmt::print("{} [{}]: {} trials ({} new, {} failed){}, best {:.2f} GFLOP/s = {:.4f} ms "
-                 "(trial {}) {}\n",
-                 w.name, w.shape.str(), s.trials, s.new_trials, s.failed, end, s.best->gflops(),
-                 s.best->seconds() * 1e3, s.best->trial, s.best->config.dump());
+      fmt::print(
+          "{} [{}]: {} trials ({} new, {} failed){}, best {:.2f} GFLOP/s = {:.4f} ms "
+          "(trial {}) {}\n",
+          w.name, w.shape.str(), s.trials, s.new_trials, s.failed, end, s.best->gflops(),
+          s.best->seconds() * 1e3, s.best->trial, s.best->config.dump());
     else
       fmt::print("{} [{}]: {} trials ({} new, {} failed){}, no valid kernel\n", w.name,
                  w.shape.str(), s.trials, s.new_trials, s.failed, end);
@@ -108,8 +124,9 @@ void run_export(const ExportOptions& o) {
       }
       std::unique_ptr<tune::Backend>& backend = backends[r.target];
       if (!backend) backend = tune::make_backend_for(r);
-      const tune::Config config = backend->space(r.shape, 0).from_json(
-          r.config, fmt::format("{} kernel {}", file.string(), i + 1));
+      const tune::Config config =
+          backend->space(r.shape, 0)
+              .from_json(r.config, fmt::format("{} kernel {}", file.string(), i + 1));
       const std::string kernel = fmt::format("{}_kernel{}", name, i + 1);
       std::map<std::string, std::string> files = backend->export_files(r.shape, config, kernel);
       std::filesystem::create_directories(std::filesystem::path(o.output) / kernel);
@@ -132,11 +149,12 @@ void run_export(const ExportOptions& o) {
                               "project(axnn_tuned_kernels LANGUAGES CXX{})\n"
                               "find_package(OpenMP REQUIRED)\n\n{}",
                               cuda ? " CUDA" : "", parts));
-  fmt::print("exported {} kernel{} to {}{}; build: cmake -S {} -B {}/build && cmake --build "
-             "{}/build\n",
-             exported, exported == 1 ? "" : "s", o.output,
-             skipped ? fmt::format(" ({} imported or LUT ones skipped)", skipped) : "", o.output,
-             o.output, o.output);
+  fmt::print(
+      "exported {} kernel{} to {}{}; build: cmake -S {} -B {}/build && cmake --build "
+      "{}/build\n",
+      exported, exported == 1 ? "" : "s", o.output,
+      skipped ? fmt::format(" ({} imported or LUT ones skipped)", skipped) : "", o.output, o.output,
+      o.output);
 }
 
 }  // namespace
@@ -175,8 +193,7 @@ void add_tune_command(CLI::App& app) {
   c->add_option("--early-stopping", conv->tune.early_stopping,
                 "Stop after this many trials without a faster kernel (0: never)")
       ->capture_default_str();
-  c->add_option("--threads", conv->tune.threads,
-                "Fix the kernels' thread count (cpu; 0: tune it)")
+  c->add_option("--threads", conv->tune.threads, "Fix the kernels' thread count (cpu; 0: tune it)")
       ->capture_default_str();
   c->add_option("--seed", conv->tune.seed, "Search seed")->capture_default_str();
   c->add_option("--jobs", conv->tune.build.jobs, "Parallel builds (0: one per core)")
