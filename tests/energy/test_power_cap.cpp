@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/error_of.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/subprocess.h"
@@ -20,14 +21,7 @@ namespace {
 using testing::FakeNvml;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test_util::error_of;
 
 TEST(PowerCapGuard, WithoutSetChangesNothing) {
   FakeNvml& fake = FakeNvml::get();

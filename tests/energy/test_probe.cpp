@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "common/error_of.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/subprocess.h"
@@ -21,14 +22,7 @@ namespace fs = std::filesystem;
 using testing::FakeNvml;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test_util::error_of;
 
 TEST(NvmlProbe, ReadsCounterPowerAndLimitsInSiUnits) {
   FakeNvml& fake = FakeNvml::get();
