@@ -140,20 +140,21 @@ TuneSummary tune_conv2d(Backend& backend, const NamedConv2d& workload, const Tun
   TuneSummary summary;
   History history;
   int64_t last_improvement = 0;
+  // Every trial of the file counts; the model learns from those of this space (another --threads,
+  // ISA or axnn version may have written others).
   const auto remember = [&](const Record& r, bool own) {
-    Config config;
-    try {
-      config = space.from_json(r.config, records_file.string());
-    } catch (const Error&) {
-      return;  // a configuration of another space (other threads, ISA or version): not comparable
+    if (own) {
+      ++summary.trials;
+      summary.failed += !r.ok();
+      if (r.ok() && (!summary.best || r.seconds() < summary.best->seconds())) {
+        summary.best = r;
+        last_improvement = summary.trials;
+      }
     }
-    history.add(config, r.ok() ? r.seconds() : std::numeric_limits<double>::infinity());
-    if (!own) return;
-    ++summary.trials;
-    summary.failed += !r.ok();
-    if (r.ok() && (!summary.best || r.seconds() < summary.best->seconds())) {
-      summary.best = r;
-      last_improvement = summary.trials;
+    try {
+      const Config config = space.from_json(r.config, records_file.string());
+      history.add(config, r.ok() ? r.seconds() : std::numeric_limits<double>::infinity());
+    } catch (const Error&) {
     }
   };
   for (const Record& r : options.warm_start)
