@@ -70,7 +70,8 @@ std::string all_csv(const std::vector<CapResults>& caps) {
     csv += std::to_string(id);
     for (size_t c = 0; c < caps.size(); ++c) {
       const auto it = by_id[c].find(id);
-      csv += "," + (it != by_id[c].end() ? seed_columns(it->second->measurement) : ",,");
+      csv += ',';
+      csv += it != by_id[c].end() ? seed_columns(it->second->measurement) : ",,";
     }
     csv += '\n';
   }

@@ -135,7 +135,9 @@ TEST_P(LutConv2dShapes, EveryIsaScheduleAndChunkMatchesNaiveLoops) {
         desc.isa = isa;
         desc.schedule.clear();
         const std::string impl(LutConv2d::create(desc).impl_name());
-        if (lo == INT32_MIN) EXPECT_EQ(impl, "ref");
+        if (lo == INT32_MIN) {
+          EXPECT_EQ(impl, "ref");
+        }
         std::vector<std::string> schedules = {""};
         for (const std::string_view name : lut_gemm_schedules(impl)) schedules.emplace_back(name);
         for (const std::string& schedule : schedules) {
