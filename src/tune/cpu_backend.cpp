@@ -42,14 +42,20 @@ std::string compiler() {
   return cxx && *cxx ? cxx : "c++";
 }
 
-// The compiler's identity (its --version banner) and the CPU, fixed for the process.
-const std::string& build_identity() {
-  static const std::string identity = [] {
-    std::string version = "unknown";
-    if (find_program(compiler())) version = run_process({compiler(), "--version"}).output;
-    return compiler() + "\n" + version + "\n" + cpuinfo_field("model name") + "\n" +
-           cpuinfo_field("flags");
-  }();
+// The compiler's identity (its --version banner, asked once per compiler and bounded like a build)
+// and the CPU.
+std::string build_identity(double timeout_seconds) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> identities;
+  const std::string cxx = compiler();
+  std::lock_guard<std::mutex> lock(mutex);
+  std::string& identity = identities[cxx];
+  if (identity.empty()) {
+    const ProcessResult version = run_process(
+        {"timeout", "--kill-after=5", fmt::format("{}", timeout_seconds), cxx, "--version"});
+    identity = cxx + "\n" + (version.exit_code == 0 ? version.output : "unknown version") + "\n" +
+               cpuinfo_field("model name") + "\n" + cpuinfo_field("flags");
+  }
   return identity;
 }
 
@@ -223,7 +229,7 @@ class CpuBackend final : public Backend {
         continue;
       }
       sources[i] = cpu_kernel_source(shape, configs[i]);
-      uint64_t hash = fnv1a(build_identity());
+      uint64_t hash = fnv1a(build_identity(options.timeout_seconds));
       for (const std::string& flag : kFlags) hash = fnv1a(flag + "\n", hash);
       libraries[i] = cache / fmt::format("conv2d_{:016x}.so", fnv1a(sources[i], hash));
     }
