@@ -334,21 +334,17 @@ int main(int argc, char** argv) {
 )";
 
   std::shared_ptr<const Problem> problem(const Conv2dShape& shape) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::shared_ptr<const Problem>& cached = problems_[shape.key()];
-    if (!cached) {
+    return problems_.get(shape, [&] {
       auto p = std::make_shared<Problem>();
       p->shape = shape;
       p->operands = conv2d_operands(shape, kOperandSeed);
       p->expected = conv2d_ref(shape, p->operands);
-      cached = std::move(p);
-    }
-    return cached;
+      return p;
+    });
   }
 
   CpuInfo cpu_;
-  std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const Problem>> problems_;
+  ProblemCache<Problem> problems_;
 };
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <new>
 #include <random>
 
@@ -13,6 +12,7 @@
 #include "kernels/lut_conv.h"
 #include "kernels/lut_gemm.h"
 #include "tune/cpu_backend.h"
+#include "tune/reference.h"
 
 namespace axnn::tune {
 namespace {
@@ -233,9 +233,7 @@ class LutBackend final : public Backend {
 
  private:
   std::shared_ptr<const Problem> problem(const Conv2dShape& shape) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::shared_ptr<const Problem>& cached = problems_[shape.key()];
-    if (!cached) {
+    return problems_.get(shape, [&] {
       auto p = std::make_shared<Problem>();
       p->shape = shape;
       std::mt19937_64 rng(kOperandSeed);
@@ -245,17 +243,15 @@ class LutBackend final : public Backend {
       for (uint8_t& v : p->src) v = static_cast<uint8_t>(code(rng));
       for (uint8_t& v : p->weights) v = static_cast<uint8_t>(code(rng));
       p->expected = lut_conv2d_ref(shape, mult_, p->src, p->weights, pad_code_);
-      cached = std::move(p);
-    }
-    return cached;
+      return p;
+    });
   }
 
   Multiplier mult_;
   int pad_code_;
   std::vector<int32_t> table_;      // [w_code][x_code]
   std::vector<std::string> impls_;  // by isa level
-  std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const Problem>> problems_;
+  ProblemCache<Problem> problems_;
 };
 
 }  // namespace

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,5 +29,23 @@ std::vector<float> conv2d_ref(const Conv2dShape& shape, const ConvOperands& oper
 // Empty if equal, else the first differing position "[n, co, y, x]" and both values.
 std::string compare_conv2d(const Conv2dShape& shape, const std::vector<float>& expected,
                            const float* actual);
+
+// A backend's problems (operands and expected output), one per shape, made on first use and
+// shared by every candidate of that shape: the reference runs once per shape, not per candidate.
+template <typename Problem>
+class ProblemCache {
+ public:
+  template <typename Make>
+  std::shared_ptr<const Problem> get(const Conv2dShape& shape, Make&& make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::shared_ptr<const Problem>& cached = problems_[shape.key()];
+    if (!cached) cached = make();
+    return cached;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const Problem>> problems_;
+};
 
 }  // namespace axnn::tune
