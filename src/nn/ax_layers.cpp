@@ -1,5 +1,6 @@
 #include "nn/ax_layers.h"
 
+#include <fmt/ranges.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/init.h>
 
@@ -8,6 +9,7 @@
 #include "core/error.h"
 #include "mult/registry.h"
 #include "ops/ax_ops.h"
+#include "ops/lut_ops.h"
 #include "quant/quantize.h"
 
 namespace axnn::nn {
@@ -41,6 +43,7 @@ AxLayer::AxLayer(std::string layer_name, int operands)
 
 void AxLayer::set_config(const LayerConfig& config) {
   config_ = config;
+  learned_.reset();  // a structure belongs to the multiplier it was put on
   for (auto& calibrator : calibrators_) calibrator = quant::Calibrator(config.calib);
   if (config.is_fp32()) {
     lut_ = at::Tensor();
@@ -65,6 +68,71 @@ void AxLayer::set_config(const LayerConfig& config) {
     options.narrow_range = config.narrow_range;
     calibrator = quant::Calibrator(options);
   }
+}
+
+void AxLayer::set_learned_columns(std::optional<LearnedColumns> learned) {
+  if (learned) {
+    AXNN_CHECK(!config_.is_fp32(),
+               "layer '{}' computes in fp32: configure a multiplier before learning its structure",
+               layer_name_);
+    const int64_t codes = int64_t{1} << bits_;
+    const at::Tensor& columns = learned->columns;
+    AXNN_CHECK(columns.dim() == 3 && columns.size(1) == codes && columns.size(2) == codes &&
+                   columns.scalar_type() == at::kInt && learned->gamma.dim() == 1 &&
+                   learned->gamma.size(0) == columns.size(0),
+               "layer '{}': a learned structure for {}-bit codes needs int32 column tables [P, {}, "
+               "{}] and gamma [P], got [{}] and [{}]",
+               layer_name_, bits_, codes, codes, fmt::join(columns.sizes(), ", "),
+               fmt::join(learned->gamma.sizes(), ", "));
+  }
+  learned_ = std::move(learned);
+}
+
+at::Tensor AxLayer::call_table() const {
+  if (!learned_) return lut_;
+  const at::Tensor whole = learned_->gamma.detach().clamp(0, 1).eq(1);
+  if (!whole.any().item<bool>()) return lut_;
+  return lut_ - learned_->columns.index_select(0, whole.nonzero().squeeze(1)).sum(0).to(at::kInt);
+}
+
+at::Tensor AxLayer::learned_part(
+    const std::function<at::Tensor(const at::Tensor& table)>& accumulate,
+    const at::Tensor& factor) const {
+  if (!learned_) return {};
+  const at::Tensor& gamma = learned_->gamma;
+  const at::Tensor clamped = gamma.clamp(0, 1);
+  // Straight-through clamp; the columns at 1 are in the table already.
+  const at::Tensor frac = gamma + (clamped - gamma).detach() - clamped.eq(1).to(at::kFloat);
+  // Without a gradient to compute, the columns at 0 add nothing.
+  const bool all = gamma.requires_grad() && at::GradMode::is_enabled();
+  const at::Tensor needed = frac.detach().ne(0);
+  at::Tensor sum;
+  for (int64_t c = 0; c < gamma.size(0); ++c) {
+    if (!all && !needed[c].item<bool>()) continue;
+    const at::Tensor term = frac[c] * accumulate(learned_->columns[c]).to(at::kFloat);
+    sum = sum.defined() ? sum + term : term;
+  }
+  return sum.defined() ? -sum * factor : at::zeros({}, at::kFloat);
+}
+
+AxLayer::Codes AxLayer::symmetric_codes(const at::Tensor& v, const at::Tensor& amax) const {
+  const at::Tensor a = amax.to(at::kFloat);
+  const auto qmax = static_cast<float>((int64_t{1} << (bits_ - 1)) - 1);
+  return {quant::quantize_symmetric(v.detach(), a, static_cast<int>(bits_), config_.narrow_range),
+          at::where(a > 0, qmax / a, at::zeros_like(a)), at::zeros({}, at::kFloat)};
+}
+
+AxLayer::Codes AxLayer::asymmetric_codes(const at::Tensor& v, const at::Tensor& min,
+                                         const at::Tensor& max) const {
+  const quant::AsymmetricTensors p = quant::asymmetric_params(min, max, static_cast<int>(bits_));
+  return {quant::quantize_asymmetric(v.detach(), p, static_cast<int>(bits_)), p.scale,
+          p.zero_point};
+}
+
+at::Tensor AxLayer::output_factor(const Codes& x, const Codes& w, bool is_signed) {
+  if (!is_signed) return x.scale * w.scale;
+  const at::Tensor s = x.scale * w.scale;
+  return at::where(s > 0, 1 / s, at::zeros_like(s));
 }
 
 void AxLayer::set_calibrating(bool on) {
@@ -139,14 +207,27 @@ at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
   observe(0, x);
   if (runs_fp32()) return torch::nn::functional::linear(x, weight, bias);
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
+  const at::Tensor table = call_table();
+  at::Tensor y;
+  Codes qx, qw;
   if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);
-    return ops::ax_linear_asym(x, weight, b, lut_, x_min, x_max, w_min, w_max, bits_,
-                               config().grad_mode);
+    y = ops::ax_linear_asym(x, weight, b, table, x_min, x_max, w_min, w_max, bits_,
+                            config().grad_mode);
+    if (!learned_columns()) return y;
+    qx = asymmetric_codes(x, x_min.reshape({}), x_max.reshape({}));
+    qw = asymmetric_codes(weight, w_min.reshape({-1, 1}), w_max.reshape({-1, 1}));
+  } else {
+    const at::Tensor x_amax = activation_amax(0, x), w_amax = weight_amax(weight);
+    y = ops::ax_linear(x, weight, b, table, x_amax, w_amax, bits_, config().narrow_range,
+                       config().grad_mode);
+    if (!learned_columns()) return y;
+    qx = symmetric_codes(x, x_amax.reshape({}));
+    qw = symmetric_codes(weight, w_amax.reshape({-1, 1}));
   }
-  return ops::ax_linear(x, weight, b, lut_, activation_amax(0, x), weight_amax(weight), bits_,
-                        config().narrow_range, config().grad_mode);
+  return y + learned_part([&](const at::Tensor& t) { return ops::lut_matmul(qx.codes, qw.codes.t(), t); },
+                          output_factor(qx, qw, signed_).reshape({-1}));
 }
 
 AxConv2dImpl::AxConv2dImpl(const Conv2dShape& shape, std::string layer_name,
@@ -169,18 +250,38 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   observe(0, x);
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   at::Tensor y;
+  Codes qx, qw;
   if (runs_fp32()) {
     y = at::conv2d(x, weight, bias, shape_.stride, shape_.padding, shape_.dilation, shape_.groups);
   } else if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);
-    y = ops::ax_conv2d_asym(x, weight, b, lut_, x_min, x_max, w_min, w_max, shape_.stride,
-                            shape_.padding, shape_.dilation, shape_.groups, bits_,
+    y = ops::ax_conv2d_asym(x, weight, b, call_table(), x_min, x_max, w_min, w_max,
+                            shape_.stride, shape_.padding, shape_.dilation, shape_.groups, bits_,
                             config().grad_mode);
+    if (learned_columns()) {
+      qx = asymmetric_codes(x, x_min.reshape({}), x_max.reshape({}));
+      qw = asymmetric_codes(weight, w_min.reshape({-1, 1, 1, 1}), w_max.reshape({-1, 1, 1, 1}));
+    }
   } else {
-    y = ops::ax_conv2d(x, weight, b, lut_, activation_amax(0, x), weight_amax(weight),
-                       shape_.stride, shape_.padding, shape_.dilation, shape_.groups, bits_,
+    const at::Tensor x_amax = activation_amax(0, x), w_amax = weight_amax(weight);
+    y = ops::ax_conv2d(x, weight, b, call_table(), x_amax, w_amax, shape_.stride,
+                       shape_.padding, shape_.dilation, shape_.groups, bits_,
                        config().narrow_range, config().grad_mode);
+    if (learned_columns()) {
+      qx = symmetric_codes(x, x_amax.reshape({}));
+      qw = symmetric_codes(weight, w_amax.reshape({-1, 1, 1, 1}));
+    }
+  }
+  if (qx.codes.defined()) {
+    // Zero padding is the code of 0.0, as in the LUT conv of the op.
+    const int64_t pad = qx.zero.item<int64_t>();
+    y = y + learned_part(
+                [&](const at::Tensor& t) {
+                  return ops::lut_conv2d(qx.codes, qw.codes, t, shape_.stride, shape_.padding,
+                                         shape_.dilation, shape_.groups, pad);
+                },
+                output_factor(qx, qw, signed_).reshape({1, -1, 1, 1}));
   }
   // CO OH OW (CI / groups) KH KW per sample.
   macs_per_sample_ = y.numel() / samples_of(y) * weight.size(1) * weight.size(2) * weight.size(3);
@@ -197,13 +298,26 @@ at::Tensor AxMatMulImpl::forward(const at::Tensor& a, const at::Tensor& b) {
   observe(0, a);
   observe(1, b);
   if (runs_fp32()) return torch::matmul(a, b);
+  const at::Tensor table = call_table();
+  at::Tensor y;
+  Codes qa, qb;
   if (!signed_) {
     const auto [a_min, a_max] = activation_range(0, a);
     const auto [b_min, b_max] = activation_range(1, b);
-    return ops::ax_matmul_asym(a, b, lut_, a_min, a_max, b_min, b_max, bits_, config().grad_mode);
+    y = ops::ax_matmul_asym(a, b, table, a_min, a_max, b_min, b_max, bits_, config().grad_mode);
+    if (!learned_columns()) return y;
+    qa = asymmetric_codes(a, a_min.reshape({}), a_max.reshape({}));
+    qb = asymmetric_codes(b, b_min.reshape({}), b_max.reshape({}));
+  } else {
+    const at::Tensor a_amax = activation_amax(0, a), b_amax = activation_amax(1, b);
+    y = ops::ax_matmul(a, b, table, a_amax, b_amax, bits_, config().narrow_range,
+                       config().grad_mode);
+    if (!learned_columns()) return y;
+    qa = symmetric_codes(a, a_amax.reshape({}));
+    qb = symmetric_codes(b, b_amax.reshape({}));
   }
-  return ops::ax_matmul(a, b, lut_, activation_amax(0, a), activation_amax(1, b), bits_,
-                        config().narrow_range, config().grad_mode);
+  return y + learned_part([&](const at::Tensor& t) { return ops::lut_matmul(qa.codes, qb.codes, t); },
+                          output_factor(qa, qb, signed_));
 }
 
 std::vector<std::pair<std::string, AxLayer*>> ax_layers(torch::nn::Module& root) {

@@ -15,8 +15,9 @@
 #include <torch/nn/pimpl.h>
 
 #include <array>
-#include <utility>
+#include <functional>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,17 @@
 #include "quant/calibrator.h"
 
 namespace axnn::nn {
+
+// TRAM phase 1 (tram/columns.h): a layer's product becomes x * w - sum_c gamma_c S_c(x, w) over
+// the P lowest partial-product columns of its (exact) multiplier, gamma learnable. A column with
+// gamma 1 leaves the table (the LUT op computes it exactly); each other column's accumulator
+// sum_k S_c[qx_k][qw_k] comes from a LUT op of its own table, weighted by gamma and scaled as the
+// layer dequantizes. So with every gamma 0 or 1 the layer is the make_columns multiplier's, and
+// d y / d gamma_c = -(dequantization factor) * that accumulator.
+struct LearnedColumns {
+  at::Tensor gamma;    // float [P], requires grad; clamped to [0, 1] straight-through
+  at::Tensor columns;  // int32 [P, 2^b, 2^b]: S_0 .. S_{P-1}, [activation code][weight code]
+};
 
 class AxLayer : public torch::nn::Module {
  public:
@@ -45,6 +57,11 @@ class AxLayer : public torch::nn::Module {
   // Multiplications per sample (the first dimension) in the last forward; 0 before one.
   int64_t macs_per_sample() const { return macs_per_sample_; }
 
+  // Puts a learned structure on the layer's multiplier, or takes it off (nullopt). Throws
+  // axnn::Error naming the layer when it computes in fp32 or the tables do not fit its width.
+  void set_learned_columns(std::optional<LearnedColumns> learned);
+  const std::optional<LearnedColumns>& learned_columns() const { return learned_; }
+
  protected:
   // `operands`: how many activation operands are quantized (1, or 2 for MatMul).
   AxLayer(std::string layer_name, int operands);
@@ -61,6 +78,23 @@ class AxLayer : public torch::nn::Module {
   void check_calibrated(int i) const;
   bool runs_fp32() const { return calibrating_ || config_.is_fp32(); }
 
+  // The table of this call: the multiplier's, less the learned columns whose gamma is 1.
+  at::Tensor call_table() const;
+  // The learned structure's fractional part of the output, -factor * sum_c frac_c
+  // accumulate(S_c) with frac_c = gamma_c below 1 (else 0), differentiable in gamma; `factor`
+  // (broadcast to the output) turns an accumulator into the layer's output scale. An undefined
+  // tensor without a structure.
+  at::Tensor learned_part(const std::function<at::Tensor(const at::Tensor& table)>& accumulate,
+                          const at::Tensor& factor) const;
+  // Codes of operand values and their quantizer scales, as the ops compute them, for
+  // learned_part: symmetric (scale qmax / amax, factor 1 / (sx sw)) or asymmetric (factor sx sw).
+  struct Codes {
+    at::Tensor codes, scale, zero;  // zero: the code of 0.0 (asymmetric), else 0
+  };
+  Codes symmetric_codes(const at::Tensor& v, const at::Tensor& amax) const;
+  Codes asymmetric_codes(const at::Tensor& v, const at::Tensor& min, const at::Tensor& max) const;
+  static at::Tensor output_factor(const Codes& x, const Codes& w, bool is_signed);
+
   at::Tensor lut_;  // int32 [2^bits, 2^bits], [activation code][weight code]
   int64_t bits_ = 8;
   bool signed_ = true;  // the multiplier's: symmetric quantization, else asymmetric
@@ -75,6 +109,7 @@ class AxLayer : public torch::nn::Module {
   std::vector<double> observed_min_, observed_max_;  // while calibrating
   std::vector<at::Tensor> amax_;                     // buffers, -1 until calibrated
   std::vector<at::Tensor> min_, max_;                // buffers: the asymmetric ranges
+  std::optional<LearnedColumns> learned_;
 };
 
 class AxLinearImpl : public AxLayer {

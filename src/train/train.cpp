@@ -38,14 +38,25 @@ at::Tensor augment(const at::Tensor& images) {
 }  // namespace
 
 void train(models::Model& model, const data::Dataset& set, const TrainOptions& options,
-           const std::function<void(const EpochStats&)>& on_epoch) {
+           const std::function<void(const EpochStats&)>& on_epoch, const ExtraObjective* extra) {
   AXNN_CHECK(options.epochs >= 1 && options.batch_size >= 1 && options.lr > 0,
              "train: epochs ({}), batch size ({}) and learning rate ({}) must be positive",
              options.epochs, options.batch_size, options.lr);
   AXNN_CHECK(set.size() > 0, "train: the dataset '{}' is empty", set.name);
   torch::manual_seed(options.seed);
-  torch::optim::Adam optimizer(
-      model.parameters(), torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(model.parameters(), std::make_unique<torch::optim::AdamOptions>(
+                                              torch::optim::AdamOptions(options.lr)
+                                                  .weight_decay(options.weight_decay)));
+  if (extra) {
+    AXNN_CHECK(extra->lr > 0, "train: the extra parameters' learning rate {} must be positive",
+               extra->lr);
+    groups.emplace_back(extra->parameters, std::make_unique<torch::optim::AdamOptions>(extra->lr));
+  }
+  std::vector<double> base_lr = {options.lr};
+  if (extra) base_lr.push_back(extra->lr);
+  torch::optim::Adam optimizer(std::move(groups),
+                               torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
   const int64_t steps_per_epoch = (set.size() + options.batch_size - 1) / options.batch_size;
   const double total_steps = static_cast<double>(options.epochs * steps_per_epoch);
   int64_t step = 0;
@@ -54,7 +65,7 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
     const auto start = std::chrono::steady_clock::now();
     const at::Tensor order = at::randperm(set.size(), at::kLong);
     Progress progress(fmt::format("epoch {}/{}", epoch, options.epochs), set.size(), "img");
-    double loss_sum = 0;
+    double loss_sum = 0, penalty_sum = 0;
     int64_t correct = 0;
     for (int64_t begin = 0; begin < set.size(); begin += options.batch_size, ++step) {
       const int64_t end = std::min(begin + options.batch_size, set.size());
@@ -63,15 +74,21 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
       if (options.augment) images = augment(images);
       const at::Tensor labels = set.labels.index_select(0, idx);
       // Cosine decay of the learning rate over the whole run.
-      const double lr =
-          options.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+      const double decay = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+        static_cast<torch::optim::AdamOptions&>(optimizer.param_groups()[g].options())
+            .lr(base_lr[g] * decay);
       const at::Tensor logits = model.forward(images);
-      const at::Tensor loss = at::cross_entropy_loss(logits, labels);
+      at::Tensor loss = at::cross_entropy_loss(logits, labels);
+      if (extra && extra->penalty) {
+        const at::Tensor penalty = extra->penalty();
+        penalty_sum += penalty.item<double>() * static_cast<double>(end - begin);
+        loss = loss + penalty;
+      }
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
+      if (extra && extra->after_step) extra->after_step();
       loss_sum += loss.item<double>() * static_cast<double>(end - begin);
       correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
       progress.update(end, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(end)));
@@ -79,6 +96,7 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
     progress.finish();
     if (on_epoch)
       on_epoch({epoch, loss_sum / static_cast<double>(set.size()),
+                penalty_sum / static_cast<double>(set.size()),
                 static_cast<double>(correct) / static_cast<double>(set.size()),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   }

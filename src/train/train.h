@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "data/datasets.h"
 #include "models/zoo.h"
@@ -24,9 +25,19 @@ struct TrainOptions {
   uint64_t seed = 1;
 };
 
+// What training optimizes besides the model's parameters and the cross entropy: TRAM's structure
+// exploration trains its structure parameters against a power penalty.
+struct ExtraObjective {
+  std::vector<at::Tensor> parameters;  // trained by Adam at their own learning rate (cosine decayed)
+  double lr = 1e-2;
+  std::function<at::Tensor()> penalty;  // added to every step's loss (a scalar)
+  std::function<void()> after_step;     // e.g. projects the parameters back into their domain
+};
+
 struct EpochStats {
   int64_t epoch;  // 1-based
-  double loss;    // mean over the epoch
+  double loss;    // mean over the epoch, the penalty included
+  double penalty = 0;  // mean of the extra objective's penalty over the epoch
   double train_accuracy;
   double seconds;
 };
@@ -35,7 +46,8 @@ struct EpochStats {
 // approximate layers configured this is approximation-aware retraining, each layer using its
 // gradient mode.
 void train(models::Model& model, const data::Dataset& set, const TrainOptions& options,
-           const std::function<void(const EpochStats&)>& on_epoch = {});
+           const std::function<void(const EpochStats&)>& on_epoch = {},
+           const ExtraObjective* extra = nullptr);
 
 // Top-1 accuracy in [0, 1].
 double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size = 256);
