@@ -392,6 +392,23 @@ std::string bool_list(const std::vector<bool>& flags) {
   return out;
 }
 
+// Per forced adder id: the constants its sum and carry take, -1 where not forced. Throws naming
+// the id when an output is forced to both 0 and 1.
+std::map<int32_t, std::pair<int, int>> forced_values(const std::vector<ForcedAdder>& forced) {
+  std::map<int32_t, std::pair<int, int>> values;
+  for (const ForcedAdder& f : forced) {
+    const auto it = values.try_emplace(f.id, -1, -1).first;
+    const auto set = [&](int& value, std::string_view output) {
+      AXNN_CHECK(value < 0 || value == f.value,
+                 "multiplier circuit: forced adder {} forces its {} to both 0 and 1", f.id, output);
+      value = f.value;
+    };
+    if (f.sum) set(it->second.first, "sum");
+    if (f.carry) set(it->second.second, "carry");
+  }
+  return values;
+}
+
 // A non-negative decimal number, the whole of text; nullopt otherwise.
 std::optional<int> parse_int(std::string_view text) {
   if (text.empty() || text.size() > 6) return std::nullopt;
@@ -455,7 +472,11 @@ void validate(const MultiplierCircuit& circuit) {
     AXNN_CHECK(f.id >= 0, "multiplier circuit: forced adder id {} is negative", f.id);
     AXNN_CHECK(f.sum || f.carry,
                "multiplier circuit: forced adder {} forces neither its sum nor its carry", f.id);
+    AXNN_CHECK(f.value == 0 || f.value == 1,
+               "multiplier circuit: forced adder {} forces its outputs to {}, not 0 or 1", f.id,
+               f.value);
   }
+  forced_values(circuit.forced);
 }
 
 std::string circuit_name(const MultiplierCircuit& circuit) {
@@ -475,13 +496,13 @@ std::string circuit_name(const MultiplierCircuit& circuit) {
       name += "_cols" + bool_list(circuit.keep_columns);
       break;
   }
-  std::map<int32_t, std::pair<bool, bool>> forced;  // id -> sum, carry
-  for (const ForcedAdder& f : circuit.forced) {
-    forced[f.id].first |= f.sum;
-    forced[f.id].second |= f.carry;
+  for (const auto& [id, values] : forced_values(circuit.forced)) {
+    for (const int value : {0, 1}) {
+      const bool sum = values.first == value, carry = values.second == value;
+      if (sum || carry)
+        name += fmt::format("_f{}{}{}{}", id, sum ? "s" : "", carry ? "c" : "", value ? "1" : "");
+    }
   }
-  for (const auto& [id, what] : forced)
-    name += fmt::format("_f{}{}{}", id, what.first ? "s" : "", what.second ? "c" : "");
   return name;
 }
 
@@ -489,7 +510,7 @@ MultiplierCircuit parse_circuit_name(std::string_view name) {
   const auto fail = [&](std::string_view why) {
     AXNN_CHECK(false,
                "multiplier circuit name '{}': {} (expected <architecture><bits><s|u> as in "
-               "dadda8s, then _k<k>, _h<hbl>_v<vbl> or _cols<flags>, then _f<id><s|c|sc>...; "
+               "dadda8s, then _k<k>, _h<hbl>_v<vbl> or _cols<flags>, then _f<id><s|c|sc>[1]...; "
                "architectures: {})",
                name, why, known_architectures());
   };
@@ -551,10 +572,14 @@ MultiplierCircuit parse_circuit_name(std::string_view name) {
     if (part.size() < 2 || part[0] != 'f') fail(fmt::format("unknown part '{}'", part));
     size_t digits = 1;
     while (digits < part.size() && std::isdigit(static_cast<unsigned char>(part[digits]))) ++digits;
-    const std::string_view what = part.substr(digits);
-    if (what != "s" && what != "c" && what != "sc")
-      fail(fmt::format("'{}' does not end in s, c or sc", part));
+    std::string_view what = part.substr(digits);
     ForcedAdder f;
+    if (what.size() > 1 && what.back() == '1') {
+      f.value = 1;
+      what.remove_suffix(1);
+    }
+    if (what != "s" && what != "c" && what != "sc")
+      fail(fmt::format("'{}' does not end in s, c, sc, s1, c1 or sc1", part));
     f.id = number_after(part.substr(0, digits), 1);
     f.sum = what != "c";
     f.carry = what != "s";
@@ -598,15 +623,18 @@ GeneratedCircuit generate_circuit(const MultiplierCircuit& circuit) {
   const int b = circuit.bits;
   const Plan plan = make_plan(circuit, cell_mask(circuit));
   const auto& adders = plan.adders();
-  std::vector<std::pair<bool, bool>> forced(adders.size(), {false, false});
-  for (const ForcedAdder& f : circuit.forced) {
-    AXNN_CHECK(static_cast<size_t>(f.id) < adders.size(),
+  // Per adder: the constants its sum and carry are forced to, -1 where not forced.
+  std::vector<std::pair<int, int>> forced(adders.size(), {-1, -1});
+  for (const auto& [id, values] : forced_values(circuit.forced)) {
+    AXNN_CHECK(static_cast<size_t>(id) < adders.size(),
                "multiplier circuit {}: forced adder id {} does not exist (it has {} adders, ids "
                "0..{})",
-               name, f.id, adders.size(), static_cast<int>(adders.size()) - 1);
-    forced[static_cast<size_t>(f.id)].first |= f.sum;
-    forced[static_cast<size_t>(f.id)].second |= f.carry;
+               name, id, adders.size(), static_cast<int>(adders.size()) - 1);
+    forced[static_cast<size_t>(id)] = values;
   }
+  const auto force = [](int value, int signal) {
+    return value < 0 ? signal : value ? kOne : kZero;
+  };
 
   // Signals of the plan bits, in plan order (every adder after its inputs).
   Emitter emit(b);
@@ -625,8 +653,8 @@ GeneratedCircuit generate_circuit(const MultiplierCircuit& circuit) {
     std::vector<int> in;
     for (const int bit : adder.in) in.push_back(signal[static_cast<size_t>(bit)]);
     auto [sum, carry] = emit.adder(in, adder.name);
-    signal[static_cast<size_t>(adder.sum)] = forced[id].first ? kZero : sum;
-    signal[static_cast<size_t>(adder.carry)] = forced[id].second ? kZero : carry;
+    signal[static_cast<size_t>(adder.sum)] = force(forced[id].first, sum);
+    signal[static_cast<size_t>(adder.carry)] = force(forced[id].second, carry);
   }
   std::vector<int> outputs;
   for (const int bit : plan.result)

@@ -41,10 +41,11 @@
 // adder with a constant 1 is NOT and a wire, with a constant 0 a wire; logic that reaches no
 // output is removed; an output that is constant is driven by a constant node. No net is undriven.
 //
-// Forcing (TRAM phase 2). A forced output of an adder is replaced by the constant 0: what read it
-// reads 0 and is folded, and the adder's gates for it go away. Tables of forced circuits come
-// from simulation only; the adders after a forced output still add exactly, so the product changes
-// by minus the value the forced output had (times its column weight), modulo 2^(2b).
+// Forcing (TRAM phase 2). A forced output of an adder is replaced by a constant, 0 (TRAM's choice)
+// or 1: what read it reads the constant and is folded, and the adder's gates for it go away.
+// Tables of forced circuits come from simulation only; the adders after a forced output still add
+// exactly, so the product changes by (constant - the value the output had) times its column
+// weight (2^column for the sum, 2^(column+1) for the carry), modulo 2^(2b).
 #pragma once
 
 #include <cstdint>
@@ -72,11 +73,12 @@ enum class CellSelection {
   kColumns,      // column c kept iff keep_columns[c] (make_columns)
 };
 
-// One adder's outputs forced to constant 0.
+// One adder's outputs forced to a constant.
 struct ForcedAdder {
   int32_t id = 0;  // the adder's id (see the header comment)
   bool sum = false;
   bool carry = false;
+  int value = 0;  // the constant (0 or 1) the forced outputs take
 };
 
 struct MultiplierCircuit {
@@ -93,14 +95,17 @@ struct MultiplierCircuit {
 
 // The canonical name: <architecture><bits><s|u>, then "_k<k>" (truncated), "_h<hbl>_v<vbl>"
 // (broken array) or "_cols<flags>" (one 0/1 per column, column 0 first), then "_f<id><s|c|sc>"
-// per forced adder by ascending id. E.g. "dadda8s", "array8u_k4", "wallace8s_h1_v6",
-// "dadda8s_cols000010111111111", "array4u_f3s_f7sc". Throws what validate throws.
+// for the outputs of an adder forced to 0 and "_f<id><s|c|sc>1" for those forced to 1, by
+// ascending id, 0 before 1. E.g. "dadda8s", "array8u_k4", "wallace8s_h1_v6",
+// "dadda8s_cols000010111111111", "array4u_f3s_f7sc", "wallace8u_f3s_f3c1_f9sc1". Throws what
+// validate throws.
 std::string circuit_name(const MultiplierCircuit& circuit);
 // The inverse of circuit_name; throws axnn::Error naming the text and the part at fault.
 MultiplierCircuit parse_circuit_name(std::string_view name);
 
 // Throws axnn::Error naming the field at fault: bits, truncate, hbl, vbl, keep_columns (length),
-// cells, forced entries that force nothing. Adder ids are checked where the adders are known (by
+// cells, forced entries that force nothing or to a value other than 0 and 1, and an output forced
+// to both 0 and 1 (naming the adder id). Adder ids are checked where the adders are known (by
 // generate_circuit).
 void validate(const MultiplierCircuit& circuit);
 

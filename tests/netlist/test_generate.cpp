@@ -310,6 +310,52 @@ TEST(Generate, ForcingSubtractsTheForcedOutputsWeight) {
   }
 }
 
+// Forcing an output to 1 adds (1 - the value it had) times its weight, modulo 2^(2b); so the
+// forced-to-1 table is the forced-to-0 one plus the weight. Sum and carry may take different
+// constants (two entries for one adder).
+TEST(Generate, ForcingToOneAddsTheMissingWeight) {
+  std::mt19937 rng(11);
+  for (int b = 3; b <= 8; b += 5) {
+    for (const bool s : {false, true}) {
+      for (const Architecture arch : kArchitectures) {
+        MultiplierCircuit c = spec(b, s, arch);
+        const GeneratedCircuit plain = generate_circuit(c);
+        const Multiplier exact = simulate_multiplier(plain.netlist, {}, s, "plain");
+        const NetValues values(plain.netlist, b);
+        const int64_t modulus = int64_t{1} << (2 * b);
+        const auto wrap = [&](int64_t v) {
+          v = (v % modulus + modulus) % modulus;
+          return s && v >= modulus / 2 ? v - modulus : v;
+        };
+        // (sum constant, carry constant), -1 for not forced.
+        for (const auto& [vs, vc] : {std::pair{1, -1}, {-1, 1}, {1, 1}, {0, 1}, {1, 0}}) {
+          const AdderInfo& adder = plain.adders[rng() % plain.adders.size()];
+          c.forced.clear();
+          for (const int value : {0, 1})
+            if (vs == value || vc == value)
+              c.forced.push_back({adder.id, vs == value, vc == value, value});
+          const Multiplier m = simulate_circuit(c);
+          SCOPED_TRACE(m.name());
+          const bool carry_read = !adder.carry.net.empty() || adder.carry.constant >= 0;
+          for (size_t t = 0; t < size_t(modulus); ++t) {
+            int64_t delta = 0;
+            if (vs >= 0) delta += int64_t{vs - values.at(adder.sum, t)} << adder.column;
+            if (vc >= 0 && carry_read)
+              delta += int64_t{vc - values.at(adder.carry, t)} << (adder.column + 1);
+            ASSERT_EQ(m.lut()[t], wrap(exact.lut()[t] + delta)) << "t=" << t;
+          }
+          expect_clean(generate_multiplier(c));
+          if (vs != 1 || vc != -1) continue;
+          c.forced = {{adder.id, true, false, 0}};
+          const Multiplier zero = simulate_circuit(c);
+          for (size_t t = 0; t < size_t(modulus); ++t)
+            ASSERT_EQ(m.lut()[t], wrap(zero.lut()[t] + (int64_t{1} << adder.column))) << "t=" << t;
+        }
+      }
+    }
+  }
+}
+
 TEST(Generate, ConstantsAreFoldedAway) {
   // A fully truncated multiplier is constant 0: no gates but the output constants.
   MultiplierCircuit c = spec(4, true, Architecture::kWallace);
@@ -342,10 +388,24 @@ TEST(Generate, NamesRoundTrip) {
   c = spec(4, false, Architecture::kArray);
   c.forced = {{7, true, true}, {3, true, false}, {7, false, true}, {5, false, true}};
   EXPECT_EQ(circuit_name(c), "array4u_f3s_f5c_f7sc");
+  c.forced = {{7, false, true, 1},
+              {3, true, false},
+              {7, true, false},
+              {3, false, true, 1},
+              {2, true, true, 1}};
+  EXPECT_EQ(circuit_name(c), "array4u_f2sc1_f3s_f3c1_f7s_f7c1");
   for (const std::string name :
        {"dadda8s", "array8u_k4", "wallace8s_h1_v6", "dadda8s_cols000010111111111",
-        "array4u_f3s_f5c_f7sc", "wallace2u_k0", "dadda5s_h0_v9_f12c", "array3s_cols01011_f0sc"})
+        "array4u_f3s_f5c_f7sc", "wallace2u_k0", "dadda5s_h0_v9_f12c", "array3s_cols01011_f0sc",
+        "array4u_f2sc1_f3s_f3c1_f7s_f7c1", "wallace8u_cols111000000000000_f11s1_f12c1"})
     EXPECT_EQ(circuit_name(parse_circuit_name(name)), name);
+  const MultiplierCircuit ones = parse_circuit_name("wallace8u_f3s_f3c1_f9sc1");
+  ASSERT_EQ(ones.forced.size(), 3u);
+  EXPECT_EQ(ones.forced[0].value, 0);
+  EXPECT_TRUE(ones.forced[1].carry && !ones.forced[1].sum);
+  EXPECT_EQ(ones.forced[1].value, 1);
+  EXPECT_TRUE(ones.forced[2].sum && ones.forced[2].carry);
+  EXPECT_EQ(ones.forced[2].value, 1);
   const MultiplierCircuit cols = parse_circuit_name("dadda8s_cols000010111111111");
   EXPECT_EQ(cols.cells, CellSelection::kColumns);
   EXPECT_EQ(cols.keep_columns.size(), 15u);
@@ -385,6 +445,14 @@ TEST(Generate, ErrorsNameTheValueAtFault) {
               HasSubstr("forced adder 2 forces neither its sum nor its carry"));
   c.forced = {{-1, true, false}};
   EXPECT_THAT(error_of([&] { generate_multiplier(c); }), HasSubstr("forced adder id -1"));
+  c.forced = {{2, true, false, 2}};
+  EXPECT_THAT(error_of([&] { generate_multiplier(c); }),
+              HasSubstr("forced adder 2 forces its outputs to 2, not 0 or 1"));
+  c.forced = {{4, true, true}, {4, false, true, 1}};
+  EXPECT_THAT(error_of([&] { circuit_name(c); }),
+              HasSubstr("forced adder 4 forces its carry to both 0 and 1"));
+  EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_f3s_f3sc1"); }),
+              HasSubstr("forced adder 3 forces its sum to both 0 and 1"));
   EXPECT_THAT(error_of([] { parse_circuit_name("booth8s"); }),
               HasSubstr("'booth8s': unknown architecture 'booth'"));
   EXPECT_THAT(error_of([] { parse_circuit_name("dadda8x"); }),
@@ -396,7 +464,9 @@ TEST(Generate, ErrorsNameTheValueAtFault) {
   EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_h1"); }),
               HasSubstr("'_h1' is not followed by _v<vbl>"));
   EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_k4_f3x"); }),
-              HasSubstr("'f3x' does not end in s, c or sc"));
+              HasSubstr("'f3x' does not end in s, c, sc, s1, c1 or sc1"));
+  EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_f3"); }),
+              HasSubstr("'f3' does not end in s, c, sc, s1, c1 or sc1"));
   EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_z"); }), HasSubstr("unknown part 'z'"));
   EXPECT_THAT(error_of([] { parse_circuit_name("dadda8s_k"); }), HasSubstr("unknown part 'k'"));
 }
