@@ -4,9 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <system_error>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "mult/formats.h"
 #include "mult/generators.h"
 #include "mult/metrics.h"
@@ -190,6 +193,57 @@ nlohmann::ordered_json write_mapping(const Mapping& mapping, const std::filesyst
        tram_mse > 0 ? (tram_mse - mapping.axnn.target_mse) / tram_mse * 100 : 0.0},
       {"files", {{"axm", axm.string()}, {"blif", blif.string()}, {"verilog", verilog.string()}}}};
   return j;
+}
+
+namespace {
+
+std::string yaml_quote(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+StructureMapping map_into(const Structure& structure, const std::filesystem::path& dir,
+                          const MapOptions& options) {
+  StructureMapping result;
+  std::map<std::vector<double>, nlohmann::ordered_json> written;  // summary by gamma
+  const auto map_once = [&](const std::vector<double>& gamma) -> const nlohmann::ordered_json& {
+    auto it = written.find(gamma);
+    if (it == written.end()) {
+      result.mappings.push_back(map_structure(gamma, structure.bits, structure.is_signed, options));
+      it = written.emplace(gamma, write_mapping(result.mappings.back(), dir)).first;
+    }
+    return it->second;
+  };
+  if (!structure.per_layer) {
+    result.summary = map_once(structure.gamma);
+  } else {
+    nlohmann::ordered_json layers = nlohmann::ordered_json::object();
+    std::string yaml = "# axnn tram map: a mapped multiplier per layer\nlayers:\n";
+    for (const auto& [layer, gamma] : structure.layers) {
+      const nlohmann::ordered_json& summary = map_once(gamma);
+      const std::string axm =
+          std::filesystem::absolute(summary["files"]["axm"].get<std::string>()).string();
+      layers[layer] = summary["axnn"]["circuit"];
+      yaml += fmt::format("  - {{match: {}, mult: {}}}\n", yaml_quote(layer), yaml_quote(axm));
+    }
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& [gamma, summary] : written) list.push_back(summary);
+    result.summary = {{"format", "axnn-tram-mapping"},
+                      {"version", 1},
+                      {"per_layer", true},
+                      {"layers", layers},
+                      {"mappings", list}};
+    write_text_file(dir / "layers.yaml", yaml);
+  }
+  // Written last: it marks the phase done (tram/run.h).
+  write_text_file(dir / "mapping.json", result.summary.dump(2) + "\n");
+  return result;
 }
 
 }  // namespace axnn::tram

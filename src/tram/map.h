@@ -25,6 +25,7 @@
 #include "mult/multiplier.h"
 #include "netlist/generate.h"
 #include "netlist/multiplier_cost.h"
+#include "tram/structure.h"
 
 namespace axnn::tram {
 
@@ -68,5 +69,16 @@ Mapping map_structure(const std::vector<double>& gamma, int bits, bool is_signed
 // greedies (circuit name, forced outputs, target MSE, error metrics as mult/metrics.h's to_json,
 // cost and relative area / delay / power or null) and the files written.
 nlohmann::ordered_json write_mapping(const Mapping& mapping, const std::filesystem::path& dir);
+
+// A structure file's structures mapped into dir: each distinct gamma once (write_mapping), then
+// dir/mapping.json, the summary: write_mapping's for one structure; for a per-layer structure
+// each layer's multiplier and every mapping's summary, and dir/layers.yaml, rules for
+// `axnn eval --config` naming each layer's .axm by its absolute path.
+struct StructureMapping {
+  std::vector<Mapping> mappings;  // by gamma
+  nlohmann::ordered_json summary;
+};
+StructureMapping map_into(const Structure& structure, const std::filesystem::path& dir,
+                          const MapOptions& options = {});
 
 }  // namespace axnn::tram

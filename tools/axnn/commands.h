@@ -16,5 +16,8 @@ void add_search_command(CLI::App& app);  // search_command.cpp
 void add_tune_command(CLI::App& app);
 void add_tune_analysis_commands(CLI::App& tune);  // tune_analysis_command.cpp: select, perf, import
 void add_energy_command(CLI::App& app);           // energy_command.cpp: energy measure|probe
+// tram_command.cpp: `tram explore|recover|run` (and `tram map` below under `tram`)
+void add_tram_command(CLI::App& app);
+void add_tram_map_command(CLI::App& tram);  // tram_map_command.cpp
 
 }  // namespace axnn::cli

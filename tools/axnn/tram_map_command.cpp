@@ -51,15 +51,6 @@ void print_mapping(const tram::Mapping& m) {
                (m.tram.target_mse - m.axnn.target_mse) / m.tram.target_mse * 100);
 }
 
-std::string yaml_quote(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 void run_map(const MapCommandOptions& o) {
   AXNN_CHECK(o.structure.empty() != o.gamma.empty(),
              "tram map: give either a structure file or --gamma, {}",
@@ -81,52 +72,13 @@ void run_map(const MapCommandOptions& o) {
   options.estimate_cost = !o.no_cost;
   const std::filesystem::path dir = o.output;
 
-  // Each distinct gamma once.
-  std::map<std::vector<double>, tram::Mapping> mappings;
-  const auto map_once = [&](const std::vector<double>& gamma) -> const tram::Mapping& {
-    auto it = mappings.find(gamma);
-    if (it == mappings.end())
-      it = mappings
-               .emplace(gamma,
-                        tram::map_structure(gamma, structure.bits, structure.is_signed, options))
-               .first;
-    return it->second;
-  };
-  nlohmann::ordered_json summary;
-  if (!structure.per_layer) {
-    const tram::Mapping& m = map_once(structure.gamma);
-    summary = tram::write_mapping(m, dir);
-    print_mapping(m);
-  } else {
-    nlohmann::ordered_json layers = nlohmann::ordered_json::object();
-    std::map<std::vector<double>, nlohmann::ordered_json> written;
-    std::string yaml =
-        fmt::format("# axnn tram map {}: a mapped multiplier per layer\nlayers:\n", o.structure);
-    for (const auto& [layer, gamma] : structure.layers) {
-      const tram::Mapping& m = map_once(gamma);
-      if (!written.count(gamma)) {
-        written[gamma] = tram::write_mapping(m, dir);
-        print_mapping(m);
-      }
-      const std::string axm =
-          std::filesystem::absolute(written[gamma]["files"]["axm"].get<std::string>()).string();
-      layers[layer] = m.axnn.mult.name();
-      yaml += fmt::format("  - {{match: {}, mult: {}}}\n", yaml_quote(layer), yaml_quote(axm));
-    }
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (auto& [gamma, j] : written) list.push_back(std::move(j));
-    summary = {{"format", "axnn-tram-mapping"},
-               {"version", 1},
-               {"per_layer", true},
-               {"layers", layers},
-               {"mappings", list}};
-    write_text_file(dir / "layers.yaml", yaml);
+  const tram::StructureMapping result = tram::map_into(structure, dir, options);
+  for (const tram::Mapping& m : result.mappings) print_mapping(m);
+  if (structure.per_layer)
     fmt::print("wrote {} (axnn eval CKPT --config {})\n", (dir / "layers.yaml").string(),
                (dir / "layers.yaml").string());
-  }
-  write_text_file(dir / "mapping.json", summary.dump(2) + "\n");
-  fmt::print("wrote {} mapped multiplier{} (.axm, .blif, .v) and {} to {}\n", mappings.size(),
-             mappings.size() == 1 ? "" : "s", "mapping.json", dir.string());
+  fmt::print("wrote {} mapped multiplier{} (.axm, .blif, .v) and mapping.json to {}\n",
+             result.mappings.size(), result.mappings.size() == 1 ? "" : "s", dir.string());
 }
 
 }  // namespace
