@@ -105,14 +105,16 @@ at::Tensor AxLayer::learned_part(
   const at::Tensor frac = gamma + (clamped - gamma).detach() - clamped.eq(1).to(at::kFloat);
   // Without a gradient to compute, the columns at 0 add nothing.
   const bool all = gamma.requires_grad() && at::GradMode::is_enabled();
-  const at::Tensor needed = frac.detach().ne(0);
-  at::Tensor sum;
-  for (int64_t c = 0; c < gamma.size(0); ++c) {
-    if (!all && !needed[c].item<bool>()) continue;
-    const at::Tensor term = frac[c] * accumulate(learned_->columns[c]).to(at::kFloat);
-    sum = sum.defined() ? sum + term : term;
-  }
-  return sum.defined() ? -sum * factor : at::zeros({}, at::kFloat);
+  const at::Tensor used = all ? at::arange(gamma.size(0)) : frac.detach().ne(0).nonzero().squeeze(1);
+  const int64_t n = used.size(0);
+  if (n == 0) return at::zeros({}, at::kFloat);
+  std::vector<at::Tensor> accumulators;
+  for (int64_t i = 0; i < n; ++i)
+    accumulators.push_back(accumulate(learned_->columns[used[i].item<int64_t>()]));
+  // One pass over the accumulators: frac [n] @ accumulators [n, outputs].
+  const at::Tensor stacked = at::stack(accumulators).to(at::kFloat);
+  const at::Tensor sum = at::matmul(frac.index_select(0, used), stacked.reshape({n, -1}));
+  return -sum.reshape(stacked.sizes().slice(1)) * factor;
 }
 
 AxLayer::Codes AxLayer::symmetric_codes(const at::Tensor& v, const at::Tensor& amax) const {

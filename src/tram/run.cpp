@@ -394,6 +394,10 @@ Json run_tram(const RunOptions& o) {
     } catch (const Error& e) {
       throw Error(fmt::format("--library: {}", e.what()));
     }
+    AXNN_CHECK(nn::ax_layers(*model).front().second->relative_power().has_value(),
+               "--library: {} has no relative power to compare by (import its circuit with axnn "
+               "mult import, or pick one with a circuit)",
+               mult);
   }
 
   fs::create_directories(o.output);

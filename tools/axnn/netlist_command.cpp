@@ -238,9 +238,9 @@ CLI::App* generate = netlist->add_subcommand(
 generate
     ->add_option("circuit", gen->spec,
                  "<array|wallace|dadda><b><s|u>[_k<k>|_h<hbl>_v<vbl>|_cols<flags>][_f<id><s|c|sc>"
-                 "...]: architecture, width 2..8, signedness (signed: Baugh-Wooley), then the "
+                 "[1]...]: architecture, width 2..8, signedness (signed: Baugh-Wooley), then the "
                  "cells kept as the built-ins trunc/bam/cols keep them, then adder outputs forced "
-                 "to 0 (TRAM phase 2; ids from --adders)")
+                 "to 0, or to 1 with the trailing 1 (TRAM phase 2; ids from --adders)")
     ->required();
 generate->add_option("-o,--output", gen->output, "Circuit file: .blif or .v");
 generate->add_option("--table", gen->table,
