@@ -48,8 +48,7 @@ struct OffsetTable {
 
 // An impl's packed tables by content, shared by every LutGemm created over the same table:
 // packing a table costs far more than packing a small A, and a network's layers create LutGemms
-// over the same few tables again and again (one per layer call, one per attention slice; TRAM's
-// phase 1 cycles through a table per learned column, 9 at 8 bits, on every layer). The
+// over the same few tables again and again (one per layer call, one per attention slice). The
 // key is the whole table, compared entry by entry, so a hit is always the same table.
 template <class Packed>
 class TableCache {
@@ -71,7 +70,7 @@ class TableCache {
   }
 
  private:
-  static constexpr size_t kEntries = 32;
+  static constexpr size_t kEntries = 8;
   struct Entry {
     int bits;
     std::vector<int32_t> table;
