@@ -105,7 +105,8 @@ at::Tensor AxLayer::learned_part(
   const at::Tensor frac = gamma + (clamped - gamma).detach() - clamped.eq(1).to(at::kFloat);
   // Without a gradient to compute, the columns at 0 add nothing.
   const bool all = gamma.requires_grad() && at::GradMode::is_enabled();
-  const at::Tensor used = all ? at::arange(gamma.size(0)) : frac.detach().ne(0).nonzero().squeeze(1);
+  const at::Tensor used =
+      all ? at::arange(gamma.size(0)) : frac.detach().ne(0).nonzero().squeeze(1);
   const int64_t n = used.size(0);
   if (n == 0) return at::zeros({}, at::kFloat);
   std::vector<at::Tensor> accumulators;
@@ -228,8 +229,9 @@ at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
     qx = symmetric_codes(x, x_amax.reshape({}));
     qw = symmetric_codes(weight, w_amax.reshape({-1, 1}));
   }
-  return y + learned_part([&](const at::Tensor& t) { return ops::lut_matmul(qx.codes, qw.codes.t(), t); },
-                          output_factor(qx, qw, signed_).reshape({-1}));
+  return y + learned_part(
+                 [&](const at::Tensor& t) { return ops::lut_matmul(qx.codes, qw.codes.t(), t); },
+                 output_factor(qx, qw, signed_).reshape({-1}));
 }
 
 AxConv2dImpl::AxConv2dImpl(const Conv2dShape& shape, std::string layer_name,
@@ -258,8 +260,8 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   } else if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);
-    y = ops::ax_conv2d_asym(x, weight, b, call_table(), x_min, x_max, w_min, w_max,
-                            shape_.stride, shape_.padding, shape_.dilation, shape_.groups, bits_,
+    y = ops::ax_conv2d_asym(x, weight, b, call_table(), x_min, x_max, w_min, w_max, shape_.stride,
+                            shape_.padding, shape_.dilation, shape_.groups, bits_,
                             config().grad_mode);
     if (learned_columns()) {
       qx = asymmetric_codes(x, x_min.reshape({}), x_max.reshape({}));
@@ -267,9 +269,9 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
     }
   } else {
     const at::Tensor x_amax = activation_amax(0, x), w_amax = weight_amax(weight);
-    y = ops::ax_conv2d(x, weight, b, call_table(), x_amax, w_amax, shape_.stride,
-                       shape_.padding, shape_.dilation, shape_.groups, bits_,
-                       config().narrow_range, config().grad_mode);
+    y = ops::ax_conv2d(x, weight, b, call_table(), x_amax, w_amax, shape_.stride, shape_.padding,
+                       shape_.dilation, shape_.groups, bits_, config().narrow_range,
+                       config().grad_mode);
     if (learned_columns()) {
       qx = symmetric_codes(x, x_amax.reshape({}));
       qw = symmetric_codes(weight, w_amax.reshape({-1, 1, 1, 1}));
@@ -318,8 +320,9 @@ at::Tensor AxMatMulImpl::forward(const at::Tensor& a, const at::Tensor& b) {
     qa = symmetric_codes(a, a_amax.reshape({}));
     qb = symmetric_codes(b, b_amax.reshape({}));
   }
-  return y + learned_part([&](const at::Tensor& t) { return ops::lut_matmul(qa.codes, qb.codes, t); },
-                          output_factor(qa, qb, signed_));
+  return y +
+         learned_part([&](const at::Tensor& t) { return ops::lut_matmul(qa.codes, qb.codes, t); },
+                      output_factor(qa, qb, signed_));
 }
 
 std::vector<std::pair<std::string, AxLayer*>> ax_layers(torch::nn::Module& root) {

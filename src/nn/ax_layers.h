@@ -17,9 +17,9 @@
 #include <array>
 #include <functional>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nn/layer_config.h"

@@ -45,9 +45,10 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
   AXNN_CHECK(set.size() > 0, "train: the dataset '{}' is empty", set.name);
   torch::manual_seed(options.seed);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(model.parameters(), std::make_unique<torch::optim::AdamOptions>(
-                                              torch::optim::AdamOptions(options.lr)
-                                                  .weight_decay(options.weight_decay)));
+  groups.emplace_back(
+      model.parameters(),
+      std::make_unique<torch::optim::AdamOptions>(
+          torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay)));
   if (extra) {
     AXNN_CHECK(extra->lr > 0, "train: the extra parameters' learning rate {} must be positive",
                extra->lr);
@@ -55,8 +56,8 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
   }
   std::vector<double> base_lr = {options.lr};
   if (extra) base_lr.push_back(extra->lr);
-  torch::optim::Adam optimizer(std::move(groups),
-                               torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
+  torch::optim::Adam optimizer(
+      std::move(groups), torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
   const int64_t steps_per_epoch = (set.size() + options.batch_size - 1) / options.batch_size;
   const double total_steps = static_cast<double>(options.epochs * steps_per_epoch);
   int64_t step = 0;

@@ -18,7 +18,7 @@ namespace axnn::train {
 struct TrainOptions {
   int64_t epochs = 5;
   int64_t batch_size = 128;
-  double lr = 2e-3;  // Adam, cosine decay to 0 over the run
+  double lr = 2e-3;         // Adam, cosine decay to 0 over the run
   double weight_decay = 0;  // Adam's L2 penalty
   // Random crops of the image zero-padded by 2 pixels and horizontal flips, per image and step.
   bool augment = false;
@@ -28,15 +28,16 @@ struct TrainOptions {
 // What training optimizes besides the model's parameters and the cross entropy: TRAM's structure
 // exploration trains its structure parameters against a power penalty.
 struct ExtraObjective {
-  std::vector<at::Tensor> parameters;  // trained by Adam at their own learning rate (cosine decayed)
+  std::vector<at::Tensor>
+      parameters;  // trained by Adam at their own learning rate (cosine decayed)
   double lr = 1e-2;
   std::function<at::Tensor()> penalty;  // added to every step's loss (a scalar)
   std::function<void()> after_step;     // e.g. projects the parameters back into their domain
 };
 
 struct EpochStats {
-  int64_t epoch;  // 1-based
-  double loss;    // mean over the epoch, the penalty included
+  int64_t epoch;       // 1-based
+  double loss;         // mean over the epoch, the penalty included
   double penalty = 0;  // mean of the extra objective's penalty over the epoch
   double train_accuracy;
   double seconds;

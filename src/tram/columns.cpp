@@ -26,7 +26,7 @@ std::vector<int32_t> column_table(int bits, bool is_signed, int column) {
     for (int w = 0; w < codes; ++w) {
       int32_t sum = 0;
       for (int i = 0; i < bits; ++i) {  // weight bit, the cell's row
-        const int j = column - i;         // activation bit
+        const int j = column - i;       // activation bit
         if (j < 0 || j >= bits || !((x >> j) & 1) || !((w >> i) & 1)) continue;
         const bool negative = is_signed && ((i == bits - 1) != (j == bits - 1));
         sum += negative ? -(int32_t{1} << column) : int32_t{1} << column;

@@ -79,8 +79,8 @@ void configure_exact(models::Model& model, int bits, bool is_signed) {
 
 }  // namespace
 
-Structure explore(models::Model& model, const data::Dataset& train_set,
-                  const ExploreOptions& o, const std::function<void(const Structure&)>& on_epoch) {
+Structure explore(models::Model& model, const data::Dataset& train_set, const ExploreOptions& o,
+                  const std::function<void(const Structure&)>& on_epoch) {
   const int columns = o.columns == 0 ? default_structure_columns(o.bits) : o.columns;
   AXNN_CHECK(columns >= 1 && columns <= partial_product_columns(o.bits),
              "--columns {}: a {}-bit multiplier has 1..{} columns to learn", columns, o.bits,
@@ -131,12 +131,10 @@ Structure explore(models::Model& model, const data::Dataset& train_set,
         double network = 0;
         for (size_t l = 0; l < layers.size(); ++l)
           network += shares[l] * relative_power(power, values_of(g.tensors[g.of_layer[l]]));
-        nlohmann::ordered_json entry = {{"epoch", e.epoch},
-                                        {"loss", e.loss},
-                                        {"penalty", e.penalty},
-                                        {"train_top1_pct", 100 * e.train_accuracy},
-                                        {"seconds", e.seconds},
-                                        {"relative_power", network}};
+        nlohmann::ordered_json entry = {
+            {"epoch", e.epoch},     {"loss", e.loss},
+            {"penalty", e.penalty}, {"train_top1_pct", 100 * e.train_accuracy},
+            {"seconds", e.seconds}, {"relative_power", network}};
         if (!s.per_layer) entry["gamma"] = s.gamma;
         s.log.push_back(entry);
         if (on_epoch) on_epoch(s);
@@ -169,8 +167,7 @@ double structure_power(models::Model& model, const Structure& s,
   for (const auto& [name, layer] : nn::ax_layers(model)) {
     const auto m = static_cast<double>(layer->macs_per_sample());
     const auto it = s.layers.find(name);
-    const std::vector<double>& gamma =
-        s.per_layer && it != s.layers.end() ? it->second : s.gamma;
+    const std::vector<double>& gamma = s.per_layer && it != s.layers.end() ? it->second : s.gamma;
     macs += m;
     weighted += m * (gamma.empty() ? 1.0 : relative_power(power, gamma));
   }

@@ -19,8 +19,8 @@ namespace axnn::tram {
 
 struct ExploreOptions {
   int bits = 8;
-  bool is_signed = false;  // TRAM: unsigned, asymmetric quantization
-  int columns = 0;         // P; 0: default_structure_columns(bits)
+  bool is_signed = false;             // TRAM: unsigned, asymmetric quantization
+  int columns = 0;                    // P; 0: default_structure_columns(bits)
   std::vector<double> initial_gamma;  // empty: default_initial_gamma(P)
   double lambda = 0.3;
   bool per_layer = false;

@@ -21,9 +21,9 @@ std::vector<nn::ConfigRule> mapped_rules(const std::filesystem::path& map_dir) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(fmt::format("{}: not JSON: {}", summary.string(), e.what()));
   }
-  AXNN_CHECK(json.contains("files") && json["files"].contains("axm") &&
-                 json["files"]["axm"].is_string(),
-             "{}: no \"files\": {{\"axm\": ...}} naming the mapped multiplier", summary.string());
+  AXNN_CHECK(
+      json.contains("files") && json["files"].contains("axm") && json["files"]["axm"].is_string(),
+      "{}: no \"files\": {{\"axm\": ...}} naming the mapped multiplier", summary.string());
   std::filesystem::path axm = json["files"]["axm"].get<std::string>();
   // A relative name is the map folder's file, wherever the folder has moved since.
   if (axm.is_relative()) axm = map_dir / axm.filename();

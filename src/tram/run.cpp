@@ -34,8 +34,8 @@ Json read_json(const fs::path& path) {
   try {
     return Json::parse(read_text_file(path));
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not JSON ({}); delete it to redo its phase", path.string(),
-                            e.what()));
+    throw Error(
+        fmt::format("{}: not JSON ({}); delete it to redo its phase", path.string(), e.what()));
   }
 }
 
@@ -104,11 +104,12 @@ Json explore_phase(const Problem& o, const fs::path& dir) {
   const Structure s = explore(*model, d.train_set, o.explore, [&](const Structure& so_far) {
     write_structure(so_far, dir / "structure.json");
     const Json& last = so_far.log.back();
-    fmt::print("  phase 1 epoch {}: loss {:.4f} (penalty {:.4f}), train top-1 {:.2f}%, relative "
-               "power {:.4f}, {:.1f} s\n",
-               last["epoch"].get<int64_t>(), last["loss"].get<double>(),
-               last["penalty"].get<double>(), last["train_top1_pct"].get<double>(),
-               last["relative_power"].get<double>(), last["seconds"].get<double>());
+    fmt::print(
+        "  phase 1 epoch {}: loss {:.4f} (penalty {:.4f}), train top-1 {:.2f}%, relative "
+        "power {:.4f}, {:.1f} s\n",
+        last["epoch"].get<int64_t>(), last["loss"].get<double>(), last["penalty"].get<double>(),
+        last["train_top1_pct"].get<double>(), last["relative_power"].get<double>(),
+        last["seconds"].get<double>());
     std::fflush(stdout);
   });
   write_structure(s, dir / "structure.json");
@@ -190,10 +191,9 @@ Json run_library(const RunOptions& run, const fs::path& dir) {
       fmt::print("library: {} ({} epochs of retraining)\n", mult, o.recover.epochs);
       std::fflush(stdout);
       const auto model = load(o.checkpoint);
-      const Recovery r = recover(*model, nn::rules_for_all(mult), d.train_set, d.test_set,
-                                 o.recover, [](const train::EpochStats& e) {
-                                   print_epoch("retraining", e);
-                                 });
+      const Recovery r =
+          recover(*model, nn::rules_for_all(mult), d.train_set, d.test_set, o.recover,
+                  [](const train::EpochStats& e) { print_epoch("retraining", e); });
       done[mult] = {{"mult", mult},
                     {"top1_pct", r.mapped_top1_pct},
                     {"retrained_top1_pct", r.recovered_top1_pct},
@@ -221,8 +221,8 @@ Json run_baseline(const Problem& o, const fs::path& dir) {
       fmt::format("exact{}{}", o.explore.bits, o.explore.is_signed ? 's' : 'u');
   nn::configure_layers(*model, nn::rules_for_all(exact));
   const double quantized = 100 * train::evaluate(*model, d.test_set);
-  const Json baseline = {{"fp32_top1_pct", fp32}, {"exact_mult", exact},
-                         {"exact_top1_pct", quantized}};
+  const Json baseline = {
+      {"fp32_top1_pct", fp32}, {"exact_mult", exact}, {"exact_top1_pct", quantized}};
   write_json(path, baseline);
   fmt::print("baseline: fp32 top-1 {:.2f}%, {} {:.2f}%\n", fp32, exact, quantized);
   return baseline;
@@ -269,7 +269,8 @@ std::string report_csv(const Json& report) {
                        r["lambda"].get<double>(), number(r["phase1_top1_pct"], 2),
                        number(r["mapped_top1_pct"], 2), number(r["recovered_top1_pct"], 2),
                        number(r["drop_pts"], 2), number(r["relative_power"], 4),
-                       number(r.value("relative_area", Json()), 4), number(r.value("mae_pct", Json()), 4));
+                       number(r.value("relative_area", Json()), 4),
+                       number(r.value("mae_pct", Json()), 4));
   for (const Json& r : report["library"])
     csv += fmt::format("library,{},,,{},{},{},{},,\n", csv_field(r["mult"].get<std::string>()),
                        number(r["top1_pct"], 2), number(r["retrained_top1_pct"], 2),
@@ -299,13 +300,15 @@ std::string report_readme(const Json& report) {
       "| lambda | phase-1 top-1 % | phase-1 power | mapped multiplier | relative power | "
       "relative area | MAE % | top-1 mapped % | top-1 after phase 3 % | drop (pts) |\n"
       "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
-      report["problem"]["model"].get<std::string>(), report["problem"]["dataset"].get<std::string>(),
+      report["problem"]["model"].get<std::string>(),
+      report["problem"]["dataset"].get<std::string>(),
       report["problem"]["checkpoint"].get<std::string>(), report["problem"]["bits"].get<int>(),
       report["problem"]["signed"].get<bool>() ? "signed" : "unsigned",
       report["problem"]["train_images"].get<int64_t>(), b["fp32_top1_pct"].get<double>(),
       b["exact_mult"].get<std::string>(), b["exact_top1_pct"].get<double>(),
       report["problem"]["explore_epochs"].get<int64_t>(),
-      report["problem"]["recover_epochs"].get<int64_t>(), report["axnn_version"].get<std::string>());
+      report["problem"]["recover_epochs"].get<int64_t>(),
+      report["axnn_version"].get<std::string>());
   for (const Json& r : report["lambdas"])
     md += fmt::format("| {:g} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                       r["lambda"].get<double>(), number(r["phase1_top1_pct"], 2),
@@ -314,9 +317,10 @@ std::string report_readme(const Json& report) {
                       number(r.value("mae_pct", Json()), 4), number(r["mapped_top1_pct"], 2),
                       number(r["recovered_top1_pct"], 2), number(r["drop_pts"], 2));
   if (!report["library"].empty()) {
-    md += "\nLibrary multipliers on every layer, retrained as long as phase 3:\n\n"
-          "| multiplier | relative power | top-1 % | retrained top-1 % | drop (pts) |\n"
-          "|---|---:|---:|---:|---:|\n";
+    md +=
+        "\nLibrary multipliers on every layer, retrained as long as phase 3:\n\n"
+        "| multiplier | relative power | top-1 % | retrained top-1 % | drop (pts) |\n"
+        "|---|---:|---:|---:|---:|\n";
     for (const Json& r : report["library"])
       md += fmt::format("| {} | {} | {} | {} | {} |\n", r["mult"].get<std::string>(),
                         number(r["relative_power"], 4), number(r["top1_pct"], 2),
@@ -332,15 +336,17 @@ std::string report_readme(const Json& report) {
   else
     md += "no learned structure";
   if (library)
-    md += fmt::format("; the best library multiplier ({}) {:.4f}", (*library)["mult"].get<std::string>(),
+    md += fmt::format("; the best library multiplier ({}) {:.4f}",
+                      (*library)["mult"].get<std::string>(),
                       (*library)["relative_power"].get<double>());
   else if (!report["library"].empty())
     md += "; no library multiplier";
   if (tram && library) {
     const double t = (*tram)["relative_power"].get<double>(),
                  l = (*library)["relative_power"].get<double>();
-    md += t < l ? ": learning the structure beats picking one."
-                : t == l ? ": a tie." : ": picking from the library does better.";
+    md += t < l    ? ": learning the structure beats picking one."
+          : t == l ? ": a tie."
+                   : ": picking from the library does better.";
   }
   md += "\n";
   return md;
@@ -362,16 +368,16 @@ void plot_front(const fs::path& dir, const Json& report) {
   write_text_file(dir / "library.dat", library.empty() ? "nan nan \"\"\n" : library);
   write_text_file(
       dir / "front.gp",
-      fmt::format("set terminal svg size 800,500\nset output 'front.svg'\n"
-                  "set xlabel 'relative multiplier power'\nset ylabel 'top-1 after retraining (%)'\n"
-                  "set key bottom right\nset grid\n"
-                  "plot 'learned.dat' using 1:2 with linespoints pt 7 lw 2 title 'TRAM (lambda)', "
-                  "'' using 1:2:3 with labels offset 1,1 notitle, "
-                  "'library.dat' using 1:2 with points pt 5 title 'library', "
-                  "'' using 1:2:3 with labels offset 1,-1 font ',8' notitle, "
-                  "{} with lines dt 2 title 'fp32 - {:g} pts'\n",
-                  report["baseline"]["fp32_top1_pct"].get<double>() - kComparedDropPts,
-                  kComparedDropPts));
+      fmt::format(
+          "set terminal svg size 800,500\nset output 'front.svg'\n"
+          "set xlabel 'relative multiplier power'\nset ylabel 'top-1 after retraining (%)'\n"
+          "set key bottom right\nset grid\n"
+          "plot 'learned.dat' using 1:2 with linespoints pt 7 lw 2 title 'TRAM (lambda)', "
+          "'' using 1:2:3 with labels offset 1,1 notitle, "
+          "'library.dat' using 1:2 with points pt 5 title 'library', "
+          "'' using 1:2:3 with labels offset 1,-1 font ',8' notitle, "
+          "{} with lines dt 2 title 'fp32 - {:g} pts'\n",
+          report["baseline"]["fp32_top1_pct"].get<double>() - kComparedDropPts, kComparedDropPts));
   const ProcessResult result = run_process({"gnuplot", "front.gp"}, dir);
   if (result.exit_code != 0) fmt::print("front.svg not drawn: gnuplot failed: {}\n", result.output);
   for (const char* name : {"learned.dat", "library.dat", "front.gp"}) fs::remove(dir / name);

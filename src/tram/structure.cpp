@@ -39,9 +39,9 @@ std::vector<double> gamma_from_json(const nlohmann::json& json, int bits, std::s
 }  // namespace
 
 nlohmann::ordered_json to_json(const Structure& s) {
-  nlohmann::ordered_json out = {{"format", kFormat},      {"version", kVersion},
-                                {"bits", s.bits},         {"signed", s.is_signed},
-                                {"lambda", s.lambda},     {"per_layer", s.per_layer}};
+  nlohmann::ordered_json out = {{"format", kFormat},  {"version", kVersion},
+                                {"bits", s.bits},     {"signed", s.is_signed},
+                                {"lambda", s.lambda}, {"per_layer", s.per_layer}};
   if (s.per_layer) {
     nlohmann::ordered_json layers = nlohmann::ordered_json::object();
     for (const auto& [name, gamma] : s.layers) layers[name] = gamma;

@@ -21,8 +21,8 @@ struct Structure {
   bool is_signed = false;
   double lambda = 0;
   bool per_layer = false;
-  std::vector<double> gamma;                              // !per_layer
-  std::map<std::string, std::vector<double>> layers;      // per_layer: layer path -> gamma
+  std::vector<double> gamma;                          // !per_layer
+  std::map<std::string, std::vector<double>> layers;  // per_layer: layer path -> gamma
   nlohmann::ordered_json log = nlohmann::ordered_json::array();
 };
 

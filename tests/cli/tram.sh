@@ -28,6 +28,14 @@ grep -q '"recovered_top1_pct"' "$ex/recover.json" || fail "recover.json: $(cat "
 "$axnn" eval "$work/cal.pt" --config "$ex/layers.yaml" --threads 1 | grep -q "top-1" ||
   fail "eval --config layers.yaml failed"
 
+# A structure by hand; a signed one where tying outputs to 1 pays.
+"$axnn" tram map --gamma 1,1,1,0.7,0.3 --bits 4 --signed -o "$work/m" > "$work/map.out"
+grep -q '"signed": true' "$work/m/mapping.json" || fail "map --gamma: $(cat "$work/m/mapping.json")"
+grep -q "forcing to 1 as well lowers the target MSE" "$work/map.out" || fail "$(cat "$work/map.out")"
+if "$axnn" tram map "$ex/structure.json" --gamma 1,0 -o "$work/m2" 2> "$work/err"; then
+  fail "a structure file and --gamma together were accepted"; fi
+grep -q "not both" "$work/err" || fail "unexpected error: $(cat "$work/err")"
+
 # The whole run.
 if "$axnn" tram run "$work/cal.pt" --lambdas 1 --library trunk8u_k4 -o "$work/bad" 2> "$work/err"
 then fail "an unknown library multiplier was accepted"; fi

@@ -20,8 +20,8 @@
 namespace axnn::tram {
 namespace {
 
-using ::testing::HasSubstr;
 using axnn::test_util::error_of;
+using ::testing::HasSubstr;
 
 std::string flags_of(const std::vector<bool>& keep) {
   std::string s;
@@ -184,30 +184,29 @@ TEST_P(LearnedLayer, GammaGradientMatchesFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Kinds, LearnedLayer,
-    ::testing::Values(Case{"linear", 8, false}, Case{"linear", 8, true}, Case{"linear", 3, false},
-                      Case{"conv2d", 8, false}, Case{"conv2d", 6, true},
-                      Case{"conv2d", 2, false}, Case{"matmul", 8, false},
-                      Case{"matmul", 5, true}),
-    [](const auto& info) {
-      return fmt::format("{}{}{}", info.param.type, info.param.bits,
-                         info.param.is_signed ? 's' : 'u');
-    });
+INSTANTIATE_TEST_SUITE_P(Kinds, LearnedLayer,
+                         ::testing::Values(Case{"linear", 8, false}, Case{"linear", 8, true},
+                                           Case{"linear", 3, false}, Case{"conv2d", 8, false},
+                                           Case{"conv2d", 6, true}, Case{"conv2d", 2, false},
+                                           Case{"matmul", 8, false}, Case{"matmul", 5, true}),
+                         [](const auto& info) {
+                           return fmt::format("{}{}{}", info.param.type, info.param.bits,
+                                              info.param.is_signed ? 's' : 'u');
+                         });
 
 TEST(LearnedLayer, RejectsAStructureThatDoesNotFit) {
   nn::AxLinearImpl fp32(4, 2, true, "fc");
-  EXPECT_THAT(error_of([&] {
-                fp32.set_learned_columns(
-                    nn::LearnedColumns{at::zeros({8}), tables_of(8, false, 8)});
-              }),
-              HasSubstr("layer 'fc' computes in fp32"));
+  EXPECT_THAT(
+      error_of([&] {
+        fp32.set_learned_columns(nn::LearnedColumns{at::zeros({8}), tables_of(8, false, 8)});
+      }),
+      HasSubstr("layer 'fc' computes in fp32"));
   nn::AxLinearImpl four(4, 2, true, "fc", dynamic_config("exact4u"));
-  EXPECT_THAT(error_of([&] {
-                four.set_learned_columns(
-                    nn::LearnedColumns{at::zeros({8}), tables_of(8, false, 8)});
-              }),
-              HasSubstr("for 4-bit codes"));
+  EXPECT_THAT(
+      error_of([&] {
+        four.set_learned_columns(nn::LearnedColumns{at::zeros({8}), tables_of(8, false, 8)});
+      }),
+      HasSubstr("for 4-bit codes"));
 }
 
 TEST(ColumnPower, SharesFromTheCircuitsElements) {
@@ -229,8 +228,8 @@ TEST(ColumnPower, SharesFromTheCircuitsElements) {
   EXPECT_LT(half, 1);
   EXPECT_GT(half, relative_power(p, std::vector<double>{1, 1, 1, 1, 1, 0, 0, 0}));
   // The tensor form is the same and differentiable.
-  const at::Tensor g = at::tensor(std::vector<double>{1, 1, 1, 1, 0, 0, 0, 0}, at::kFloat)
-                           .requires_grad_(true);
+  const at::Tensor g =
+      at::tensor(std::vector<double>{1, 1, 1, 1, 0, 0, 0, 0}, at::kFloat).requires_grad_(true);
   const at::Tensor t = relative_power(p, g);
   EXPECT_NEAR(t.item<double>(), half, 1e-6);
   t.backward();
@@ -252,7 +251,9 @@ TEST(Structure, JsonRoundTripAndErrors) {
   bad["layers"]["conv1"] = {2};
   EXPECT_THAT(error_of([&] { structure_from_json(bad, "s.json"); }),
               HasSubstr("s.json: layer 'conv1': gamma of column 0 is 2"));
-  EXPECT_THAT(error_of([] { structure_from_json({{"bits", 8}}, "x.json"); }),
+  EXPECT_THAT(error_of([] {
+                structure_from_json({{"bits", 8}}, "x.json");
+              }),
               HasSubstr("x.json: not an axnn TRAM structure"));
   EXPECT_EQ(parse_gamma_list("1,1,0.6,0"), (std::vector<double>{1, 1, 0.6, 0}));
   EXPECT_THAT(error_of([] { parse_gamma_list("1,,0"); }), HasSubstr("'' is not a number"));
@@ -302,7 +303,8 @@ TEST(Explore, APowerPenaltyRemovesColumnsAndKeepsAccuracy) {
     EXPECT_LE(s.gamma[c], 1);
   }
   EXPECT_GT(s.gamma[5], 0);
-  EXPECT_LT(s.log[1]["relative_power"].get<double>(), s.log[0]["relative_power"].get<double>() + 1e-9);
+  EXPECT_LT(s.log[1]["relative_power"].get<double>(),
+            s.log[0]["relative_power"].get<double>() + 1e-9);
   EXPECT_GT(train::evaluate(*model, test_set), 0.9);
   EXPECT_LT(structure_power(*model, s), 1.0);
 

@@ -53,14 +53,16 @@ struct ProblemArgs {
     cmd.add_flag("--per-layer", explore.per_layer, "A structure per layer instead of one for all");
     cmd.add_option("--gamma-lr", explore.gamma_lr, "Adam learning rate of gamma")
         ->capture_default_str();
-    cmd.add_option("--arch", arch, "Circuit the power model and the mapping start from: wallace, "
-                                   "dadda or array")
+    cmd.add_option("--arch", arch,
+                   "Circuit the power model and the mapping start from: wallace, "
+                   "dadda or array")
         ->capture_default_str();
   }
   void add_explore_training(CLI::App& cmd, const std::string& prefix) {
     cmd.add_option("--" + prefix + "epochs", explore.train.epochs, "Phase 1 epochs")
         ->capture_default_str();
-    cmd.add_option("--" + prefix + "lr", explore.train.lr, "Phase 1 Adam learning rate of the weights")
+    cmd.add_option("--" + prefix + "lr", explore.train.lr,
+                   "Phase 1 Adam learning rate of the weights")
         ->capture_default_str();
     cmd.add_option("--" + prefix + "batch", explore.train.batch_size, "Phase 1 batch size")
         ->capture_default_str();
