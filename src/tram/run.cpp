@@ -296,10 +296,12 @@ std::string report_readme(const Json& report) {
       "{:.2f}%. Phase 1 trains {} epoch(s) per lambda, phase 3 and every library multiplier "
       "{} epoch(s). Relative power: the network's multiplier power against the exact "
       "multiplier (1.0), phase 1's from the column power model, the mapped multiplier's from its "
-      "circuit (abc). axnn {}.\n\n"
+      "circuit (abc). Target MSE: the mapped table's mean square error against the learned "
+      "function, with TRAM's greedy (outputs tied to 0 only) in brackets. axnn {}.\n\n"
       "| lambda | phase-1 top-1 % | phase-1 power | mapped multiplier | relative power | "
-      "relative area | MAE % | top-1 mapped % | top-1 after phase 3 % | drop (pts) |\n"
-      "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
+      "relative area | MAE % | target MSE (TRAM's greedy) | top-1 mapped % | top-1 after phase 3 % "
+      "| drop (pts) |\n"
+      "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
       report["problem"]["model"].get<std::string>(),
       report["problem"]["dataset"].get<std::string>(),
       report["problem"]["checkpoint"].get<std::string>(), report["problem"]["bits"].get<int>(),
@@ -310,12 +312,14 @@ std::string report_readme(const Json& report) {
       report["problem"]["recover_epochs"].get<int64_t>(),
       report["axnn_version"].get<std::string>());
   for (const Json& r : report["lambdas"])
-    md += fmt::format("| {:g} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                      r["lambda"].get<double>(), number(r["phase1_top1_pct"], 2),
-                      number(r["phase1_relative_power"], 4), r["mult"].get<std::string>(),
-                      number(r["relative_power"], 4), number(r.value("relative_area", Json()), 4),
-                      number(r.value("mae_pct", Json()), 4), number(r["mapped_top1_pct"], 2),
-                      number(r["recovered_top1_pct"], 2), number(r["drop_pts"], 2));
+    md += fmt::format(
+        "| {:g} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} |\n",
+        r["lambda"].get<double>(), number(r["phase1_top1_pct"], 2),
+        number(r["phase1_relative_power"], 4), r["mult"].get<std::string>(),
+        number(r["relative_power"], 4), number(r.value("relative_area", Json()), 4),
+        number(r.value("mae_pct", Json()), 4), number(r.value("target_mse", Json()), 2),
+        number(r.value("tram_greedy_target_mse", Json()), 2), number(r["mapped_top1_pct"], 2),
+        number(r["recovered_top1_pct"], 2), number(r["drop_pts"], 2));
   if (!report["library"].empty()) {
     md +=
         "\nLibrary multipliers on every layer, retrained as long as phase 3:\n\n"
