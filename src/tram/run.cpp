@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -25,6 +26,8 @@ using Json = nlohmann::ordered_json;
 
 // The drop after phase 3 within which the report compares learned and library multipliers.
 constexpr double kComparedDropPts = 0.5;
+// Relative powers this close count as a tie in the summary.
+constexpr double kTiedPower = 0.01;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -348,9 +351,19 @@ std::string report_readme(const Json& report) {
   if (tram && library) {
     const double t = (*tram)["relative_power"].get<double>(),
                  l = (*library)["relative_power"].get<double>();
-    md += t < l    ? ": learning the structure beats picking one."
-          : t == l ? ": a tie."
-                   : ": picking from the library does better.";
+    // Within 1%: the same structure on another architecture (e.g. a truncation learned on a
+    // Wallace tree against the library's Dadda one) differs by that much.
+    if (std::abs(t - l) <= kTiedPower * l)
+      md += fmt::format(
+          ": within {:g}% of each other, learning the structure finds what picking "
+          "finds.",
+          100 * kTiedPower);
+    else
+      md += t < l ? fmt::format(
+                        ": learning the structure beats picking one by {:.1f}% of the "
+                        "power.",
+                        100 * (l - t) / l)
+                  : ": picking from the library does better.";
   }
   md += "\n";
   return md;
