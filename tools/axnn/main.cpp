@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
       "axnn: design deep neural networks for approximate hardware multipliers.\n"
       "Keeps a library of approximate multipliers (generated, imported, tables) with exact error\n"
       "metrics, emulates them bit-exactly in fast CPU LUT-GEMM kernels and in approximate\n"
-      "Conv2d/Linear/attention layers; trains, calibrates, evaluates, retrains and sweeps models.\n"
+      "Conv2d/Linear/attention layers; trains, calibrates, evaluates, retrains and sweeps models,\n"
+      "searches a multiplier per layer and learns multiplier structures with the network (tram).\n"
       "Environment: AXNN_ISA=ref|avx2|avx512 caps the kernel ISA, AXNN_LOG_LEVEL=debug|info|...,\n"
       "AXNN_MULT_PATH=dir[:dir...] adds folders of .axm multipliers to the registry.",
       "axnn"};
