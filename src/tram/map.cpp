@@ -86,6 +86,40 @@ MappedCircuit greedy(const MappedCircuit& start, std::span<const double> gamma,
   return best;
 }
 
+// axnn's start: each fractional column's cells dropped whole where that is closer to the target
+// than keeping them. A gamma just below 1 maps so, which forcing cannot reach where a column has
+// no adder to force (column 0 holds one cell and no adder).
+MappedCircuit drop_whole_columns(const MappedCircuit& start, std::span<const double> gamma,
+                                 std::span<const double> target) {
+  MappedCircuit best = start;
+  for (size_t c = 0; c < gamma.size(); ++c) {
+    if (gamma[c] == 0 || gamma[c] == 1) continue;
+    netlist::MultiplierCircuit trial = best.circuit;
+    trial.keep_columns[c] = false;
+    Multiplier mult = netlist::simulate_circuit(trial);
+    ++best.trials;
+    const double mse = target_mse(mult, target);
+    if (lower(mse, best.target_mse))
+      best = MappedCircuit{std::move(trial), std::move(mult), mse, best.trials, std::nullopt};
+  }
+  return best;
+}
+
+// axnn's greedy from both starts, the better result (greedy paths from different starts can end
+// either way round).
+MappedCircuit axnn_greedy(const MappedCircuit& start, std::span<const double> gamma,
+                          std::span<const double> target) {
+  MappedCircuit kept = greedy(start, gamma, target, axnn_steps());
+  const MappedCircuit dropped = drop_whole_columns(start, gamma, target);
+  if (dropped.circuit.keep_columns == start.circuit.keep_columns) return kept;
+  MappedCircuit other = greedy(dropped, gamma, target, axnn_steps());
+  // Both ran from `start`: its trials count once.
+  const int trials = kept.trials + other.trials - start.trials;
+  MappedCircuit& best = lower(other.target_mse, kept.target_mse) ? other : kept;
+  best.trials = trials;
+  return best;
+}
+
 void describe(MappedCircuit& mapped, std::span<const double> gamma, std::string_view greedy_name) {
   MultiplierMeta& meta = mapped.mult.meta();
   meta.source = fmt::format("axnn tram map ({} greedy): {}", greedy_name,
@@ -148,7 +182,7 @@ Mapping map_structure(const std::vector<double>& gamma, int bits, bool is_signed
                   options.architecture,
                   first.target_mse,
                   greedy(first, gamma, target, tram_steps()),
-                  greedy(first, gamma, target, axnn_steps())};
+                  axnn_greedy(first, gamma, target)};
   describe(mapping.tram, gamma, "TRAM's (forcing to 0)");
   describe(mapping.axnn, gamma, "axnn's (forcing to 0 or 1)");
   if (options.estimate_cost) {

@@ -12,7 +12,9 @@
 // matches the target's mean). axnn's tries per adder, in one step, every way of keeping or forcing
 // to 0 or 1 its sum and its carry, and keeps the best of them if it lowers the error: forcing to
 // 1 pays mostly as "sum 1, carry 0", the adder replaced by the constant 2^column, which neither
-// output forced alone reaches. The axnn one is the mapped multiplier; both are reported, with
+// output forced alone reaches. It runs from the start and, where that is closer to the target,
+// from the start with fractional columns' cells dropped whole (a gamma just below 1, which no
+// forcing reaches where a column has no adder: column 0), and keeps the better result. The axnn one is the mapped multiplier; both are reported, with
 // their abc cost, so that the error the constant 1 saves can be read at the power each costs.
 #pragma once
 

@@ -72,14 +72,17 @@ TEST(TramMap, ZeroOneGammasAreTheColumnMultipliers) {
   EXPECT_EQ(table(map_structure({0, 0}, 4, true, no_cost()).axnn.mult), table(make_exact(4, true)));
 }
 
-// Replays a greedy's kept changes: each one strictly lowered the target MSE. A change is one
-// entry (TRAM's sum or carry) or, with `per_adder`, the entries of one adder (axnn's joint step).
+// Replays a greedy's kept changes from its cells: each one strictly lowered the target MSE. A
+// change is one entry (TRAM's sum or carry) or, with `per_adder`, the entries of one adder (axnn's
+// joint step).
 void expect_each_change_lowers(const MappedCircuit& mapped, double start_mse,
                                std::span<const double> target, bool per_adder) {
   const std::vector<netlist::ForcedAdder>& all = mapped.circuit.forced;
   netlist::MultiplierCircuit c = mapped.circuit;
   c.forced.clear();
-  double mse = start_mse;
+  // axnn's may start from fewer cells (columns dropped whole), never from a worse start.
+  double mse = target_mse(netlist::simulate_circuit(c), target);
+  EXPECT_LE(mse, start_mse);
   for (size_t i = 0; i < all.size(); ++i) {
     c.forced.push_back(all[i]);
     if (per_adder && i + 1 < all.size() && all[i + 1].id == all[i].id) continue;
@@ -99,6 +102,19 @@ struct Case {
 
 // The mapped table is what the written BLIF and Verilog compute; forcing to 0 or 1 never does
 // worse than forcing to 0 alone, and neither greedy leaves the error above its start.
+TEST(TramMap, AxnnDropsAColumnWholeWhereThatIsCloser) {
+  // Column 0 holds one cell and no adder: only dropping the cell reaches a gamma near 1.
+  const std::vector<double> gamma = {0.999, 1, 0.2, 0, 0, 0, 0, 0};
+  const Mapping m = map_structure(gamma, 8, false, no_cost());
+  std::vector<bool> keep(15, true);
+  keep[0] = keep[1] = false;
+  EXPECT_TRUE(m.tram.circuit.keep_columns[0]);
+  EXPECT_FALSE(m.axnn.circuit.keep_columns[0]);
+  EXPECT_LT(m.axnn.target_mse, m.tram.target_mse);
+  // With column 2 kept, the rest is make_columns' function but for column 2's forced outputs.
+  EXPECT_EQ(m.axnn.circuit.keep_columns, keep);
+}
+
 TEST(TramMap, FractionalGammasMapToTheWrittenCircuits) {
   const bool yosys = find_program("yosys").has_value();
   const TempDir dir("tram_map");
