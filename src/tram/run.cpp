@@ -382,7 +382,12 @@ void plot_front(const fs::path& dir, const Json& report) {
     library += fmt::format("{} {} \"{}\"\n", r["relative_power"].get<double>(),
                            r["retrained_top1_pct"].get<double>(), r["mult"].get<std::string>());
   write_text_file(dir / "learned.dat", learned);
-  write_text_file(dir / "library.dat", library.empty() ? "nan nan \"\"\n" : library);
+  write_text_file(dir / "library.dat", library);
+  // No library plot without points: gnuplot crashes on an empty labels file.
+  const std::string library_plots =
+      library.empty() ? ""
+                      : "'library.dat' using 1:2 with points pt 5 title 'library', "
+                        "'' using 1:2:3 with labels offset 1,-1 font ',8' notitle, ";
   write_text_file(
       dir / "front.gp",
       fmt::format(
@@ -390,13 +395,14 @@ void plot_front(const fs::path& dir, const Json& report) {
           "set xlabel 'relative multiplier power'\nset ylabel 'top-1 after retraining (%)'\n"
           "set key bottom right\nset grid\n"
           "plot 'learned.dat' using 1:2 with linespoints pt 7 lw 2 title 'TRAM (lambda)', "
-          "'' using 1:2:3 with labels offset 1,1 notitle, "
-          "'library.dat' using 1:2 with points pt 5 title 'library', "
-          "'' using 1:2:3 with labels offset 1,-1 font ',8' notitle, "
+          "'' using 1:2:3 with labels offset 1,1 notitle, {}"
           "{} with lines dt 2 title 'fp32 - {:g} pts'\n",
-          report["baseline"]["fp32_top1_pct"].get<double>() - kComparedDropPts, kComparedDropPts));
+          library_plots, report["baseline"]["fp32_top1_pct"].get<double>() - kComparedDropPts,
+          kComparedDropPts));
   const ProcessResult result = run_process({"gnuplot", "front.gp"}, dir);
-  if (result.exit_code != 0) fmt::print("front.svg not drawn: gnuplot failed: {}\n", result.output);
+  if (result.exit_code != 0)
+    fmt::print("front.svg not drawn: gnuplot failed (exit code {}): {}\n", result.exit_code,
+               result.output);
   for (const char* name : {"learned.dat", "library.dat", "front.gp"}) fs::remove(dir / name);
 }
 

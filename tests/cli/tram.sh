@@ -84,6 +84,14 @@ grep -q '^library: trunc8u_k7 (' "$work/resume.out" || fail "the torn library en
 ! grep -q '^library: trunc8u_k4 (' "$work/resume.out" || fail "a finished library entry ran again"
 [ "$(wc -l < "$run/library.jsonl")" -eq 2 ] || fail "library.jsonl after resume: $(cat "$run/library.jsonl")"
 
+# A per-layer run without a library: its plot has the learned points alone.
+"$axnn" tram run "$work/cal.pt" --lambdas 1 --per-layer --explore-epochs 1 "${quick[@]}" \
+  -o "$work/pl" > "$work/pl.out"
+grep -q '| per layer |' "$work/pl/README.md" || fail "per-layer README: $(cat "$work/pl/README.md")"
+if command -v gnuplot > /dev/null; then
+  [ -f "$work/pl/front.svg" ] || fail "no front.svg without a library: $(cat "$work/pl.out")"
+fi
+
 # Another problem in the same folder is refused.
 if "$axnn" tram run "$work/cal.pt" --lambdas 0.3 --explore-epochs 2 "${quick[@]}" -o "$run" \
   2> "$work/err"; then fail "a different run was accepted into the folder"; fi
