@@ -46,16 +46,11 @@ void write_json(const fs::path& path, const Json& json) {
   write_text_file(path, json.dump(2) + "\n");
 }
 
-std::shared_ptr<models::Model> load(const fs::path& checkpoint) {
-  return train::load_checkpoint(checkpoint);
-}
-
 Json problem_of(const Problem& o) {
-  const Problem& d = o;
   return {{"checkpoint", fs::absolute(o.checkpoint).string()},
-          {"model", d.info.model},
-          {"dataset", d.info.dataset},
-          {"train_images", d.train_set.size()},
+          {"model", o.info.model},
+          {"dataset", o.info.dataset},
+          {"train_images", o.train_set.size()},
           {"bits", o.explore.bits},
           {"signed", o.explore.is_signed},
           {"columns", o.explore.columns},
@@ -95,7 +90,6 @@ Problem make_problem(const fs::path& checkpoint) {
 }
 
 Json explore_phase(const Problem& o, const fs::path& dir) {
-  const Problem& d = o;
   const double lambda = o.explore.lambda;
   const fs::path done = dir / "explore.json";
   if (auto before = done_before(done, "phase 1")) return *before;
@@ -103,8 +97,8 @@ Json explore_phase(const Problem& o, const fs::path& dir) {
   fmt::print("lambda {}: phase 1, structure exploration ({} epochs)\n", lambda,
              o.explore.train.epochs);
   const auto start = std::chrono::steady_clock::now();
-  const auto model = load(o.checkpoint);
-  const Structure s = explore(*model, d.train_set, o.explore, [&](const Structure& so_far) {
+  const auto model = train::load_checkpoint(o.checkpoint);
+  const Structure s = explore(*model, o.train_set, o.explore, [&](const Structure& so_far) {
     write_structure(so_far, dir / "structure.json");
     const Json& last = so_far.log.back();
     fmt::print(
@@ -116,8 +110,8 @@ Json explore_phase(const Problem& o, const fs::path& dir) {
     std::fflush(stdout);
   });
   write_structure(s, dir / "structure.json");
-  const double top1 = 100 * train::evaluate(*model, d.test_set);
-  train::save_checkpoint(*model, d.info, dir / "explore.pt");
+  const double top1 = 100 * train::evaluate(*model, o.test_set);
+  train::save_checkpoint(*model, o.info, dir / "explore.pt");
   double epoch_seconds = 0;
   for (const auto& e : s.log) epoch_seconds += e["seconds"].get<double>();
   const Json result = {{"top1_pct", top1},
@@ -138,16 +132,15 @@ Json map_phase(const Problem& o, const fs::path& dir) {
 }
 
 Json recover_phase(const Problem& o, const fs::path& dir) {
-  const Problem& d = o;
   const fs::path done = dir / "recover.json";
   if (auto before = done_before(done, "phase 3")) return *before;
   const double lambda = read_structure(dir / "structure.json").lambda;
   fmt::print("lambda {}: phase 3, accuracy recovery ({} epochs)\n", lambda, o.recover.epochs);
   std::fflush(stdout);
-  const auto model = load(dir / "explore.pt");
-  const Recovery r = recover(*model, mapped_rules(dir), d.train_set, d.test_set, o.recover,
+  const auto model = train::load_checkpoint(dir / "explore.pt");
+  const Recovery r = recover(*model, mapped_rules(dir), o.train_set, o.test_set, o.recover,
                              [](const train::EpochStats& e) { print_epoch("phase 3", e); });
-  train::save_checkpoint(*model, d.info, dir / "recovered.pt");
+  train::save_checkpoint(*model, o.info, dir / "recovered.pt");
   const Json result = {{"mapped_top1_pct", r.mapped_top1_pct},
                        {"recovered_top1_pct", r.recovered_top1_pct},
                        {"relative_power", r.relative_power},
@@ -177,7 +170,6 @@ std::map<std::string, Json> read_library_log(const fs::path& path) {
 
 Json run_library(const RunOptions& run, const fs::path& dir) {
   const Problem& o = run.problem;
-  const Problem& d = o;
   const fs::path path = dir / "library.jsonl";
   std::map<std::string, Json> done = read_library_log(path);
   {
@@ -193,9 +185,9 @@ Json run_library(const RunOptions& run, const fs::path& dir) {
     if (!done.count(mult)) {
       fmt::print("library: {} ({} epochs of retraining)\n", mult, o.recover.epochs);
       std::fflush(stdout);
-      const auto model = load(o.checkpoint);
+      const auto model = train::load_checkpoint(o.checkpoint);
       const Recovery r =
-          recover(*model, nn::rules_for_all(mult), d.train_set, d.test_set, o.recover,
+          recover(*model, nn::rules_for_all(mult), o.train_set, o.test_set, o.recover,
                   [](const train::EpochStats& e) { print_epoch("retraining", e); });
       done[mult] = {{"mult", mult},
                     {"top1_pct", r.mapped_top1_pct},
@@ -214,16 +206,15 @@ Json run_library(const RunOptions& run, const fs::path& dir) {
 }
 
 Json run_baseline(const Problem& o, const fs::path& dir) {
-  const Problem& d = o;
   const fs::path path = dir / "baseline.json";
   if (fs::exists(path)) return read_json(path);
-  const auto model = load(o.checkpoint);
+  const auto model = train::load_checkpoint(o.checkpoint);
   nn::configure_layers(*model, nn::rules_for_all("exact"));
-  const double fp32 = 100 * train::evaluate(*model, d.test_set);
+  const double fp32 = 100 * train::evaluate(*model, o.test_set);
   const std::string exact =
       fmt::format("exact{}{}", o.explore.bits, o.explore.is_signed ? 's' : 'u');
   nn::configure_layers(*model, nn::rules_for_all(exact));
-  const double quantized = 100 * train::evaluate(*model, d.test_set);
+  const double quantized = 100 * train::evaluate(*model, o.test_set);
   const Json baseline = {
       {"fp32_top1_pct", fp32}, {"exact_mult", exact}, {"exact_top1_pct", quantized}};
   write_json(path, baseline);
@@ -417,7 +408,7 @@ Json run_tram(const RunOptions& o) {
              "-o {}: exists and is not a folder", o.output.string());
   // Every library name loads before the long work.
   for (const std::string& mult : o.library) {
-    const auto model = load(o.problem.checkpoint);
+    const auto model = train::load_checkpoint(o.problem.checkpoint);
     try {
       nn::configure_layers(*model, nn::rules_for_all(mult));
     } catch (const Error& e) {
