@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/halves.h"
 #include "core/error.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
@@ -18,19 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Two classes told apart by which half of the image is bright.
-data::Dataset halves(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  data::Dataset d;
-  d.labels = at::randint(0, 2, {n}, at::kLong);
-  at::Tensor images = at::randint(0, 100, {n, 1, 12, 12}, at::kInt);
-  for (int64_t i = 0; i < n; ++i)
-    images[i].slice(2, d.labels[i].item<int64_t>() * 6, d.labels[i].item<int64_t>() * 6 + 6) += 150;
-  d.images = images.to(at::kByte);
-  d.classes = 2;
-  d.name = "halves";
-  return d;
-}
+using axnn::test_util::halves;
 
 std::filesystem::path temp(const std::string& name) {
   return std::filesystem::temp_directory_path() /

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error_of.h"
+#include "common/halves.h"
 #include "core/error.h"
 #include "mult/generators.h"
 #include "nn/ax_layers.h"
@@ -260,19 +261,7 @@ TEST(Structure, JsonRoundTripAndErrors) {
   EXPECT_THAT(error_of([] { parse_gamma_list("1,1.2"); }), HasSubstr("1.2 is outside [0, 1]"));
 }
 
-// Two classes told apart by which half of the image is bright.
-data::Dataset halves(int64_t n, uint64_t seed) {
-  torch::manual_seed(seed);
-  data::Dataset d;
-  d.labels = at::randint(0, 2, {n}, at::kLong);
-  at::Tensor images = at::randint(0, 100, {n, 1, 12, 12}, at::kInt);
-  for (int64_t i = 0; i < n; ++i)
-    images[i].slice(2, d.labels[i].item<int64_t>() * 6, d.labels[i].item<int64_t>() * 6 + 6) += 150;
-  d.images = images.to(at::kByte);
-  d.classes = 2;
-  d.name = "halves";
-  return d;
-}
+using axnn::test_util::halves;
 
 TEST(Explore, APowerPenaltyRemovesColumnsAndKeepsAccuracy) {
   const data::Dataset train_set = halves(256, 1), test_set = halves(128, 2);
