@@ -195,6 +195,29 @@ INSTANTIATE_TEST_SUITE_P(Kinds, LearnedLayer,
                                               info.param.is_signed ? 's' : 'u');
                          });
 
+TEST(LearnedLayer, EveryWidthAndSignednessMatchesTheGenerator) {
+  for (const bool is_signed : {false, true}) {
+    for (int bits = 2; bits <= 8; ++bits) {
+      const int all = partial_product_columns(bits);
+      // Every other column of all 2b - 1 removed, then the lowest b.
+      for (const bool alternate : {true, false}) {
+        std::vector<double> gamma(static_cast<size_t>(all));
+        std::vector<bool> keep(static_cast<size_t>(all));
+        for (int c = 0; c < all; ++c) {
+          const bool removed = alternate ? c % 2 == 0 : c < bits;
+          gamma[static_cast<size_t>(c)] = removed;
+          keep[static_cast<size_t>(c)] = !removed;
+        }
+        const Case c{"linear", bits, is_signed};
+        const std::string twin =
+            fmt::format("cols{}{}_{}", bits, is_signed ? 's' : 'u', flags_of(keep));
+        Pair p = make_pair_of(c, twin, at::tensor(gamma, at::kFloat));
+        ASSERT_TRUE(at::equal(p.run(*p.learned), p.run(*p.twin))) << twin;
+      }
+    }
+  }
+}
+
 TEST(LearnedLayer, RejectsAStructureThatDoesNotFit) {
   nn::AxLinearImpl fp32(4, 2, true, "fc");
   EXPECT_THAT(
