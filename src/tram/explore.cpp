@@ -16,10 +16,6 @@
 namespace axnn::tram {
 namespace {
 
-std::string exact_name(int bits, bool is_signed) {
-  return fmt::format("exact{}{}", bits, is_signed ? 's' : 'u');
-}
-
 at::Tensor column_tables(int bits, bool is_signed, int columns) {
   const int64_t codes = int64_t{1} << bits;
   at::Tensor tables = at::empty({columns, codes, codes}, at::kInt);
@@ -72,12 +68,16 @@ void configure_exact(models::Model& model, int bits, bool is_signed) {
   // the exact one the structure is learned on.
   for (const auto& [name, layer] : nn::ax_layers(model)) {
     nn::LayerConfig config = layer->config();
-    config.mult = exact_name(bits, is_signed);
+    config.mult = exact_multiplier_name(bits, is_signed);
     layer->set_config(config);
   }
 }
 
 }  // namespace
+
+std::string exact_multiplier_name(int bits, bool is_signed) {
+  return fmt::format("exact{}{}", bits, is_signed ? 's' : 'u');
+}
 
 Structure explore(models::Model& model, const data::Dataset& train_set, const ExploreOptions& o,
                   const std::function<void(const Structure&)>& on_epoch) {

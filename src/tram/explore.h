@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "data/datasets.h"
@@ -37,6 +38,9 @@ struct ExploreOptions {
 Structure explore(models::Model& model, const data::Dataset& train_set,
                   const ExploreOptions& options,
                   const std::function<void(const Structure&)>& on_epoch = {});
+
+// exact<b><s|u>: the multiplier a structure is learned on.
+std::string exact_multiplier_name(int bits, bool is_signed);
 
 // Puts a structure on the model's layers again (every layer configured with exact<b><s|u> and
 // its learned columns, gamma fixed): what the explored checkpoint and structure.json evaluate as.

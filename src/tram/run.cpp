@@ -211,8 +211,7 @@ Json run_baseline(const Problem& o, const fs::path& dir) {
   const auto model = train::load_checkpoint(o.checkpoint);
   nn::configure_layers(*model, nn::rules_for_all("exact"));
   const double fp32 = 100 * train::evaluate(*model, o.test_set);
-  const std::string exact =
-      fmt::format("exact{}{}", o.explore.bits, o.explore.is_signed ? 's' : 'u');
+  const std::string exact = exact_multiplier_name(o.explore.bits, o.explore.is_signed);
   nn::configure_layers(*model, nn::rules_for_all(exact));
   const double quantized = 100 * train::evaluate(*model, o.test_set);
   const Json baseline = {

@@ -58,22 +58,21 @@ struct ProblemArgs {
                    "dadda or array")
         ->capture_default_str();
   }
-  void add_explore_training(CLI::App& cmd, const std::string& prefix) {
-    cmd.add_option("--" + prefix + "epochs", explore.train.epochs, "Phase 1 epochs")
+  // --<prefix>epochs, --<prefix>lr, --<prefix>batch of one phase's training.
+  static void add_training(CLI::App& cmd, const std::string& prefix, const std::string& phase,
+                           train::TrainOptions& options) {
+    cmd.add_option("--" + prefix + "epochs", options.epochs, phase + " epochs")
         ->capture_default_str();
-    cmd.add_option("--" + prefix + "lr", explore.train.lr,
-                   "Phase 1 Adam learning rate of the weights")
+    cmd.add_option("--" + prefix + "lr", options.lr, phase + " Adam learning rate of the weights")
         ->capture_default_str();
-    cmd.add_option("--" + prefix + "batch", explore.train.batch_size, "Phase 1 batch size")
+    cmd.add_option("--" + prefix + "batch", options.batch_size, phase + " batch size")
         ->capture_default_str();
   }
+  void add_explore_training(CLI::App& cmd, const std::string& prefix) {
+    add_training(cmd, prefix, "Phase 1", explore.train);
+  }
   void add_recover_training(CLI::App& cmd, const std::string& prefix) {
-    cmd.add_option("--" + prefix + "epochs", recover.epochs, "Phase 3 epochs (retraining)")
-        ->capture_default_str();
-    cmd.add_option("--" + prefix + "lr", recover.lr, "Phase 3 Adam learning rate")
-        ->capture_default_str();
-    cmd.add_option("--" + prefix + "batch", recover.batch_size, "Phase 3 batch size")
-        ->capture_default_str();
+    add_training(cmd, prefix, "Phase 3 (retraining)", recover);
   }
 
   tram::Problem make(const std::string& checkpoint) {
