@@ -42,9 +42,19 @@ AxLayer::AxLayer(std::string layer_name, int operands)
 }
 
 void AxLayer::set_config(const LayerConfig& config) {
+  if (config.is_halut()) {
+    check_halut_config(config.halut, fmt::format("layer '{}'", layer_name_));
+    const HalutShape shape = halut_shape();
+    halut_.configure(*this, layer_name_, config.halut, shape.groups, shape.d, shape.m);
+  }
   config_ = config;
   learned_.reset();  // a structure belongs to the multiplier it was put on
   for (auto& calibrator : calibrators_) calibrator = quant::Calibrator(config.calib);
+  if (config.is_halut()) {
+    lut_ = at::Tensor();
+    relative_power_ = 0.0;  // no multiplier
+    return;
+  }
   if (config.is_fp32()) {
     lut_ = at::Tensor();
     relative_power_ = 1.0;
@@ -72,9 +82,9 @@ void AxLayer::set_config(const LayerConfig& config) {
 
 void AxLayer::set_learned_columns(std::optional<LearnedColumns> learned) {
   if (learned) {
-    AXNN_CHECK(!config_.is_fp32(),
-               "layer '{}' computes in fp32: configure a multiplier before learning its structure",
-               layer_name_);
+    AXNN_CHECK(!config_.is_fp32() && !config_.is_halut(),
+               "layer '{}' computes {}: configure a multiplier before learning its structure",
+               layer_name_, config_.is_halut() ? "a Halut product" : "in fp32");
     const int64_t codes = int64_t{1} << bits_;
     const at::Tensor& columns = learned->columns;
     AXNN_CHECK(columns.dim() == 3 && columns.size(1) == codes && columns.size(2) == codes &&
@@ -86,6 +96,41 @@ void AxLayer::set_learned_columns(std::optional<LearnedColumns> learned) {
                fmt::join(learned->gamma.sizes(), ", "));
   }
   learned_ = std::move(learned);
+}
+
+AxLayer::HalutShape AxLayer::halut_shape() const {
+  throw Error(fmt::format(
+      "layer '{}' ({}): a Halut product needs a fixed weight operand; configure a multiplier",
+      layer_name_, type()));
+}
+
+at::Tensor AxLayer::halut_weights() const { return {}; }
+
+std::optional<HalutOps> AxLayer::halut_ops_per_sample() const {
+  if (!config_.is_halut()) return std::nullopt;
+  HalutOps ops = halut_.ops_per_row();
+  for (int64_t* count : {&ops.comparisons, &ops.table_reads, &ops.additions, &ops.encoder_macs})
+    *count *= halut_rows_per_sample_;
+  return ops;
+}
+
+bool AxLayer::sink_rows(const at::Tensor& rows) {
+  if (!row_sink_) return false;
+  row_sink_(rows.detach());
+  return true;
+}
+
+at::Tensor AxLayer::halut_forward(const at::Tensor& rows, int64_t samples) {
+  halut_rows_per_sample_ = rows.size(1) / samples;
+  return halut_.forward(rows);
+}
+
+at::Tensor AxLayer::halut_input_gradient(const std::function<at::Tensor()>& exact,
+                                         const at::Tensor& x) const {
+  if (!at::GradMode::is_enabled() || !x.requires_grad() || config_.halut.encoder == "learned")
+    return {};
+  const at::Tensor y = exact();
+  return y - y.detach();
 }
 
 at::Tensor AxLayer::call_table() const {
@@ -205,10 +250,26 @@ AxLinearImpl::AxLinearImpl(int64_t in_features, int64_t out_features, bool with_
   set_config(config);
 }
 
+AxLayer::HalutShape AxLinearImpl::halut_shape() const {
+  return {1, weight.size(1), weight.size(0)};
+}
+
+at::Tensor AxLinearImpl::halut_weights() const { return weight.detach().t().unsqueeze(0); }
+
 at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
   macs_per_sample_ = x.numel() / samples_of(x) * weight.size(0);
   observe(0, x);
-  if (runs_fp32()) return torch::nn::functional::linear(x, weight, bias);
+  const auto rows = [&] { return x.reshape({1, -1, x.size(-1)}); };
+  if (sink_rows(rows()) || runs_fp32()) return torch::nn::functional::linear(x, weight, bias);
+  if (config().is_halut()) {
+    std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+    sizes.back() = weight.size(0);
+    at::Tensor y = halut_forward(rows(), samples_of(x))[0].t().reshape(sizes);
+    if (bias.defined()) y = y + bias;
+    const at::Tensor through =
+        halut_input_gradient([&] { return torch::nn::functional::linear(x, weight.detach()); }, x);
+    return through.defined() ? y + through : y;
+  }
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   const at::Tensor table = call_table();
   at::Tensor y;
@@ -250,13 +311,58 @@ AxConv2dImpl::AxConv2dImpl(const Conv2dShape& shape, std::string layer_name,
   set_config(config);
 }
 
+AxLayer::HalutShape AxConv2dImpl::halut_shape() const {
+  return {shape_.groups, weight.size(1) * weight.size(2) * weight.size(3),
+          shape_.out_channels / shape_.groups};
+}
+
+at::Tensor AxConv2dImpl::halut_weights() const {
+  const HalutShape s = halut_shape();
+  return weight.detach().reshape({s.groups, s.m, s.d}).transpose(1, 2);
+}
+
+at::Tensor AxConv2dImpl::halut_rows(const at::Tensor& x) const {
+  const HalutShape s = halut_shape();
+  const at::Tensor columns = at::im2col(x, shape_.kernel, shape_.dilation, shape_.padding,
+                                        shape_.stride);  // [N, G d, L], d ordered (c, kh, kw)
+  const int64_t n = x.size(0), positions = columns.size(2);
+  return columns.view({n, s.groups, s.d, positions})
+      .permute({1, 0, 3, 2})
+      .reshape({s.groups, n * positions, s.d});
+}
+
+int64_t AxConv2dImpl::out_size(const at::Tensor& x, int i) const {
+  const auto u = static_cast<size_t>(i);
+  return (x.size(2 + i) + 2 * shape_.padding[u] - shape_.dilation[u] * (shape_.kernel[u] - 1) - 1) /
+             shape_.stride[u] +
+         1;
+}
+
 at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   observe(0, x);
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   at::Tensor y;
   Codes qx, qw;
-  if (runs_fp32()) {
+  const bool halut = config().is_halut() && !calibrating();
+  if ((row_sink_set() || halut) && x.dim() != 4)
+    throw Error(fmt::format("layer '{}': input must be [N, C, H, W], got [{}]", layer_name(),
+                            fmt::join(x.sizes(), ", ")));
+  if ((row_sink_set() && sink_rows(halut_rows(x))) || runs_fp32()) {
     y = at::conv2d(x, weight, bias, shape_.stride, shape_.padding, shape_.dilation, shape_.groups);
+  } else if (halut) {
+    const int64_t n = x.size(0), oh = out_size(x, 0), ow = out_size(x, 1);
+    y = halut_forward(halut_rows(x), n)
+            .view({shape_.groups, shape_.out_channels / shape_.groups, n, oh * ow})
+            .permute({2, 0, 1, 3})
+            .reshape({n, shape_.out_channels, oh, ow});
+    if (bias.defined()) y = y + bias.view({1, -1, 1, 1});
+    const at::Tensor through = halut_input_gradient(
+        [&] {
+          return at::conv2d(x, weight.detach(), {}, shape_.stride, shape_.padding, shape_.dilation,
+                            shape_.groups);
+        },
+        x);
+    if (through.defined()) y = y + through;
   } else if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);

@@ -8,7 +8,9 @@
 // every call (per channel by default) from their current values, so retraining sees its own
 // updates. A signed multiplier quantizes symmetrically (amax), an unsigned one asymmetrically
 // (DESIGN.md section 2) from the range [max(min, -amax), min(max, amax)]: the observed extremes
-// clipped by the calibrator's amax; narrow_range applies to symmetric codes only.
+// clipped by the calibrator's amax; narrow_range applies to symmetric codes only. A Linear or
+// Conv2d configured "mult": "halut" computes its learned MADDness product instead (nn/halut.h):
+// no quantization of its own, relative multiplier power 0, its operations counted apart.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -22,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/halut.h"
 #include "nn/layer_config.h"
 #include "quant/calibrator.h"
 
@@ -62,6 +65,25 @@ class AxLayer : public torch::nn::Module {
   void set_learned_columns(std::optional<LearnedColumns> learned);
   const std::optional<LearnedColumns>& learned_columns() const { return learned_; }
 
+  // The Halut product of a layer configured "mult": "halut" (nn/halut.h).
+  const HalutProduct& halut() const { return halut_; }
+  HalutProduct& halut() { return halut_; }
+  // The problems a Halut product of this layer solves: per group, rows of d columns times the
+  // weights [d, m]. Throws axnn::Error naming the layer for a MatMul (no fixed operand).
+  struct HalutShape {
+    int64_t groups, d, m;
+  };
+  virtual HalutShape halut_shape() const;
+  // The layer's weights as the Halut product's B: [groups, d, m].
+  virtual at::Tensor halut_weights() const;
+  // While set, every forward hands the rows its Halut product would encode ([groups, R, d],
+  // detached) to `sink` and computes in fp32: what `axnn halut learn` learns from.
+  void set_row_sink(std::function<void(const at::Tensor& rows)> sink) {
+    row_sink_ = std::move(sink);
+  }
+  // The Halut product's operations per sample in the last forward; nullopt unless halut.
+  std::optional<HalutOps> halut_ops_per_sample() const;
+
  protected:
   // `operands`: how many activation operands are quantized (1, or 2 for MatMul).
   AxLayer(std::string layer_name, int operands);
@@ -77,6 +99,16 @@ class AxLayer : public torch::nn::Module {
   void observe(int i, const at::Tensor& x);
   void check_calibrated(int i) const;
   bool runs_fp32() const { return calibrating_ || config_.is_fp32(); }
+  bool row_sink_set() const { return static_cast<bool>(row_sink_); }
+  // Hands rows to the row sink when one is set (and returns true).
+  bool sink_rows(const at::Tensor& rows);
+  // The Halut product of rows [groups, R, d]: [groups, m, R]. Records the rows per sample.
+  at::Tensor halut_forward(const at::Tensor& rows, int64_t samples);
+  // What a Halut layer adds to its output so that the input gets the gradient of the exact product
+  // `exact` (straight through the fixed encoders, whose codes have no gradient); undefined when no
+  // gradient is wanted or the learned encoder passes one itself.
+  at::Tensor halut_input_gradient(const std::function<at::Tensor()>& exact,
+                                  const at::Tensor& x) const;
 
   // The table of this call: the multiplier's, less the learned columns whose gamma is 1.
   at::Tensor call_table() const;
@@ -110,6 +142,9 @@ class AxLayer : public torch::nn::Module {
   std::vector<at::Tensor> amax_;                     // buffers, -1 until calibrated
   std::vector<at::Tensor> min_, max_;                // buffers: the asymmetric ranges
   std::optional<LearnedColumns> learned_;
+  HalutProduct halut_;
+  int64_t halut_rows_per_sample_ = 0;
+  std::function<void(const at::Tensor&)> row_sink_;
 };
 
 class AxLinearImpl : public AxLayer {
@@ -119,6 +154,8 @@ class AxLinearImpl : public AxLayer {
                std::string layer_name = "linear", const LayerConfig& config = {});
   // x [..., in_features] -> [..., out_features].
   at::Tensor forward(const at::Tensor& x);
+  HalutShape halut_shape() const override;
+  at::Tensor halut_weights() const override;
 
   at::Tensor weight, bias;  // [out, in], [out] or undefined
 };
@@ -137,11 +174,17 @@ class AxConv2dImpl : public AxLayer {
   AxConv2dImpl(const Conv2dShape& shape, std::string layer_name = "conv",
                const LayerConfig& config = {});
   at::Tensor forward(const at::Tensor& x);  // [N, C, H, W] -> [N, O, OH, OW]
+  HalutShape halut_shape() const override;
+  at::Tensor halut_weights() const override;
 
   const Conv2dShape& shape() const { return shape_; }
   at::Tensor weight, bias;  // [O, C / groups, KH, KW], [O] or undefined
 
  private:
+  // The Halut product's rows of x: its im2col patches [groups, N OH OW, d].
+  at::Tensor halut_rows(const at::Tensor& x) const;
+  int64_t out_size(const at::Tensor& x, int i) const;  // OH (i = 0) or OW (i = 1)
+
   Conv2dShape shape_;
 };
 TORCH_MODULE(AxConv2d);

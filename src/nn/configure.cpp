@@ -128,8 +128,14 @@ std::vector<ConfigRule> rules_for_all(const std::string& mult) {
 namespace {
 
 LayerInfo info_of(const std::string& name, const AxLayer& layer) {
-  return {name, std::string(layer.type()), layer.config().mult, layer.macs_per_sample(),
-          layer.relative_power()};
+  const LayerConfig& config = layer.config();
+  return {name,
+          std::string(layer.type()),
+          config.mult,
+          layer.macs_per_sample(),
+          layer.relative_power(),
+          config.is_halut() ? std::optional(config.halut) : std::nullopt,
+          layer.halut_ops_per_sample()};
 }
 
 }  // namespace

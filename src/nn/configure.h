@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/halut.h"
 #include "nn/layer_config.h"
 
 namespace axnn::nn {
@@ -46,6 +47,8 @@ struct LayerInfo {
   std::string name, type, mult;
   int64_t macs_per_sample;
   std::optional<double> relative_power;
+  std::optional<HalutConfig> halut;   // for mult "halut"
+  std::optional<HalutOps> halut_ops;  // per sample, from the last forward
 };
 
 // Applies the rules to every approximate layer below root; returns the layers with their configs.

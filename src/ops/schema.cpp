@@ -4,6 +4,7 @@
 
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
+#include "ops/maddness_ops.h"
 
 TORCH_LIBRARY(axnn, m) {
   m.def("lut_matmul(Tensor a, Tensor b, Tensor lut) -> Tensor");
@@ -30,6 +31,13 @@ TORCH_LIBRARY(axnn, m) {
       "ax_conv2d_asym(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_min, "
       "Tensor x_max, Tensor w_min, Tensor w_max, int[2] stride, int[2] padding, int[2] dilation, "
       "int groups, int bits, str grad_mode) -> Tensor");
+  m.def("maddness_encode(Tensor x, Tensor split_dims, Tensor thresholds) -> Tensor");
+  m.def("maddness_encode_nearest(Tensor x, Tensor centroids) -> Tensor");
+  m.def("maddness_decode(Tensor codes, Tensor lut, int average=0) -> Tensor");
+  m.def(
+      "maddness_learn(Tensor a, int c=16, int k=16, str encoder=\"maddness\", "
+      "float ridge_lambda=1.0, int seed=1) -> (Tensor, Tensor, Tensor)");
+  m.def("maddness_quantize_lut(Tensor lut) -> (Tensor, Tensor, Tensor)");
 }
 
 namespace axnn::ops {
@@ -97,9 +105,8 @@ at::Tensor ax_conv2d(const at::Tensor& x, const at::Tensor& weight,
 
 at::Tensor ax_linear_asym(const at::Tensor& x, const at::Tensor& weight,
                           const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
-                          const at::Tensor& x_min, const at::Tensor& x_max,
-                          const at::Tensor& w_min, const at::Tensor& w_max, int64_t bits,
-                          c10::string_view grad_mode) {
+                          const at::Tensor& x_min, const at::Tensor& x_max, const at::Tensor& w_min,
+                          const at::Tensor& w_max, int64_t bits, c10::string_view grad_mode) {
   static const auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("axnn::ax_linear_asym", "")
@@ -110,9 +117,8 @@ at::Tensor ax_linear_asym(const at::Tensor& x, const at::Tensor& weight,
 }
 
 at::Tensor ax_matmul_asym(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
-                          const at::Tensor& a_min, const at::Tensor& a_max,
-                          const at::Tensor& b_min, const at::Tensor& b_max, int64_t bits,
-                          c10::string_view grad_mode) {
+                          const at::Tensor& a_min, const at::Tensor& a_max, const at::Tensor& b_min,
+                          const at::Tensor& b_max, int64_t bits, c10::string_view grad_mode) {
   static const auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("axnn::ax_matmul_asym", "")
@@ -124,11 +130,10 @@ at::Tensor ax_matmul_asym(const at::Tensor& a, const at::Tensor& b, const at::Te
 
 at::Tensor ax_conv2d_asym(const at::Tensor& x, const at::Tensor& weight,
                           const c10::optional<at::Tensor>& bias, const at::Tensor& lut,
-                          const at::Tensor& x_min, const at::Tensor& x_max,
-                          const at::Tensor& w_min, const at::Tensor& w_max,
-                          std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
-                          std::array<int64_t, 2> dilation, int64_t groups, int64_t bits,
-                          c10::string_view grad_mode) {
+                          const at::Tensor& x_min, const at::Tensor& x_max, const at::Tensor& w_min,
+                          const at::Tensor& w_max, std::array<int64_t, 2> stride,
+                          std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation,
+                          int64_t groups, int64_t bits, c10::string_view grad_mode) {
   static const auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("axnn::ax_conv2d_asym", "")
@@ -138,6 +143,48 @@ at::Tensor ax_conv2d_asym(const at::Tensor& x, const at::Tensor& weight,
                             at::IntArrayRef, int64_t, int64_t, c10::string_view)>();
   return op.call(x, weight, bias, lut, x_min, x_max, w_min, w_max, stride, padding, dilation,
                  groups, bits, grad_mode);
+}
+
+at::Tensor maddness_encode(const at::Tensor& x, const at::Tensor& split_dims,
+                           const at::Tensor& thresholds) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::maddness_encode", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&)>();
+  return op.call(x, split_dims, thresholds);
+}
+
+at::Tensor maddness_encode_nearest(const at::Tensor& x, const at::Tensor& centroids) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("axnn::maddness_encode_nearest", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  return op.call(x, centroids);
+}
+
+at::Tensor maddness_decode(const at::Tensor& codes, const at::Tensor& lut, int64_t average) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("axnn::maddness_decode", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t)>();
+  return op.call(codes, lut, average);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_learn(const at::Tensor& a, int64_t c,
+                                                              int64_t k, const std::string& encoder,
+                                                              double ridge_lambda, int64_t seed) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::maddness_learn", "")
+          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+              const at::Tensor&, int64_t, int64_t, c10::string_view, double, int64_t)>();
+  return op.call(a, c, k, encoder, ridge_lambda, seed);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_quantize_lut(const at::Tensor& lut) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::maddness_quantize_lut", "")
+          .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(const at::Tensor&)>();
+  return op.call(lut);
 }
 
 }  // namespace axnn::ops

@@ -19,5 +19,6 @@ void add_energy_command(CLI::App& app);           // energy_command.cpp: energy 
 // tram_command.cpp: `tram explore|recover|run` (and `tram map` below under `tram`)
 void add_tram_command(CLI::App& app);
 void add_tram_map_command(CLI::App& tram);  // tram_map_command.cpp
+void add_halut_command(CLI::App& app);      // halut_command.cpp: `halut learn`
 
 }  // namespace axnn::cli

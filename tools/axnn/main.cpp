@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   axnn::cli::add_netlist_commands(app);
   axnn::cli::add_search_command(app);
   axnn::cli::add_tram_command(app);
+  axnn::cli::add_halut_command(app);
   axnn::cli::add_tune_command(app);
   axnn::cli::add_energy_command(app);
   try {

@@ -10,41 +10,89 @@
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
 #include "quant/calibrator.h"
+#include "train/halut_learn.h"
 
 namespace axnn::cli {
 namespace {
+
+// "halut c16 k16 maddness int8" for a Halut layer, else the multiplier.
+std::string product_of(const nn::LayerInfo& l) {
+  if (!l.halut) return l.mult;
+  const nn::HalutConfig& h = *l.halut;
+  return fmt::format("halut c{} k{} {} {}{}", h.c, h.k, h.encoder, h.lut,
+                     h.average > 0 ? fmt::format(" avg{}", h.average) : "");
+}
 
 void print_report(models::Model& model, const train::CheckpointInfo& info, double accuracy,
                   int64_t images, bool json) {
   const std::optional<double> power = nn::network_relative_power(model);
   const auto table = nn::layer_table(model);
+  // The Halut layers' operations against the MACs they replace.
+  nn::HalutOps ops;
+  int64_t replaced_macs = 0, macs = 0;
+  for (const auto& l : table) {
+    macs += l.macs_per_sample;
+    if (!l.halut_ops) continue;
+    replaced_macs += l.macs_per_sample;
+    ops.comparisons += l.halut_ops->comparisons;
+    ops.table_reads += l.halut_ops->table_reads;
+    ops.additions += l.halut_ops->additions;
+    ops.encoder_macs += l.halut_ops->encoder_macs;
+  }
+  const auto ops_json = [](const nn::HalutOps& o) {
+    return nlohmann::ordered_json{{"comparisons", o.comparisons},
+                                  {"table_reads", o.table_reads},
+                                  {"additions", o.additions},
+                                  {"encoder_macs", o.encoder_macs}};
+  };
   if (json) {
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-    for (const auto& l : table)
-      layers.push_back(
-          {{"name", l.name},
-           {"type", l.type},
-           {"mult", l.mult},
-           {"macs_per_sample", l.macs_per_sample},
-           {"relative_power", l.relative_power ? nlohmann::ordered_json(*l.relative_power)
-                                               : nlohmann::ordered_json(nullptr)}});
+    for (const auto& l : table) {
+      nlohmann::ordered_json layer = {
+          {"name", l.name},
+          {"type", l.type},
+          {"mult", l.mult},
+          {"macs_per_sample", l.macs_per_sample},
+          {"relative_power", l.relative_power ? nlohmann::ordered_json(*l.relative_power)
+                                              : nlohmann::ordered_json(nullptr)}};
+      if (l.halut)
+        layer["halut"] = {{"c", l.halut->c},
+                          {"k", l.halut->k},
+                          {"encoder", l.halut->encoder},
+                          {"lut", l.halut->lut},
+                          {"average", l.halut->average},
+                          {"ops_per_sample", ops_json(*l.halut_ops)}};
+      layers.push_back(layer);
+    }
     nlohmann::ordered_json out = {{"model", info.model},
                                   {"dataset", info.dataset},
                                   {"images", images},
                                   {"top1_pct", 100 * accuracy},
                                   {"relative_power", power ? nlohmann::ordered_json(*power)
-                                                           : nlohmann::ordered_json(nullptr)},
-                                  {"layers", layers}};
+                                                           : nlohmann::ordered_json(nullptr)}};
+    if (replaced_macs > 0)
+      out["halut"] = {{"replaced_macs_per_sample", replaced_macs},
+                      {"macs_per_sample", macs},
+                      {"ops_per_sample", ops_json(ops)}};
+    out["layers"] = layers;
     fmt::print("{}\n", out.dump(2));
     return;
   }
   fmt::print("{} on {} test ({} images): top-1 {:.2f}%, relative multiplier power {}\n", info.model,
              info.dataset, images, 100 * accuracy,
              power ? fmt::format("{:.4f}", *power) : "unknown (a multiplier has no power figure)");
+  if (replaced_macs > 0)
+    fmt::print(
+        "Halut layers replace {} of {} MACs per sample ({:.1f}%) with {} comparisons, {} table "
+        "reads and {} additions{}\n",
+        replaced_macs, macs, 100.0 * static_cast<double>(replaced_macs) / static_cast<double>(macs),
+        ops.comparisons, ops.table_reads, ops.additions,
+        ops.encoder_macs > 0 ? fmt::format(" (and {} encoder MACs)", ops.encoder_macs) : "");
   fmt::print("  {:<22} {:<7} {:<26} {:>12} {:>7}\n", "layer", "type", "multiplier", "MACs/sample",
              "power");
   for (const auto& l : table)
-    fmt::print("  {:<22} {:<7} {:<26} {:>12} {:>7}\n", l.name, l.type, l.mult, l.macs_per_sample,
+    fmt::print("  {:<22} {:<7} {:<26} {:>12} {:>7}\n", l.name, l.type, product_of(l),
+               l.macs_per_sample,
                l.relative_power ? fmt::format("{:.3f}", *l.relative_power) : "-");
 }
 
@@ -88,7 +136,8 @@ void add_model_commands(CLI::App& app) {
   // calibrate
   {
     auto* cmd = app.add_subcommand(
-        "calibrate", "Collect activation statistics and store each layer's amax and range in a checkpoint");
+        "calibrate",
+        "Collect activation statistics and store each layer's amax and range in a checkpoint");
     struct Args {
       std::string input, output, method = "percentile";
       double percentile = 99.99;
@@ -175,7 +224,9 @@ void add_model_commands(CLI::App& app) {
       const data::Dataset train_set = load_data(info.dataset, data::Split::kTrain);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
       const double before = train::evaluate(*model, test_set);
-      train::train(*model, train_set, args->options, print_epoch);
+      const auto annealing = train::halut_annealing(*model, train_set, args->options);
+      train::train(*model, train_set, args->options, print_epoch,
+                   annealing ? &*annealing : nullptr);
       const double after = train::evaluate(*model, test_set);
       train::save_checkpoint(*model, info, args->output);
       fmt::print("{} on {} test: top-1 {:.2f}% before retraining, {:.2f}% after; wrote {}\n",

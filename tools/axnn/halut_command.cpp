@@ -1,0 +1,109 @@
+// `axnn halut learn`: turns a checkpoint's Linear and Conv2d layers into multiplication-free
+// Halut (MADDness) products learned from the training set's activations (src/train/halut_learn.h,
+// src/nn/halut.h). `axnn eval` evaluates the result and `axnn retrain` fine-tunes its tables.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "commands.h"
+#include "core/error.h"
+#include "model_options.h"
+#include "train/halut_learn.h"
+
+namespace axnn::cli {
+
+void add_halut_command(CLI::App& app) {
+  auto* halut = app.add_subcommand(
+      "halut", "Halut / MADDness layers: multiplication-free products learned from activations");
+  halut->require_subcommand(1);
+  auto* cmd = halut->add_subcommand(
+      "learn",
+      "Learn the selected layers as Halut products, in network order, each from the inputs it "
+      "sees with the layers before it already replaced; writes the checkpoint after every layer "
+      "(rerun the same command on its output to resume)");
+  struct Args {
+    std::string input, output, data;
+    train::HalutLearnRun run;
+    bool json = false;
+    ThreadsOption threads;
+  };
+  auto args = std::make_shared<Args>();
+  cmd->add_option("checkpoint", args->input, "Checkpoint to start from")->required();
+  cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
+  cmd->add_option("--layers", args->run.layers,
+                  "Glob over layer names (axnn eval lists them); Linear and Conv2d layers only, "
+                  "e.g. '*' or 'layer*'")
+      ->capture_default_str();
+  cmd->add_option("--c", args->run.config.c, "Codebooks per product (column groups)")
+      ->capture_default_str();
+  cmd->add_option("--k", args->run.config.k, "Prototypes per codebook: 2, 4, 8 or 16")
+      ->capture_default_str();
+  cmd->add_option("--encoder", args->run.config.encoder,
+                  "maddness (hash trees, 4 comparisons per codebook), pq (k-means, nearest "
+                  "centroid) or learned (k-means centroids that axnn retrain trains, LUT-NN)")
+      ->capture_default_str();
+  cmd->add_option("--lut", args->run.config.lut, "Table type at inference: int8 or fp32")
+      ->capture_default_str();
+  cmd->add_option("--average", args->run.config.average,
+                  "int8 tables: levels of MADDness's averaging trick (0 exact .. 4)")
+      ->capture_default_str();
+  cmd->add_option("--rows", args->run.rows, "Learning rows per layer (im2col patches for a conv)")
+      ->capture_default_str();
+  cmd->add_option("--held-out", args->run.held_out, "Held-out rows per layer for the NMSE")
+      ->capture_default_str();
+  cmd->add_option("--images", args->run.images, "Training images run through per layer")
+      ->capture_default_str();
+  cmd->add_option("--ridge", args->run.learn.ridge_lambda,
+                  "maddness: lambda of the ridge-regression prototype refinement (0: leaf means)")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->run.learn.seed, "Seed of the row sampling and k-means")
+      ->capture_default_str();
+  cmd->add_option("--data", args->data, std::string(kDataHelp) + " (default: the checkpoint's)");
+  cmd->add_flag("--json", args->json, "Print the per-layer report as JSON");
+  args->threads.add_to(*cmd);
+  cmd->callback([args] {
+    args->threads.apply();
+    check_output(args->output);
+    train::CheckpointInfo info;
+    const auto model = train::load_checkpoint(args->input, &info);
+    const data::Dataset train_set =
+        load_data(args->data.empty() ? info.dataset : args->data, data::Split::kTrain);
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    train::learn_halut(*model, train_set, args->run, [&](const train::HalutLayerReport& r) {
+      train::save_checkpoint(*model, info, args->output);
+      const auto nmse = [&] {
+        return std::isnan(r.nmse) ? nlohmann::ordered_json() : nlohmann::ordered_json(r.nmse);
+      };
+      layers.push_back({{"name", r.name},
+                        {"groups", r.groups},
+                        {"d", r.d},
+                        {"m", r.m},
+                        {"rows", r.rows},
+                        {"held_out", r.held_out},
+                        {"nmse", nmse()},
+                        {"seconds", r.seconds},
+                        {"kept", r.kept}});
+      if (args->json) return;
+      if (r.kept)
+        fmt::print("[{}/{}] {}: already learned with these settings, kept\n", r.index, r.count,
+                   r.name);
+      else
+        fmt::print("[{}/{}] {}: {} rows x {} columns{} -> {} outputs, held-out NMSE {}, {:.1f} s\n",
+                   r.index, r.count, r.name, r.rows, r.d,
+                   r.groups > 1 ? fmt::format(" ({} groups)", r.groups) : "", r.m,
+                   std::isnan(r.nmse) ? "-" : fmt::format("{:.4f}", r.nmse), r.seconds);
+      std::fflush(stdout);
+    });
+    if (args->json)
+      fmt::print("{}\n",
+                 nlohmann::ordered_json({{"output", args->output}, {"layers", layers}}).dump(2));
+    else
+      fmt::print("wrote {}; evaluate it with `axnn eval {}`\n", args->output, args->output);
+  });
+}
+
+}  // namespace axnn::cli
