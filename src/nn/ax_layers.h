@@ -76,6 +76,10 @@ class AxLayer : public torch::nn::Module {
   virtual HalutShape halut_shape() const;
   // The layer's weights as the Halut product's B: [groups, d, m].
   virtual at::Tensor halut_weights() const;
+  // Learns the Halut product from rows [groups, R, d] of the layer's inputs (nn/halut.h).
+  void learn_halut(const at::Tensor& rows, const HalutLearnOptions& options) {
+    halut_.learn(rows, halut_weights(), options);
+  }
   // While set, every forward hands the rows its Halut product would encode ([groups, R, d],
   // detached) to `sink` and computes in fp32: what `axnn halut learn` learns from.
   void set_row_sink(std::function<void(const at::Tensor& rows)> sink) {

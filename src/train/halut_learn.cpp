@@ -4,6 +4,9 @@
 #include <fnmatch.h>
 #include <torch/torch.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -26,54 +29,70 @@ bool same_config(const nn::HalutConfig& a, const nn::HalutConfig& b) {
          a.average == b.average;
 }
 
-// The layer's rows from the images, `quota` per batch at random: learning rows and held-out rows,
-// [groups, R, d] each.
+// Runs images [begin, end) through the model in batches up to the layer, whose row sink
+// throws RowsTaken once it has the batch's rows.
+void run_to_layer(models::Model& model, const data::Dataset& set, int64_t begin, int64_t end,
+                  int64_t batch_size, const std::function<void(int64_t done)>& after_batch) {
+  for (int64_t b = begin; b < end; b += batch_size) {
+    try {
+      model.forward(set.batch_images(b, std::min(b + batch_size, end)));
+    } catch (const RowsTaken&) {
+    }
+    if (after_batch) after_batch(std::min(b + batch_size, end));
+  }
+}
+
+// The layer's rows from the first training images, sampled at random evenly over the batches:
+// learning rows and held-out rows, [groups, R, d] each. As many images as the rows need (a
+// Linear sees one row per image), at least run.images.
 struct Rows {
   at::Tensor learn, held_out;
 };
 
 Rows collect_rows(models::Model& model, nn::AxLayer& layer, const data::Dataset& set,
                   const HalutLearnRun& run, int64_t layer_index) {
-  const int64_t images = std::min(run.images, set.size());
-  const int64_t batches = (images + run.batch_size - 1) / run.batch_size;
-  const int64_t held_out_batches = batches / kHeldOutEvery;
-  const int64_t learn_quota = (run.rows + batches - held_out_batches - 1) /
-                              std::max<int64_t>(1, batches - held_out_batches);
-  const int64_t held_out_quota =
-      held_out_batches > 0 ? (run.held_out + held_out_batches - 1) / held_out_batches : 0;
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
-      run.learn.seed * 1000003 + static_cast<uint64_t>(layer_index));
-  std::vector<at::Tensor> learn, held_out;
-  int64_t batch = 0;
-  layer.set_row_sink([&](const at::Tensor& rows) {
-    const bool held = batch % kHeldOutEvery == kHeldOutEvery - 1;
-    const int64_t quota = held ? held_out_quota : learn_quota;
-    const int64_t r = rows.size(1);
-    const at::Tensor picked =
-        quota >= r ? rows
-                   : rows.index_select(1, at::randperm(r, generator, at::kLong).slice(0, 0, quota));
-    (held ? held_out : learn).push_back(picked.contiguous());
-    throw RowsTaken{};
-  });
-  Progress progress(fmt::format("rows of {}", layer.layer_name()), images, "img");
   torch::NoGradGuard no_grad;
   model.eval();
+  int64_t rows_per_image = 0;
+  std::vector<at::Tensor> learn, held_out;
+  std::function<void(const at::Tensor&)> take;
+  layer.set_row_sink([&](const at::Tensor& rows) {
+    take(rows);
+    throw RowsTaken{};
+  });
   try {
-    for (int64_t begin = 0; begin < images; begin += run.batch_size, ++batch) {
-      const int64_t end = std::min(begin + run.batch_size, images);
-      try {
-        model.forward(set.batch_images(begin, end));
-      } catch (const RowsTaken&) {
-      }
-      progress.update(end);
-    }
+    take = [&](const at::Tensor& rows) { rows_per_image = rows.size(1); };
+    run_to_layer(model, set, 0, 1, 1, {});
+    AXNN_CHECK(rows_per_image > 0, "halut learn: layer '{}' did not run in the model's forward",
+               layer.layer_name());
+    const int64_t needed = (run.rows + run.held_out + rows_per_image - 1) / rows_per_image;
+    const int64_t images = std::min(set.size(), std::max(run.images, needed));
+    const int64_t batches = (images + run.batch_size - 1) / run.batch_size;
+    const int64_t held_out_batches = batches / kHeldOutEvery;
+    const int64_t learn_batches = batches - held_out_batches;
+    const int64_t learn_quota = (run.rows + learn_batches - 1) / learn_batches;
+    const int64_t held_out_quota =
+        held_out_batches > 0 ? (run.held_out + held_out_batches - 1) / held_out_batches : 0;
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
+        run.learn.seed * 1000003 + static_cast<uint64_t>(layer_index));
+    int64_t batch = 0;
+    take = [&](const at::Tensor& rows) {
+      const bool held = batch++ % kHeldOutEvery == kHeldOutEvery - 1;
+      const int64_t quota = held ? held_out_quota : learn_quota, r = rows.size(1);
+      if (quota == 0) return;
+      (held ? held_out : learn)
+          .push_back(quota >= r ? rows
+                                : rows.index_select(
+                                      1, at::randperm(r, generator, at::kLong).slice(0, 0, quota)));
+    };
+    Progress progress(fmt::format("rows of {}", layer.layer_name()), images, "img");
+    run_to_layer(model, set, 0, images, run.batch_size,
+                 [&](int64_t done) { progress.update(done); });
   } catch (...) {
     layer.set_row_sink({});
     throw;
   }
   layer.set_row_sink({});
-  AXNN_CHECK(!learn.empty(), "halut learn: layer '{}' did not run in the model's forward pass",
-             layer.layer_name());
   return {at::cat(learn, 1), held_out.empty() ? at::Tensor() : at::cat(held_out, 1)};
 }
 
@@ -96,13 +115,17 @@ std::vector<HalutLayerReport> learn_halut(
              run.batch_size);
   nn::check_halut_config(run.config, "halut learn");
   std::vector<std::pair<std::string, nn::AxLayer*>> selected;
-  for (const auto& [name, layer] : nn::ax_layers(model))
-    if (layer->type() != "matmul" && fnmatch(run.layers.c_str(), name.c_str(), 0) == 0)
+  for (const auto& [name, layer] : nn::ax_layers(model)) {
+    const auto matches = [&](const std::string& glob) {
+      return fnmatch(glob.c_str(), name.c_str(), 0) == 0;
+    };
+    if (layer->type() != "matmul" && std::any_of(run.layers.begin(), run.layers.end(), matches))
       selected.emplace_back(name, layer);
+  }
   AXNN_CHECK(!selected.empty(),
-             "halut learn: no Linear or Conv2d layer matches --layers '{}' (layers: run axnn eval "
-             "to list them)",
-             run.layers);
+             "halut learn: no Linear or Conv2d layer matches --layers '{}' (axnn eval lists the "
+             "layers)",
+             fmt::join(run.layers, ","));
   std::vector<HalutLayerReport> reports;
   for (size_t i = 0; i < selected.size(); ++i) {
     const auto& [name, layer] = selected[i];
@@ -126,7 +149,7 @@ std::vector<HalutLayerReport> learn_halut(
       const Rows rows = collect_rows(model, *layer, set, run, static_cast<int64_t>(i));
       report.rows = rows.learn.size(1);
       report.held_out = rows.held_out.defined() ? rows.held_out.size(1) : 0;
-      layer->halut().learn(rows.learn, layer->halut_weights(), run.learn);
+      layer->learn_halut(rows.learn, run.learn);
       report.nmse = held_out_nmse(*layer, rows.held_out);
     } else {
       report.nmse = std::numeric_limits<double>::quiet_NaN();

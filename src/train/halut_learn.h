@@ -17,7 +17,8 @@
 namespace axnn::train {
 
 struct HalutLearnRun {
-  std::string layers = "*";  // glob over layer path names; Linear and Conv2d layers only
+  // Globs over layer path names: a Linear or Conv2d layer matching any is learned.
+  std::vector<std::string> layers = {"*"};
   nn::HalutConfig config;
   nn::HalutLearnOptions learn;
   int64_t rows = 50000;      // learning rows per layer (a Conv2d's rows are its im2col patches)

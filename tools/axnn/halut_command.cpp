@@ -35,8 +35,9 @@ void add_halut_command(CLI::App& app) {
   cmd->add_option("checkpoint", args->input, "Checkpoint to start from")->required();
   cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
   cmd->add_option("--layers", args->run.layers,
-                  "Glob over layer names (axnn eval lists them); Linear and Conv2d layers only, "
-                  "e.g. '*' or 'layer*'")
+                  "Globs over layer names, comma-separated (axnn eval lists the layers); Linear "
+                  "and Conv2d layers only, e.g. 'conv2,fc*'")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--c", args->run.config.c, "Codebooks per product (column groups)")
       ->capture_default_str();
