@@ -41,10 +41,18 @@ bool cpu_has_avx512_vnni() {
   return has;
 }
 
+std::shared_ptr<const MaddnessDecoder::Impl> make_decoder_avx512(const MaddnessDecoderDesc& desc) {
+  return make_maddness_decoder_avx512(desc, cpu_has_avx512_vnni());
+}
+
 constexpr ImplEntry<MakeEncoder> kEncoders[] = {
+    {Isa::kAvx512, make_maddness_encoder_avx512},
+    {Isa::kAvx2, make_maddness_encoder_avx2},
     {Isa::kRef, make_maddness_encoder_ref},
 };
 constexpr ImplEntry<MakeDecoder> kDecoders[] = {
+    {Isa::kAvx512, make_decoder_avx512},
+    {Isa::kAvx2, make_maddness_decoder_avx2},
     {Isa::kRef, make_maddness_decoder_ref},
 };
 
