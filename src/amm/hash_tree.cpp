@@ -11,8 +11,9 @@
 // SSE(left) + SSE(right) = SSE(bucket) - |L|^2 n / (n_l n_r): the prefix sums of the sums of
 // squares cancel, so one running vector of centred sums (double) scores every boundary.
 //
-// Memory: per codebook the rows' bucket ids, one (value, row) key per row for the column being
-// sorted, and per-bucket statistics; rows of A are read in place.
+// Memory: per codebook a dense copy of the group's columns (scanned in sorted order, a random
+// walk over the rows: from A's full rows that walk is bound by cache misses), the rows' bucket
+// ids, one (value, row) key per row for the column being sorted, and per-bucket statistics.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -48,6 +49,30 @@ float threshold_between(float lo, float hi) {
   return (mid >= lo && mid < hi) ? mid : lo;
 }
 
+constexpr int64_t kPrefetch = 8;  // rows
+
+// Sorts keys (value bits above, row below) into (value, row) order. Keys arrive in row order,
+// so a stable sort on the value bits alone suffices: LSD radix, 11 bits a pass, passes whose
+// digit all keys share skipped; small runs go to std::sort (the same order).
+void sort_keys(uint64_t* keys, int64_t m, std::vector<uint64_t>& scratch) {
+  if (m < 1024) {
+    std::sort(keys, keys + m);
+    return;
+  }
+  scratch.resize(m);
+  uint64_t* src = keys;
+  uint64_t* dst = scratch.data();
+  for (int shift = 32; shift < 64; shift += 11) {
+    int64_t start[2049] = {};
+    for (int64_t i = 0; i < m; ++i) ++start[((src[i] >> shift) & 2047) + 1];
+    if (*std::max_element(start + 1, start + 2049) == m) continue;
+    for (int digit = 0; digit < 2048; ++digit) start[digit + 1] += start[digit];
+    for (int64_t i = 0; i < m; ++i) dst[start[(src[i] >> shift) & 2047]++] = src[i];
+    std::swap(src, dst);
+  }
+  if (src != keys) std::copy(src, src + m, keys);
+}
+
 struct Split {
   double gain = 0;  // SSE removed
   float threshold = 0;
@@ -55,24 +80,38 @@ struct Split {
 
 // The best split of one bucket: keys [m] sorted (value, row); mean [w] the bucket's column means.
 // Without any boundary (fewer than 2 rows or a constant column) every row stays left.
-Split best_split(const Rows& a, int64_t lo, int64_t w, const uint64_t* keys, int64_t m,
-                 const double* mean, std::vector<double>& run) {
+Split best_split(const Rows& g, int64_t w, const uint64_t* keys, int64_t m, const double* mean,
+                 std::vector<double>& run) {
   Split best;
   if (m == 0) return best;
   best.threshold = key_value(keys[m - 1]);
   std::fill(run.begin(), run.end(), 0.0);
   float value = key_value(keys[0]);
   for (int64_t i = 0; i + 1 < m; ++i) {
-    const float* x = a.row(key_row(keys[i])) + lo;
-    double norm = 0;
-    for (int64_t q = 0; q < w; ++q) {
+    // Rows come in sorted, not memory, order: fetch ahead to hide the cache misses.
+    if (i + kPrefetch < m) {
+      const float* ahead = g.row(key_row(keys[i + kPrefetch]));
+      for (int64_t q = 0; q < w; q += 16) __builtin_prefetch(ahead + q);
+      __builtin_prefetch(ahead + w - 1);
+    }
+    const float* x = g.row(key_row(keys[i]));
+    // Four partial sums (a fixed order, so still deterministic) let the loop vectorize.
+    double norm[4] = {};
+    int64_t q = 0;
+    for (; q + 4 <= w; q += 4)
+      for (int64_t r = 0; r < 4; ++r) {
+        run[q + r] += static_cast<double>(x[q + r]) - mean[q + r];
+        norm[r] += run[q + r] * run[q + r];
+      }
+    for (; q < w; ++q) {
       run[q] += static_cast<double>(x[q]) - mean[q];
-      norm += run[q] * run[q];
+      norm[0] += run[q] * run[q];
     }
     const float next = key_value(keys[i + 1]);
     if (value < next) {
       const double left = static_cast<double>(i + 1), right = static_cast<double>(m - i - 1);
-      const double gain = norm * static_cast<double>(m) / (left * right);
+      const double gain =
+          ((norm[0] + norm[1]) + (norm[2] + norm[3])) * static_cast<double>(m) / (left * right);
       if (gain > best.gain) best = {gain, threshold_between(value, next)};
     }
     value = next;
@@ -107,8 +146,12 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
   HashTree tree;
   tree.split_dims.resize(depth);
   tree.thresholds.resize(leaves - 1);
+  // The group's columns, contiguous: every level and candidate reads them in sorted order.
+  std::vector<float> group(n * w);
+  for (int64_t i = 0; i < n; ++i) std::copy(a.row(i) + lo, a.row(i) + hi, &group[i * w]);
+  const Rows g{group.data(), n, w, w};
   std::vector<uint8_t> bucket(n, 0);
-  std::vector<uint64_t> keys(n);
+  std::vector<uint64_t> keys(n), scratch;
   std::vector<double> run(w);
 
   // Per-bucket counts, column means and column SSEs (two passes: centred sums stay accurate).
@@ -119,7 +162,7 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
     mean.assign(buckets * w, 0.0);
     sse.assign(buckets * w, 0.0);
     for (int64_t i = 0; i < n; ++i) {
-      const float* x = a.row(i) + lo;
+      const float* x = g.row(i);
       double* s = &mean[bucket[i] * w];
       ++count[bucket[i]];
       for (int64_t q = 0; q < w; ++q) s[q] += x[q];
@@ -127,7 +170,7 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
     for (int64_t b = 0; b < buckets; ++b)
       for (int64_t q = 0; q < w; ++q) mean[b * w + q] /= std::max<int64_t>(count[b], 1);
     for (int64_t i = 0; i < n; ++i) {
-      const float* x = a.row(i) + lo;
+      const float* x = g.row(i);
       const double* mu = &mean[bucket[i] * w];
       double* s = &sse[bucket[i] * w];
       for (int64_t q = 0; q < w; ++q) {
@@ -163,12 +206,12 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
       std::copy(offset.begin(), offset.end() - 1, fill.begin());
       for (int64_t i = 0; i < n; ++i)
         keys[fill[bucket[i]]++] =
-            (uint64_t{ordered_bits(a.row(i)[lo + column])} << 32) | static_cast<uint64_t>(i);
+            (uint64_t{ordered_bits(g.row(i)[column])} << 32) | static_cast<uint64_t>(i);
       double total = 0;
       for (int64_t b = 0; b < buckets; ++b) {
         uint64_t* begin = keys.data() + offset[b];
-        std::sort(begin, keys.data() + offset[b + 1]);
-        const Split split = best_split(a, lo, w, begin, count[b], &mean[b * w], run);
+        sort_keys(begin, count[b], scratch);
+        const Split split = best_split(g, w, begin, count[b], &mean[b * w], run);
         thresholds[b] = split.threshold;
         total += std::max(0.0, bucket_sse[b] - split.gain);
       }
@@ -185,8 +228,8 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
       tree.thresholds[buckets - 1 + b] = best_thresholds[source[b]];
     const float* node_threshold = &tree.thresholds[buckets - 1];
     for (int64_t i = 0; i < n; ++i)
-      bucket[i] = static_cast<uint8_t>(2 * bucket[i] +
-                                       (a.row(i)[lo + best_column] > node_threshold[bucket[i]]));
+      bucket[i] =
+          static_cast<uint8_t>(2 * bucket[i] + (g.row(i)[best_column] > node_threshold[bucket[i]]));
   }
 
   bucket_stats(leaves);

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "amm/learn_impl.h"
@@ -25,21 +26,52 @@ std::vector<float> transpose(const float* centroids, int64_t k, int64_t w) {
   return t;
 }
 
-// The nearest centroid to x [w] (centroids transposed, [w][k]) and its squared distance.
-int64_t nearest(const float* x, const float* transposed, int64_t w, int64_t k, float* distance) {
-  float acc[kMaxK] = {};
-  for (int64_t q = 0; q < w; ++q) {
-    const float* c = transposed + q * k;
-    for (int64_t j = 0; j < k; ++j) {
-      const float e = x[q] - c[j];
-      acc[j] += e * e;
+// Four float lanes (GCC/Clang vector extension): the compiler would rather vectorize across
+// columns, which needs a transpose per step; one vector of centroids per step is the fast order.
+using Float4 = float __attribute__((vector_size(16)));
+
+// The nearest centroid to x [w] (centroids transposed, [w][K]) and its squared distance. Each
+// lane sums its centroid's squares in column order, as the scalar loop for K = 2 does.
+template <int K>
+int64_t nearest_of(const float* x, const float* transposed, int64_t w, float* distance) {
+  float acc[K] = {};
+  if constexpr (K % 4 == 0) {
+    Float4 lanes[K / 4] = {};
+    for (int64_t q = 0; q < w; ++q) {
+      const Float4 xq = {x[q], x[q], x[q], x[q]};
+      for (int v = 0; v < K / 4; ++v) {
+        Float4 c;
+        std::memcpy(&c, transposed + q * K + 4 * v, sizeof c);
+        const Float4 e = xq - c;
+        lanes[v] += e * e;
+      }
     }
+    std::memcpy(acc, lanes, sizeof acc);
+  } else {
+    for (int64_t q = 0; q < w; ++q)
+      for (int j = 0; j < K; ++j) {
+        const float e = x[q] - transposed[q * K + j];
+        acc[j] += e * e;
+      }
   }
-  int64_t best = 0;
-  for (int64_t j = 1; j < k; ++j)
+  int best = 0;
+  for (int j = 1; j < K; ++j)
     if (acc[j] < acc[best]) best = j;
   *distance = acc[best];
   return best;
+}
+
+int64_t nearest(const float* x, const float* transposed, int64_t w, int64_t k, float* distance) {
+  switch (k) {
+    case 2:
+      return nearest_of<2>(x, transposed, w, distance);
+    case 4:
+      return nearest_of<4>(x, transposed, w, distance);
+    case 8:
+      return nearest_of<8>(x, transposed, w, distance);
+    default:
+      return nearest_of<kMaxK>(x, transposed, w, distance);
+  }
 }
 
 float squared_distance(const float* x, const float* y, int64_t w) {

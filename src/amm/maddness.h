@@ -61,9 +61,12 @@ struct Maddness {
   int depth() const;      // log2 K
 };
 
-// Learns from the rows of `a` (float [N, D], N >= K); does not copy `a` beyond one sorted column
-// at a time (hash trees) or one group's columns (k-means). Throws axnn::Error naming the option or
-// shape at fault.
+// Learns from the rows of `a` (float [N, D], N >= K; read in place when its columns are
+// contiguous, whatever the row stride); copies of `a` go no further than one group's columns per
+// thread (N x D / C floats: the learners reread them in sorted or random row order, several times
+// faster from a dense copy). Deterministic: the same options give the same model at any thread
+// count. Throws axnn::Error naming the option, shape or training row at fault (NaN and infinite
+// entries are refused).
 Maddness learn(const at::Tensor& a, const LearnOptions& options);
 
 // The codes of the rows of `a` (float [N, D]): uint8 [N, C], each < K. Hash trees run the encode
