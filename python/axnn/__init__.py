@@ -40,3 +40,6 @@ def load(path=None):
     library = library_path(path)
     torch.ops.load_library(str(library))
     return library
+
+
+from . import maddness  # noqa: E402  (after load(), which it needs at call time only)

@@ -139,7 +139,8 @@ at::Tensor HalutProduct::soft_codes(const at::Tensor& x, int64_t g) const {
   const std::vector<int64_t> bounds = amm::group_bounds(d_, c);
   at::Tensor mask = at::zeros({c, d_});
   for (int64_t i = 0; i < c; ++i) mask[i].slice(0, bounds[i], bounds[i + 1]).fill_(1);
-  const at::Tensor& centroids = centroids_[g];  // [C, K, Dg], zero outside the groups
+  // [C, K, Dg]: only the group's columns count (and learn), as in the nearest-centroid encode.
+  const at::Tensor centroids = centroids_[g] * mask.unsqueeze(1);
   // Squared distances to every centroid of the row's group: |x_c|^2 - 2 x . z + |z|^2.
   const at::Tensor distances = (x * x).matmul(mask.t()).unsqueeze(2) -
                                2 * x.matmul(centroids.reshape({c * k, d_}).t()).reshape({r, c, k}) +

@@ -39,6 +39,11 @@ ModelEvaluator::ModelEvaluator(const std::string& checkpoint,
     AXNN_CHECK(name != "exact",
                "search: 'exact' (fp32) is the baseline, not a multiplier to assign; use exact8s "
                "or exact8u for exact integer multipliers");
+    if (name == nn::kHalut) {  // each layer's learned Halut product: no multiplier
+      space_.candidates.push_back(name);
+      space_.power.push_back(0.0);
+      continue;
+    }
     Multiplier m = [&] {
       try {
         return get_multiplier(name);
@@ -70,6 +75,7 @@ std::vector<nn::ConfigRule> ModelEvaluator::rules(const Assignment& assignment) 
     const size_t l = rules.size();
     nn::LayerConfig config = layer->config();
     config.mult = space_.candidates.at(static_cast<size_t>(assignment[l]));
+    if (config.is_halut()) config.halut = layer->halut().config();  // the learned settings
     rules.push_back({name, "", config});
   }
   return rules;

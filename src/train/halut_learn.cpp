@@ -151,6 +151,12 @@ std::vector<HalutLayerReport> learn_halut(
       report.held_out = rows.held_out.defined() ? rows.held_out.size(1) : 0;
       layer->learn_halut(rows.learn, run.learn);
       report.nmse = held_out_nmse(*layer, rows.held_out);
+      if (run.retrain_epochs > 0) {
+        TrainOptions options = run.retrain;
+        options.epochs = run.retrain_epochs;
+        const auto annealing = halut_annealing(model, set, options);
+        train(model, set, options, run.on_epoch, annealing ? &*annealing : nullptr);
+      }
     } else {
       report.nmse = std::numeric_limits<double>::quiet_NaN();
     }

@@ -25,6 +25,12 @@ struct HalutLearnRun {
   int64_t held_out = 10000;  // rows for the reported NMSE, from images not learned from
   int64_t images = 4096;     // training images run through the network per layer
   int64_t batch_size = 256;
+  // Halutmatmul's schedule: after each layer is learned, fine-tune the whole network with it in
+  // place (its tables and every other parameter) for this many epochs before the next layer; 0
+  // learns all layers first (retrain afterwards with train()).
+  TrainOptions retrain;
+  int64_t retrain_epochs = 0;
+  std::function<void(const EpochStats&)> on_epoch;  // during those fine-tunings
 };
 
 struct HalutLayerReport {
@@ -40,7 +46,7 @@ struct HalutLayerReport {
 // computing their Halut products, so that every layer learns from the inputs it will see. Rows
 // are sampled evenly from the batches of the first `images` training images; every eighth batch's
 // rows are held out. Calls on_layer after each layer (where `axnn halut learn` saves its
-// checkpoint, so that a rerun resumes). Throws axnn::Error when no layer matches.
+// checkpoint, so that a rerun resumes). `set` is also what the fine-tuning trains on. Throws axnn::Error when no layer matches.
 std::vector<HalutLayerReport> learn_halut(
     models::Model& model, const data::Dataset& set, const HalutLearnRun& run,
     const std::function<void(const HalutLayerReport&)>& on_layer = {});

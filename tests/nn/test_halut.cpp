@@ -134,6 +134,11 @@ TEST(HalutLayers, TrainingForwardMatchesInferenceAndTrainsTheTables) {
       torch::NoGradGuard no_grad;
       inference = layer->forward(x);
     }
+    if (encoder == "learned") {  // centroids moved by training, outside their groups too
+      torch::NoGradGuard no_grad;
+      layer->named_parameters(false)["halut_centroids"].add_(at::randn({1, 4, 16, 16}) * 0.1);
+      inference = layer->forward(x);
+    }
     const at::Tensor y = layer->forward(x);
     EXPECT_TRUE(at::allclose(y, inference, 1e-4, 1e-4)) << encoder;
     y.sum().backward();

@@ -1,6 +1,7 @@
 // axnn bench: benchmark drivers. `axnn bench lutgemm` times LUT-GEMM against the exact int8
-// (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads; `axnn bench model` times a
-// model's approximate int8 inference against its fp32 inference.
+// (oneDNN) and fp32 (LibTorch) GEMMs on the same shape and threads; `axnn bench maddness` times
+// the MADDness encode and decode kernels against LibTorch's fp32 GEMM and LUT-GEMM; `axnn bench
+// model` times a model's approximate int8 inference against its fp32 inference.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "bench/conv_tune_bench.h"
 #include "bench/lut_gemm_bench.h"
+#include "bench/maddness_bench.h"
 #include "bench/model_bench.h"
 #include "bench/problems.h"
 #include "commands.h"
@@ -115,6 +117,52 @@ void add_model_bench(CLI::App& bench) {
   });
 }
 
+void add_maddness_bench(CLI::App& bench) {
+  struct Args {
+    bench::MaddnessBenchOptions options;
+    std::string isa;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = bench.add_subcommand(
+      "maddness",
+      "Time the MADDness kernels on random depth-4 trees, tables and rows: encode (fp32 rows to\n"
+      "codes), decode with int8 tables (exact, and averaged over the most levels C allows up to "
+      "4),\n"
+      "decode with fp32 tables, encode+decode; check them against the refs; and time LibTorch's\n"
+      "fp32 GEMM [N, D] x [D, M] and the 8-bit LUT-GEMM of the same shape on the same threads.");
+  auto& o = args->options;
+  cmd->add_option("--n", o.n, "Rows (positions / tokens)")->capture_default_str();
+  cmd->add_option("--d", o.d, "Columns of the rows (the GEMM's reduction length)")
+      ->capture_default_str();
+  cmd->add_option("--m", o.m, "Output columns")->capture_default_str();
+  cmd->add_option("--c", o.c, "Codebooks")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Threads for every kernel and baseline")
+      ->capture_default_str();
+  cmd->add_option(
+      "--isa", args->isa,
+      "Highest kernel ISA: ref, avx2 or avx512 (default: detected, capped by AXNN_ISA)");
+  cmd->add_option("--repeat", o.timing.min_runs, "Minimum timed runs per kernel")
+      ->capture_default_str();
+  cmd->add_option("--min-time", o.timing.min_seconds, "Minimum total timed seconds per kernel")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] {
+    bench::MaddnessBenchOptions& options = args->options;
+    AXNN_CHECK(options.timing.min_runs >= 1, "--repeat must be >= 1, got {}",
+               options.timing.min_runs);
+    AXNN_CHECK(options.timing.min_seconds >= 0, "--min-time must be >= 0, got {}",
+               options.timing.min_seconds);
+    options.timing.max_runs = std::max(options.timing.max_runs, options.timing.min_runs);
+    if (!args->isa.empty()) options.isa = parse_isa(args->isa);
+    const bench::MaddnessBenchResult result = bench::run_maddness_bench(options);
+    if (args->json)
+      std::puts(bench::to_json(result).dump(2).c_str());
+    else
+      std::fputs(bench::format_maddness_bench(result).c_str(), stdout);
+  });
+}
+
 void add_conv_bench(CLI::App& bench) {
   struct Args {
     bench::ConvTuneBenchOptions options;
@@ -197,6 +245,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   lut->add_flag("--json", args->json, "Print JSON: one object for a shape, an array for a batch");
   lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
+  add_maddness_bench(*bench);
   add_model_bench(*bench);
 }
 

@@ -27,11 +27,13 @@ void add_halut_command(CLI::App& app) {
       "(rerun the same command on its output to resume)");
   struct Args {
     std::string input, output, data;
+    int64_t train_images = 0;
     train::HalutLearnRun run;
     bool json = false;
     ThreadsOption threads;
   };
   auto args = std::make_shared<Args>();
+  args->run.retrain = retrain_defaults();
   cmd->add_option("checkpoint", args->input, "Checkpoint to start from")->required();
   cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
   cmd->add_option("--layers", args->run.layers,
@@ -63,7 +65,17 @@ void add_halut_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->run.learn.seed, "Seed of the row sampling and k-means")
       ->capture_default_str();
+  cmd->add_option("--retrain-epochs", args->run.retrain_epochs,
+                  "Fine-tune the whole network for this many epochs after each layer is learned, "
+                  "before the next (Halutmatmul's schedule); 0: learn every layer first and run "
+                  "axnn retrain afterwards")
+      ->capture_default_str();
+  cmd->add_option("--retrain-lr", args->run.retrain.lr, "Adam learning rate of those fine-tunings")
+      ->capture_default_str();
   cmd->add_option("--data", args->data, std::string(kDataHelp) + " (default: the checkpoint's)");
+  cmd->add_option("--train-images", args->train_images,
+                  "Learn and fine-tune on the first N training images only (0: all)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print the per-layer report as JSON");
   args->threads.add_to(*cmd);
   cmd->callback([args] {
@@ -71,8 +83,15 @@ void add_halut_command(CLI::App& app) {
     check_output(args->output);
     train::CheckpointInfo info;
     const auto model = train::load_checkpoint(args->input, &info);
-    const data::Dataset train_set =
+    data::Dataset train_set =
         load_data(args->data.empty() ? info.dataset : args->data, data::Split::kTrain);
+    AXNN_CHECK(args->train_images >= 0, "--train-images {}: must not be negative",
+               args->train_images);
+    if (args->train_images > 0 && args->train_images < train_set.size()) {
+      train_set.images = train_set.images.slice(0, 0, args->train_images);
+      train_set.labels = train_set.labels.slice(0, 0, args->train_images);
+    }
+    args->run.on_epoch = print_epoch;
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     train::learn_halut(*model, train_set, args->run, [&](const train::HalutLayerReport& r) {
       train::save_checkpoint(*model, info, args->output);

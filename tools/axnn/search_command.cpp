@@ -75,7 +75,9 @@ void add_search_command(CLI::App& app) {
       "Writes evaluations.jsonl as it goes (--resume continues it), then front.csv, best.yaml\n"
       "(for eval/retrain --config) and front.svg.");
   cmd->add_option("--model", r.checkpoint, "Trained and calibrated checkpoint")->required();
-  cmd->add_option("--mults", r.mults, "Candidate multipliers, comma-separated (names or files)")
+  cmd->add_option("--mults", r.mults,
+                  "Candidate multipliers, comma-separated (names or files); `halut` is each "
+                  "layer's learned Halut product (axnn halut learn), multiplier power 0")
       ->required()
       ->delimiter(',');
   cmd->add_option("--method", r.method, "mcts, nsga2 or greedy")->capture_default_str();
