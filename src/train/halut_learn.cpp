@@ -1,10 +1,9 @@
 #include "train/halut_learn.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/ranges.h>
 #include <fnmatch.h>
 #include <torch/torch.h>
-
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,7 +18,7 @@
 namespace axnn::train {
 namespace {
 
-constexpr int64_t kHeldOutEvery = 8;  // every eighth batch is held out
+constexpr int64_t kHeldOutShare = 8;  // the last eighth of the batches (at least one) is held out
 
 // Thrown by the row sink once it has the layer's rows: the rest of the network need not run.
 struct RowsTaken {};
@@ -68,7 +67,8 @@ Rows collect_rows(models::Model& model, nn::AxLayer& layer, const data::Dataset&
     const int64_t needed = (run.rows + run.held_out + rows_per_image - 1) / rows_per_image;
     const int64_t images = std::min(set.size(), std::max(run.images, needed));
     const int64_t batches = (images + run.batch_size - 1) / run.batch_size;
-    const int64_t held_out_batches = batches / kHeldOutEvery;
+    const int64_t held_out_batches =
+        batches >= 2 && run.held_out > 0 ? std::max<int64_t>(1, batches / kHeldOutShare) : 0;
     const int64_t learn_batches = batches - held_out_batches;
     const int64_t learn_quota = (run.rows + learn_batches - 1) / learn_batches;
     const int64_t held_out_quota =
@@ -77,7 +77,7 @@ Rows collect_rows(models::Model& model, nn::AxLayer& layer, const data::Dataset&
         run.learn.seed * 1000003 + static_cast<uint64_t>(layer_index));
     int64_t batch = 0;
     take = [&](const at::Tensor& rows) {
-      const bool held = batch++ % kHeldOutEvery == kHeldOutEvery - 1;
+      const bool held = batch++ >= batches - held_out_batches;
       const int64_t quota = held ? held_out_quota : learn_quota, r = rows.size(1);
       if (quota == 0) return;
       (held ? held_out : learn)

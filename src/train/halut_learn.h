@@ -44,9 +44,10 @@ struct HalutLayerReport {
 
 // Configures and learns each selected layer in network order, the layers before it already
 // computing their Halut products, so that every layer learns from the inputs it will see. Rows
-// are sampled evenly from the batches of the first `images` training images; every eighth batch's
-// rows are held out. Calls on_layer after each layer (where `axnn halut learn` saves its
-// checkpoint, so that a rerun resumes). `set` is also what the fine-tuning trains on. Throws axnn::Error when no layer matches.
+// are sampled evenly from the batches of the first `images` training images; the last eighth of the
+// batches (at least one) is held out. Calls on_layer after each layer (where `axnn halut learn`
+// saves its checkpoint, so that a rerun resumes). `set` is also what the fine-tuning trains on.
+// Throws axnn::Error when no layer matches.
 std::vector<HalutLayerReport> learn_halut(
     models::Model& model, const data::Dataset& set, const HalutLearnRun& run,
     const std::function<void(const HalutLayerReport&)>& on_layer = {});
