@@ -54,6 +54,8 @@ void check_finite(const detail::Rows& rows) {
 }
 
 void check_model(const Maddness& model) {
+  AXNN_CHECK(model.k == 2 || model.k == 4 || model.k == 8 || model.k == 16,
+             "MADDness: the model's k = {}, expected 2, 4, 8 or 16", model.k);
   AXNN_CHECK(model.c >= 1 && model.d >= model.c && model.prototypes.defined() &&
                  model.prototypes.sizes() == at::IntArrayRef({model.c, model.k, model.d}),
              "MADDness: the model's prototypes must be [c = {}, k = {}, d = {}]", model.c, model.k,

@@ -456,6 +456,13 @@ TEST(AmmMaddness, ErrorsNameTheProblem) {
   Maddness broken = model;
   broken.thresholds = at::zeros({2, 3});
   EXPECT_THROW(encode(broken, a), Error);
+  Maddness too_many = learn(a, with([](auto& o) { o.encoder = Encoder::kKMeans; }));
+  too_many.k = 32;
+  too_many.prototypes = at::zeros({2, 32, 8});
+  EXPECT_THAT(error_of([&] { encode(too_many, a); }), HasSubstr("k = 32"));
+  broken = model;
+  broken.split_dims[1][2] = 8;  // column 8 of 8
+  EXPECT_THROW(encode(broken, a), Error);
 }
 
 TEST(AmmMaddness, NonContiguousRowsAndColumns) {
