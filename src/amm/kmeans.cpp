@@ -1,6 +1,7 @@
 // Product quantization's encoder: k-means per column group (k-means++ seeding, Lloyd steps).
 // Distances are float sums over the group's columns in column order, the same in learning and in
 // encode, with ties to the lower centroid, so a row's code never depends on which one computed it.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -168,14 +169,22 @@ std::vector<float> learn_kmeans(const Rows& a, int64_t lo, int64_t hi, int64_t k
   return centroids;
 }
 
-void assign_nearest(const Rows& a, int64_t lo, int64_t hi, const float* centroids, int64_t k,
-                    uint8_t* codes, int64_t ldcodes) {
-  const int64_t w = hi - lo;
-  const std::vector<float> t = transpose(centroids, k, w);
-  at::parallel_for(0, a.n, 1024, [&](int64_t begin, int64_t end) {
+void assign_nearest(const Rows& a, const at::Tensor& prototypes, const std::vector<int64_t>& bounds,
+                    uint8_t* codes) {
+  const int64_t c = prototypes.size(0), k = prototypes.size(1);
+  std::vector<std::vector<float>> transposed(c);
+  for (int64_t g = 0; g < c; ++g) {
+    const int64_t w = bounds[g + 1] - bounds[g];
+    const at::Tensor centroids = prototypes[g].narrow(1, bounds[g], w).contiguous();
+    transposed[g] = transpose(centroids.data_ptr<float>(), k, w);
+  }
+  // All codebooks of a row while it is in cache: A is read once.
+  at::parallel_for(0, a.n, 256, [&](int64_t begin, int64_t end) {
     float distance;
     for (int64_t i = begin; i < end; ++i)
-      codes[i * ldcodes] = static_cast<uint8_t>(nearest(a.row(i) + lo, t.data(), w, k, &distance));
+      for (int64_t g = 0; g < c; ++g)
+        codes[i * c + g] = static_cast<uint8_t>(nearest(a.row(i) + bounds[g], transposed[g].data(),
+                                                        bounds[g + 1] - bounds[g], k, &distance));
   });
 }
 

@@ -33,10 +33,11 @@ HashTree learn_hash_tree(const Rows& a, int64_t lo, int64_t hi, int depth,
 std::vector<float> learn_kmeans(const Rows& a, int64_t lo, int64_t hi, int64_t k,
                                 int64_t iterations, uint64_t seed);
 
-// The nearest of k centroids [k][hi - lo] to each row's columns [lo, hi) (squared distance summed
-// in column order, ties to the lower index), written to codes[i * ldcodes].
-void assign_nearest(const Rows& a, int64_t lo, int64_t hi, const float* centroids, int64_t k,
-                    uint8_t* codes, int64_t ldcodes);
+// Each row's nearest centroid in every group (squared distance summed in column order, ties to
+// the lower index): prototypes float [c, k, d] hold the centroids on their groups' columns
+// [bounds[g], bounds[g + 1]); codes [n][c].
+void assign_nearest(const Rows& a, const at::Tensor& prototypes, const std::vector<int64_t>& bounds,
+                    uint8_t* codes);
 
 // MADDness's prototype refinement: P = (G^T G + lambda I)^-1 G^T A with G the one-hot codes
 // (codes [n][c], each < k), built from the codes without forming G. float [c, k, d].

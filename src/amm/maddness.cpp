@@ -185,13 +185,8 @@ at::Tensor encode(const Maddness& model, const at::Tensor& a) {
     kernels::MaddnessEncoder::create(desc).run(rows.data, rows.n, dst, rows.ld, model.c);
     return codes;
   }
-  const std::vector<int64_t> bounds = group_bounds(model.d, model.c);
-  for (int64_t g = 0; g < model.c; ++g) {
-    const at::Tensor centroids =
-        model.prototypes[g].narrow(1, bounds[g], bounds[g + 1] - bounds[g]).contiguous();
-    detail::assign_nearest(rows, bounds[g], bounds[g + 1], centroids.data_ptr<float>(), model.k,
-                           dst + g, model.c);
-  }
+  detail::assign_nearest(rows, model.prototypes.to(at::kFloat), group_bounds(model.d, model.c),
+                         dst);
   return codes;
 }
 
