@@ -55,8 +55,6 @@ namespace axnn::kernels {
 namespace {
 
 constexpr int64_t kLanes = 16;  // rows per vector (int32 / fp32 lanes)
-constexpr int kRowGroups = 8;   // row groups of 16 per decode block (accumulators)
-constexpr int64_t kBlockRows = kLanes * kRowGroups;
 constexpr int64_t kMaxIndex = int64_t{1} << 31;
 
 // Index vectors for the 4 x 4 transpose of 4-dword blocks (see transpose_blocks).
@@ -95,7 +93,14 @@ inline void transpose_blocks(const TransposeIndex& ti, const __m512i in[4], __m5
   }
 }
 
+// vpermb indices taking byte 16 i + j of 4 segments to byte 4 j + i.
+alignas(64) constexpr uint8_t kInterleave4[64] = {
+    0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
+    37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
+    11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+
 inline __mmask16 lane_mask(int64_t rows) {
+  if (rows <= 0) return 0;
   return rows >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << rows) - 1);
 }
 
@@ -199,6 +204,15 @@ class MaddnessEncoderAvx512 final : public MaddnessEncoder::Impl {
 
 // ---- Decode.
 
+constexpr int kRowGroups = 8;  // int8: row groups of 16 per block, the accumulators of a column
+constexpr int64_t kBlockRows = kLanes * kRowGroups;
+constexpr int kFp32RowGroups = 8;  // fp32: row groups per block
+constexpr int kTileColumns = 2;
+// Outputs above this many bytes are written with streaming stores (measured: 4 MB about even,
+// 16 MB twice as fast).
+constexpr double kStreamBytes =
+    8.0 * (1 << 20);  // int8 exact sums: output columns sharing the index vectors
+
 // A run of K averaging groups (K * 2^L codebooks) sharing index vectors and tables.
 struct Chunk {
   int k;           // groups: 4, 2 or 1
@@ -231,26 +245,41 @@ inline __m512i group_average(const uint8_t* idx, const __m512i* tables, int t0 =
   }
 }
 
-// One chunk of K groups of kS members into the 8 accumulators of a block; idx holds the chunk's
-// index vectors [vector v < 2 K][member t < kS].
-template <int kK, int kS, bool kVnni>
-inline void chunk_int8(const uint8_t* table, const uint8_t* idx, __m512i acc[kRowGroups]) {
+// The row groups of one output column += the dword sums of vector v of a chunk of K groups: with
+// K = 4 vector v is row group v, with K = 2 row groups 2 v and 2 v + 1 (bytes 0-1 and 2-3), with
+// K = 1 row group 4 v + b in byte b.
+template <int kK, bool kVnni>
+inline void accumulate(__m512i (&acc)[kRowGroups], int v, __m512i sums) {
+  if constexpr (kK == 4) {
+    acc[v] = dot4<kVnni>(acc[v], sums, _mm512_set1_epi32(0x01010101));
+  } else if constexpr (kK == 2) {
+    acc[2 * v] = dot4<kVnni>(acc[2 * v], sums, _mm512_set1_epi32(0x00000101));
+    acc[2 * v + 1] = dot4<kVnni>(acc[2 * v + 1], sums, _mm512_set1_epi32(0x01010000));
+  } else {
+#pragma GCC unroll 4
+    for (int h = 0; h < 4; ++h)
+      acc[4 * v + h] = dot4<kVnni>(acc[4 * v + h], sums, _mm512_set1_epi32(1 << (8 * h)));
+  }
+}
+
+// One chunk of K groups of kS members into the accumulators of kT output columns, whose tables
+// are `stride` bytes apart; idx holds the chunk's index vectors [vector v < kRowGroups K / 4]
+// [member t < kS], each loaded once for all kT columns.
+template <int kK, int kS, int kT, bool kVnni>
+inline void chunk_int8(const uint8_t* table, int64_t stride, const uint8_t* idx,
+                       __m512i (&acc)[kT][kRowGroups]) {
   constexpr int kPerTable = 4 / kK;
   constexpr int kTables = chunk_tables(kK, kS);
-  __m512i tables[kTables];
-  for (int i = 0; i < kTables; ++i) tables[i] = _mm512_load_si512(table + 64 * i);
-  for (int v = 0; v < 2 * kK; ++v) {
-    const __m512i avg = group_average<kS, kPerTable>(idx + 64 * kS * v, tables);
-    if constexpr (kK == 4) {
-      acc[v] = dot4<kVnni>(acc[v], avg, _mm512_set1_epi32(0x01010101));
-    } else if constexpr (kK == 2) {
-      acc[2 * v] = dot4<kVnni>(acc[2 * v], avg, _mm512_set1_epi32(0x00000101));
-      acc[2 * v + 1] = dot4<kVnni>(acc[2 * v + 1], avg, _mm512_set1_epi32(0x01010000));
-    } else {
-      for (int h = 0; h < 4; ++h)
-        acc[4 * v + h] = dot4<kVnni>(acc[4 * v + h], avg, _mm512_set1_epi32(1 << (8 * h)));
-    }
-  }
+  __m512i tables[kT][kTables];
+#pragma GCC unroll 16
+  for (int t = 0; t < kT; ++t)
+#pragma GCC unroll 16
+    for (int i = 0; i < kTables; ++i) tables[t][i] = _mm512_load_si512(table + t * stride + 64 * i);
+#pragma GCC unroll 8
+  for (int v = 0; v < kRowGroups * kK / 4; ++v)
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t)
+      accumulate<kK, kVnni>(acc[t], v, group_average<kS, kPerTable>(idx + 64 * kS * v, tables[t]));
 }
 
 class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
@@ -274,9 +303,11 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
     for (int64_t g = 0; g < groups;) {
       const int k = groups - g >= 4 ? 4 : groups - g >= 2 ? 2 : 1;
       chunks_.push_back({k, g});
+      (k == 4 ? quads_ : k == 2 ? pair_ : single_) += 1;
       table_stride_ += 64 * chunk_tables(k, s);
       g += k;
     }
+    make_plans();
     // [m][chunk][table][slot][16]: slot = (t % (4 / K)) K + j holds member t of group j.
     tables_ = make_aligned<uint8_t>(static_cast<size_t>(m() * table_stride_));
     std::fill_n(tables_.get(), m() * table_stride_, uint8_t{0});
@@ -299,9 +330,10 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
 
   std::string_view name() const override { return "avx512"; }
 
-  // Tc, then the index vectors (int8: 128 C bytes; fp32: 16 dwords per row group and codebook).
+  // Tc, then the index vectors (int8: one byte per row and codebook; fp32: 16 dwords per row group
+  // and codebook).
   int64_t scratch_bytes() const override {
-    return kBlockRows * c16_ + (fp32() ? kBlockRows * 4 * c() : kBlockRows * c());
+    return fp32() ? kLanes * kFp32RowGroups * (c16_ + 4 * c()) : kBlockRows * (c16_ + c());
   }
 
   void decode(const uint8_t* codes, int64_t n, int64_t ldcodes, int32_t* dst, int64_t ldd,
@@ -327,26 +359,27 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
 
   void decode(const uint8_t* codes, int64_t n, int64_t ldcodes, float* dst, int64_t ldd,
               uint8_t* scratch) const override {
+    constexpr int64_t kRows = kLanes * kFp32RowGroups;
     uint8_t* tc = scratch;
-    uint8_t* idx = scratch + kBlockRows * c16_;
-    for (int64_t row0 = 0; row0 < n; row0 += kBlockRows) {
-      const int64_t rows = std::min(kBlockRows, n - row0);
-      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, tc);
+    uint8_t* idx = scratch + kRows * c16_;
+    for (int64_t row0 = 0; row0 < n; row0 += kRows) {
+      const int64_t rows = std::min(kRows, n - row0);
+      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, kFp32RowGroups, tc);
       // [c][row group]: the 16 codes as dword indices.
       for (int64_t cb = 0; cb < c(); ++cb)
-        for (int rg = 0; rg < kRowGroups; ++rg)
-          _mm512_store_si512(idx + (cb * kRowGroups + rg) * 64,
+        for (int rg = 0; rg < kFp32RowGroups; ++rg)
+          _mm512_store_si512(idx + (cb * kFp32RowGroups + rg) * 64,
                              _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(
                                  tc + (rg * c16_ + cb) * kLanes))));
       const int groups = static_cast<int>((rows + kLanes - 1) / kLanes);
       for (int64_t j = 0; j < m(); ++j) {
         const float* table = tables_f_.get() + j * c() * kLanes;
-        __m512 acc[kRowGroups];
+        __m512 acc[kFp32RowGroups];
         for (__m512& a : acc) a = _mm512_setzero_ps();
         const uint8_t* ix = idx;
-        for (int64_t cb = 0; cb < c(); ++cb, ix += kRowGroups * 64) {
+        for (int64_t cb = 0; cb < c(); ++cb, ix += kFp32RowGroups * 64) {
           const __m512 t = _mm512_load_ps(table + cb * kLanes);
-          for (int rg = 0; rg < kRowGroups; ++rg)
+          for (int rg = 0; rg < kFp32RowGroups; ++rg)
             acc[rg] =
                 _mm512_add_ps(acc[rg], _mm512_permutexvar_ps(_mm512_load_si512(ix + rg * 64), t));
         }
@@ -358,17 +391,15 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
   }
 
  private:
-  // Tc[row group][codebook < c16][16 rows] = the low 4 bits of the codes of `rows` rows (rows past
-  // them are 0).
-  void transpose_codes(const uint8_t* codes, int64_t rows, int64_t ldcodes, uint8_t* tc) const {
+  // Tc[row group < groups][codebook < c16][16 rows] = the low 4 bits of the codes of `rows` rows
+  // (rows past them are 0).
+  void transpose_codes(const uint8_t* codes, int64_t rows, int64_t ldcodes, int groups,
+                       uint8_t* tc) const {
     const TransposeIndex& ti = transpose_index();
     // Byte 16 i + c of 4 rows -> byte 4 c + i: dword c holds codebook c of the 4 rows.
-    alignas(64) uint8_t by_codebook[64];
-    for (int i = 0; i < 4; ++i)
-      for (int c = 0; c < 16; ++c) by_codebook[4 * c + i] = static_cast<uint8_t>(16 * i + c);
-    const __m512i interleave = _mm512_load_si512(by_codebook);
+    const __m512i interleave = _mm512_load_si512(kInterleave4);
     const __m512i low4 = _mm512_set1_epi8(15);
-    for (int rg = 0; rg < kRowGroups; ++rg)
+    for (int rg = 0; rg < groups; ++rg)
       for (int64_t c0 = 0; c0 < c(); c0 += kLanes) {
         const __mmask16 width = lane_mask(c() - c0);
         __m512i quads[4];
@@ -398,80 +429,141 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
   template <int kS, bool kVnni>
   void decode_int8(const uint8_t* codes, int64_t n, int64_t ldcodes, int32_t* dst, int64_t ldd,
                    uint8_t* scratch) const {
+    // Exact sums share each index vector between kTileColumns columns; averaged ones, with 2^L
+    // tables per chunk and column, take one column at a time.
+    constexpr int kT = kS == 1 ? kTileColumns : 1;
     uint8_t* tc = scratch;
     uint8_t* idx = scratch + kBlockRows * c16_;
-    const int64_t groups = c() / kS;
-    const __m512i start = _mm512_set1_epi32(static_cast<int32_t>(-128 * groups));
+    // Outputs much larger than L2 go around the caches (no read for ownership), where the stores
+    // can be aligned: whole blocks start at multiples of 64 bytes when dst and ldd allow.
+    const bool stream = double(m()) * double(n) * 4 > kStreamBytes &&
+                        reinterpret_cast<uintptr_t>(dst) % 64 == 0 && ldd % kLanes == 0;
     for (int64_t row0 = 0; row0 < n; row0 += kBlockRows) {
       const int64_t rows = std::min(kBlockRows, n - row0);
-      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, tc);
-      pack_indices<kS>(tc, idx);
-      const int row_groups = static_cast<int>((rows + kLanes - 1) / kLanes);
-      for (int64_t j = 0; j < m(); ++j) {
-        __m512i acc[kRowGroups];
-        for (__m512i& a : acc) a = start;
-        const uint8_t* table = tables_.get() + j * table_stride_;
-        const uint8_t* ix = idx;
-        for (const Chunk& chunk : chunks_) {
-          switch (chunk.k) {
-            case 4:
-              chunk_int8<4, kS, kVnni>(table, ix, acc);
-              break;
-            case 2:
-              chunk_int8<2, kS, kVnni>(table, ix, acc);
-              break;
-            default:
-              chunk_int8<1, kS, kVnni>(table, ix, acc);
-              break;
-          }
-          table += 64 * chunk_tables(chunk.k, kS);
-          ix += kBlockRows * chunk.k * kS;
-        }
-        int32_t* out = dst + j * ldd + row0;
-        constexpr int kShift = kS == 1 ? 0 : kS == 2 ? 1 : kS == 4 ? 2 : kS == 8 ? 3 : 4;
-        for (int rg = 0; rg < row_groups; ++rg)
-          _mm512_mask_storeu_epi32(out + rg * kLanes, lane_mask(rows - rg * kLanes),
-                                   _mm512_slli_epi32(acc[rg], kShift));
+      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, kRowGroups, tc);
+      pack_indices(tc, idx);
+      int64_t j = 0;
+      for (; j + kT <= m(); j += kT)
+        decode_tile<kS, kT, kVnni>(idx, j, rows, dst + row0, ldd, stream);
+      for (; j < m(); ++j) decode_tile<kS, 1, kVnni>(idx, j, rows, dst + row0, ldd, stream);
+    }
+    if (stream) _mm_sfence();  // order the streaming stores before whatever follows the run
+  }
+
+  // Output columns j0 .. j0 + kT - 1 of one block.
+  template <int kS, int kT, bool kVnni>
+  [[gnu::always_inline]] void decode_tile(const uint8_t* idx, int64_t j0, int64_t rows,
+                                          int32_t* dst, int64_t ldd, bool stream) const {
+    const __m512i start = _mm512_set1_epi32(static_cast<int32_t>(-128 * (c() / kS)));
+    __m512i acc[kT][kRowGroups];
+    for (auto& column : acc)
+      for (__m512i& a : column) a = start;
+    const uint8_t* table = tables_.get() + j0 * table_stride_;
+    const uint8_t* ix = idx;
+    constexpr int64_t kQuadTable = 64 * chunk_tables(4, kS), kQuadIndex = kBlockRows * 4 * kS;
+    int64_t q = 0;
+    // Two chunks per iteration: no register copies of acc around the loop.
+    for (; q + 2 <= quads_; q += 2, table += 2 * kQuadTable, ix += 2 * kQuadIndex) {
+      chunk_int8<4, kS, kT, kVnni>(table, table_stride_, ix, acc);
+      chunk_int8<4, kS, kT, kVnni>(table + kQuadTable, table_stride_, ix + kQuadIndex, acc);
+    }
+    if (q < quads_) {
+      chunk_int8<4, kS, kT, kVnni>(table, table_stride_, ix, acc);
+      table += kQuadTable;
+      ix += kQuadIndex;
+    }
+    if (pair_) {
+      chunk_int8<2, kS, kT, kVnni>(table, table_stride_, ix, acc);
+      table += 64 * chunk_tables(2, kS);
+      ix += kBlockRows * 2 * kS;
+    }
+    if (single_) chunk_int8<1, kS, kT, kVnni>(table, table_stride_, ix, acc);
+    constexpr int kShift = kS == 1 ? 0 : kS == 2 ? 1 : kS == 4 ? 2 : kS == 8 ? 3 : 4;
+#pragma GCC unroll 4
+    for (int t = 0; t < kT; ++t) {
+      int32_t* out = dst + (j0 + t) * ldd;
+      // Unrolled with constant indices, so that acc stays in registers.
+      if (rows == kBlockRows && stream) {
+#pragma GCC unroll 8
+        for (int rg = 0; rg < kRowGroups; ++rg)
+          _mm512_stream_si512(reinterpret_cast<__m512i*>(out + rg * kLanes),
+                              _mm512_slli_epi32(acc[t][rg], kShift));
+      } else if (rows == kBlockRows) {
+#pragma GCC unroll 8
+        for (int rg = 0; rg < kRowGroups; ++rg)
+          _mm512_storeu_si512(out + rg * kLanes, _mm512_slli_epi32(acc[t][rg], kShift));
+      } else {
+#pragma GCC unroll 8
+        for (int rg = 0; rg < kRowGroups; ++rg)
+          if (rg * kLanes < rows)
+            _mm512_mask_storeu_epi32(out + rg * kLanes, lane_mask(rows - rg * kLanes),
+                                     _mm512_slli_epi32(acc[t][rg], kShift));
       }
     }
   }
 
-  // The index vectors of every chunk, [chunk][vector v < 2 K][member t < kS] x 64 bytes: byte
-  // 4 r + b of vector v is 16 slot + code of member t of group j = b % K, row
-  // 16 (v (4 / K) + b / K) + r.
-  template <int kS>
+  // The index vectors of every chunk from Tc, as plans_ says.
   void pack_indices(const uint8_t* tc, uint8_t* idx) const {
     // Byte 16 b + r of the 4 segments -> byte 4 r + b.
-    alignas(64) uint8_t by_row[64];
-    for (int r = 0; r < 16; ++r)
-      for (int b = 0; b < 4; ++b) by_row[4 * r + b] = static_cast<uint8_t>(16 * b + r);
-    const __m512i interleave = _mm512_load_si512(by_row);
+    const __m512i interleave = _mm512_load_si512(kInterleave4);
+    for (const IndexPlan& plan : plans_) {
+      __m512i segments;
+      if (plan.contiguous) {
+        segments = _mm512_load_si512(tc + plan.segments[0]);
+      } else {
+        segments = _mm512_castsi128_si512(
+            _mm_load_si128(reinterpret_cast<const __m128i*>(tc + plan.segments[0])));
+        for (int b = 1; b < 4; ++b)
+          segments = _mm512_mask_broadcast_i32x4(
+              segments, static_cast<__mmask16>(0xF << (4 * b)),
+              _mm_load_si128(reinterpret_cast<const __m128i*>(tc + plan.segments[b])));
+      }
+      _mm512_store_si512(idx, _mm512_add_epi8(_mm512_permutexvar_epi8(interleave, segments),
+                                              _mm512_set1_epi32(plan.slots)));
+      idx += 64;
+    }
+  }
+
+  // Where a block's index vectors come from: [chunk][vector v < kRowGroups K / 4][member t < 2^L];
+  // byte 4 r + b of vector v is 16 slot + code of member t of group j = b % K, row
+  // 16 (v (4 / K) + b / K) + r.
+  void make_plans() {
+    const int s = 1 << levels_;
     for (const Chunk& chunk : chunks_) {
       const int k = chunk.k, per_table = 4 / k;
-      for (int v = 0; v < 2 * k; ++v)
-        for (int t = 0; t < kS; ++t) {
-          __m512i segments = _mm512_setzero_si512();
-          uint32_t slots = 0;  // 16 slot in byte b of every dword
+      for (int v = 0; v < kRowGroups * k / 4; ++v)
+        for (int t = 0; t < s; ++t) {
+          IndexPlan plan{};
+          uint32_t slots = 0;
           for (int b = 0; b < 4; ++b) {
             const int g = b % k, rg = v * per_table + b / k;
-            const int64_t c = (chunk.group0 + g) * kS + t;
-            const __m128i seg =
-                _mm_load_si128(reinterpret_cast<const __m128i*>(tc + (rg * c16_ + c) * kLanes));
-            segments =
-                _mm512_mask_broadcast_i32x4(segments, static_cast<__mmask16>(0xF << (4 * b)), seg);
+            const int64_t c = (chunk.group0 + g) * s + t;
+            plan.segments[b] = static_cast<int32_t>((rg * c16_ + c) * kLanes);
             slots |= uint32_t(16 * ((t % per_table) * k + g)) << (8 * b);
           }
-          _mm512_store_si512(idx, _mm512_add_epi8(_mm512_permutexvar_epi8(interleave, segments),
-                                                  _mm512_set1_epi32(static_cast<int32_t>(slots))));
-          idx += 64;
+          plan.slots = static_cast<int32_t>(slots);
+          plan.contiguous = plan.segments[0] % 64 == 0;
+          for (int b = 1; b < 4; ++b)
+            plan.contiguous &= plan.segments[b] == plan.segments[0] + 16 * b;
+          plans_.push_back(plan);
         }
     }
   }
 
+  struct IndexPlan {
+    int32_t segments[4];  // Tc byte offsets of the 16-row segments of bytes b = 0..3
+    int32_t slots;        // 16 slot in byte b of every dword
+    bool contiguous;      // the 4 segments are one aligned 64-byte line
+  };
+
   int levels_;
   bool vnni_;
-  int64_t c16_;                    // c rounded up to 16 (Tc's codebook stride)
-  std::vector<Chunk> chunks_;      // int8
+  int64_t c16_;                   // c rounded up to 16 (Tc's codebook stride)
+  std::vector<IndexPlan> plans_;  // int8, one per index vector of a block
+  std::vector<Chunk> chunks_;     // int8: quads_ chunks of 4 groups, pair_ of 2, single_ of 1
+  int64_t quads_ = 0;
+  int64_t pair_ = 0;
+  int64_t single_ = 0;
   int64_t table_stride_ = 0;       // int8: bytes of tables per output column
   AlignedBuffer<uint8_t> tables_;  // int8: [m][table_stride_]
   AlignedBuffer<float> tables_f_;  // fp32: [m][c][16]
