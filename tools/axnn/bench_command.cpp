@@ -111,8 +111,8 @@ void add_model_bench(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
-    args->options.timing.max_runs = std::max(args->options.timing.max_runs,
-                                             args->options.timing.min_runs);
+    args->options.timing.max_runs =
+        std::max(args->options.timing.max_runs, args->options.timing.min_runs);
     run_model(args->options, args->json);
   });
 }

@@ -83,14 +83,9 @@ void add_halut_command(CLI::App& app) {
     check_output(args->output);
     train::CheckpointInfo info;
     const auto model = train::load_checkpoint(args->input, &info);
-    data::Dataset train_set =
-        load_data(args->data.empty() ? info.dataset : args->data, data::Split::kTrain);
-    AXNN_CHECK(args->train_images >= 0, "--train-images {}: must not be negative",
-               args->train_images);
-    if (args->train_images > 0 && args->train_images < train_set.size()) {
-      train_set.images = train_set.images.slice(0, 0, args->train_images);
-      train_set.labels = train_set.labels.slice(0, 0, args->train_images);
-    }
+    const data::Dataset train_set =
+        first_images(load_data(args->data.empty() ? info.dataset : args->data, data::Split::kTrain),
+                     args->train_images);
     args->run.on_epoch = print_epoch;
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     train::learn_halut(*model, train_set, args->run, [&](const train::HalutLayerReport& r) {

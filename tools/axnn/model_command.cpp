@@ -206,6 +206,7 @@ void add_model_commands(CLI::App& app) {
         "retrain", "Approximation-aware fine-tuning: train through the approximate layers");
     struct Args {
       std::string input, output;
+      int64_t train_images = 0;
       train::TrainOptions options = retrain_defaults();
       LayerOptions layers;
       ThreadsOption threads;
@@ -213,6 +214,7 @@ void add_model_commands(CLI::App& app) {
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Calibrated checkpoint")->required();
     add_train_options(*cmd, args->options);
+    cmd->add_option("--train-images", args->train_images, kTrainImagesHelp)->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->layers.add_to(*cmd);
     args->threads.add_to(*cmd);
@@ -221,7 +223,8 @@ void add_model_commands(CLI::App& app) {
       check_output(args->output);
       train::CheckpointInfo info;
       const auto model = load_configured(args->input, args->layers, info);
-      const data::Dataset train_set = load_data(info.dataset, data::Split::kTrain);
+      const data::Dataset train_set =
+          first_images(load_data(info.dataset, data::Split::kTrain), args->train_images);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
       const double before = train::evaluate(*model, test_set);
       const auto annealing = train::halut_annealing(*model, train_set, args->options);

@@ -23,6 +23,15 @@ data::Dataset load_data(const std::string& spec, data::Split split) {
                          : data::read_cifar10(dir, split);
 }
 
+data::Dataset first_images(data::Dataset set, int64_t count) {
+  AXNN_CHECK(count >= 0, "--train-images {}: must not be negative", count);
+  if (count > 0 && count < set.size()) {
+    set.images = set.images.slice(0, 0, count);
+    set.labels = set.labels.slice(0, 0, count);
+  }
+  return set;
+}
+
 void LayerOptions::add_to(CLI::App& app) {
   auto* m = app.add_option("--mult", mult,
                            "Multiplier for every layer (a name or file, see "

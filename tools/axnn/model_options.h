@@ -19,6 +19,12 @@ inline constexpr const char* kDataHelp =
 // A --data spec (kDataHelp) read from its local files.
 data::Dataset load_data(const std::string& spec, data::Split split);
 
+// The first `count` images of a set (0: all); throws axnn::Error for a negative count, naming
+// --train-images.
+data::Dataset first_images(data::Dataset set, int64_t count);
+inline constexpr const char* kTrainImagesHelp =
+    "Train on the first N training images only (0: all), for quick runs";
+
 // --mult NAME or --config FILE; neither keeps the layers as they are.
 struct LayerOptions {
   std::string mult, config, grad_mode;

@@ -34,9 +34,7 @@ struct ProblemArgs {
 
   void add_data(CLI::App& cmd) {
     cmd.add_option("--data", data, std::string(kDataHelp) + " (default: the checkpoint's)");
-    cmd.add_option("--train-images", train_images,
-                   "Train on the first N training images only (0: all), for quick runs")
-        ->capture_default_str();
+    cmd.add_option("--train-images", train_images, kTrainImagesHelp)->capture_default_str();
     threads.add_to(cmd);
   }
   void add_structure(CLI::App& cmd) {
@@ -80,12 +78,7 @@ struct ProblemArgs {
     tram::Problem p = tram::make_problem(checkpoint);
     if (!data.empty()) p.info.dataset = data;
     p.test_set = load_data(p.info.dataset, data::Split::kTest);
-    p.train_set = load_data(p.info.dataset, data::Split::kTrain);
-    AXNN_CHECK(train_images >= 0, "--train-images {}: must not be negative", train_images);
-    if (train_images > 0 && train_images < p.train_set.size()) {
-      p.train_set.images = p.train_set.images.slice(0, 0, train_images);
-      p.train_set.labels = p.train_set.labels.slice(0, 0, train_images);
-    }
+    p.train_set = first_images(load_data(p.info.dataset, data::Split::kTrain), train_images);
     AXNN_CHECK(p.test_set.images.size(1) == p.info.spec.channels &&
                    p.test_set.images.size(2) == p.info.spec.image_size &&
                    p.test_set.classes == p.info.spec.classes,
