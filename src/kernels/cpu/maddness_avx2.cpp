@@ -38,7 +38,8 @@ namespace axnn::kernels {
 namespace {
 
 constexpr int64_t kLanes = 8;        // rows per fp32 / int32 vector
-constexpr int64_t kBlockRows = 64;   // decode rows per block
+constexpr int64_t kBlockRows = 128;  // int8 decode rows per block
+constexpr int64_t kFp32Rows = 64;    // fp32 decode rows per block
 constexpr int64_t kVectorRows = 32;  // rows per byte vector
 constexpr int64_t kSpan = 256;       // groups whose 16-bit sums stay exact
 constexpr int64_t kMaxIndex = int64_t{1} << 31;
@@ -183,9 +184,7 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
   std::string_view name() const override { return "avx2"; }
 
   // Tc, then for fp32 the index vectors (8 dwords per 8 rows and codebook).
-  int64_t scratch_bytes() const override {
-    return kBlockRows * c() + (fp32() ? kBlockRows * 4 * c() : 0);
-  }
+  int64_t scratch_bytes() const override { return fp32() ? kFp32Rows * 5 * c() : kBlockRows * c(); }
 
   void decode(const uint8_t* codes, int64_t n, int64_t ldcodes, int32_t* dst, int64_t ldd,
               uint8_t* scratch) const override {
@@ -205,14 +204,14 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
 
   void decode(const uint8_t* codes, int64_t n, int64_t ldcodes, float* dst, int64_t ldd,
               uint8_t* scratch) const override {
-    constexpr int kGroups = kBlockRows / kLanes;
+    constexpr int kGroups = kFp32Rows / kLanes;
     uint8_t* tc = scratch;
-    uint8_t* idx = scratch + kBlockRows * c();
-    for (int64_t row0 = 0; row0 < n; row0 += kBlockRows) {
-      const int64_t rows = std::min(kBlockRows, n - row0);
-      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, tc);
+    uint8_t* idx = scratch + kFp32Rows * c();
+    for (int64_t row0 = 0; row0 < n; row0 += kFp32Rows) {
+      const int64_t rows = std::min(kFp32Rows, n - row0);
+      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, kFp32Rows, tc);
       // [c][row group of 8]: code | code << 28, the vpermps index with bit 3 in the sign.
-      for (int64_t i = 0; i < kBlockRows * c(); i += kLanes) {
+      for (int64_t i = 0; i < kFp32Rows * c(); i += kLanes) {
         const __m256i code =
             _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tc + i)));
         _mm256_store_si256(reinterpret_cast<__m256i*>(idx + 4 * i),
@@ -226,7 +225,7 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
         for (int64_t cb = 0; cb < c(); ++cb) {
           const __m256 low = _mm256_load_ps(table + cb * 16);
           const __m256 high = _mm256_load_ps(table + cb * 16 + 8);
-          const uint8_t* ix = idx + cb * kBlockRows * 4;
+          const uint8_t* ix = idx + cb * kFp32Rows * 4;
           for (int g = 0; g < kGroups; ++g) {
             const __m256i index = _mm256_load_si256(reinterpret_cast<const __m256i*>(ix + 32 * g));
             acc[g] = _mm256_add_ps(acc[g], _mm256_blendv_ps(_mm256_permutevar8x32_ps(low, index),
@@ -242,10 +241,11 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
   }
 
  private:
-  // Tc[codebook][64 rows] = the low 4 bits of the codes of `rows` rows (rows past them are 0).
-  void transpose_codes(const uint8_t* codes, int64_t rows, int64_t ldcodes, uint8_t* tc) const {
+  // Tc[codebook][block_rows] = the low 4 bits of the codes of `rows` rows (rows past them are 0).
+  void transpose_codes(const uint8_t* codes, int64_t rows, int64_t ldcodes, int64_t block_rows,
+                       uint8_t* tc) const {
     const __m256i low4 = _mm256_set1_epi8(15);
-    for (int64_t half = 0; half < 2; ++half)
+    for (int64_t half = 0; half < block_rows / kVectorRows; ++half)
       for (int64_t c0 = 0; c0 < c(); c0 += 16) {
         const int64_t width = std::min<int64_t>(16, c() - c0);
         __m256i x[16];
@@ -269,7 +269,7 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
         transpose_16x16(x);
         for (int64_t j = 0; j < width; ++j)
           _mm256_store_si256(
-              reinterpret_cast<__m256i*>(tc + (c0 + j) * kBlockRows + kVectorRows * half),
+              reinterpret_cast<__m256i*>(tc + (c0 + j) * block_rows + kVectorRows * half),
               _mm256_and_si256(x[j], low4));
       }
   }
@@ -277,46 +277,72 @@ class MaddnessDecoderAvx2 final : public MaddnessDecoder::Impl {
   template <int kS>
   void decode_int8(const uint8_t* codes, int64_t n, int64_t ldcodes, int32_t* dst, int64_t ldd,
                    uint8_t* scratch) const {
+    constexpr int kVectors = kBlockRows / kVectorRows;
     constexpr int kShift = kS == 1 ? 0 : kS == 2 ? 1 : kS == 4 ? 2 : kS == 8 ? 3 : 4;
     uint8_t* tc = scratch;
     const int64_t groups = c() / kS;
-    const __m256i start = _mm256_set1_epi32(static_cast<int32_t>(-128 * groups));
     for (int64_t row0 = 0; row0 < n; row0 += kBlockRows) {
       const int64_t rows = std::min(kBlockRows, n - row0);
-      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, tc);
+      transpose_codes(codes + row0 * ldcodes, rows, ldcodes, kBlockRows, tc);
       for (int64_t j = 0; j < m(); ++j) {
         const uint8_t* table = tables_.get() + j * c() * 16;
-        __m256i sums[kBlockRows / kLanes];  // int32, rows 8 i .. 8 i + 7
-        for (__m256i& s : sums) s = start;
+        int32_t* out = dst + j * ldd + row0;
+        // int32 sums of the spans before the last, [row]; unused for up to kSpan groups.
+        alignas(32) int32_t part[kBlockRows];
         for (int64_t g0 = 0; g0 < groups; g0 += kSpan) {
-          __m256i s1[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-          __m256i s2[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-          for (int64_t g = g0; g < std::min(groups, g0 + kSpan); ++g)
-            for (int v = 0; v < 2; ++v) {
+          const int64_t g1 = std::min(groups, g0 + kSpan);
+          __m256i s1[kVectors], s2[kVectors];
+          for (int v = 0; v < kVectors; ++v) s1[v] = s2[v] = _mm256_setzero_si256();
+          const auto step = [&](int64_t g) {
+            for (int v = 0; v < kVectors; ++v) {
               const __m256i w = group_average<kS>(table + 16 * kS * g,
                                                   tc + kBlockRows * kS * g + kVectorRows * v);
               s1[v] = _mm256_add_epi16(s1[v], w);
               s2[v] = _mm256_add_epi16(s2[v], _mm256_srli_epi16(w, 8));
             }
-          for (int v = 0; v < 2; ++v) widen(s1[v], s2[v], sums + 4 * v);
+          };
+          // Two groups per iteration: no register copies of the sums around the loop.
+          int64_t g = g0;
+          for (; g + 2 <= g1; g += 2) {
+            step(g);
+            step(g + 1);
+          }
+          if (g < g1) step(g);
+          const bool first = g0 == 0, last = g1 == groups;
+          for (int v = 0; v < kVectors; ++v) {
+            __m256i sums[4];
+            widen(s1[v], s2[v], sums);
+            for (int i = 0; i < 4; ++i) {
+              const int64_t r = kVectorRows * v + kLanes * i;
+              int32_t* p = part + r;
+              __m256i total = _mm256_add_epi32(
+                  sums[i], first ? _mm256_set1_epi32(static_cast<int32_t>(-128 * groups))
+                                 : _mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+              if (!last) {
+                _mm256_store_si256(reinterpret_cast<__m256i*>(p), total);
+              } else if (r < rows) {
+                total = _mm256_slli_epi32(total, kShift);
+                if (r + kLanes <= rows)
+                  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r), total);
+                else
+                  _mm256_maskstore_epi32(out + r, lane_mask(rows - r), total);
+              }
+            }
+          }
         }
-        int32_t* out = dst + j * ldd + row0;
-        for (int64_t i = 0; i * kLanes < rows; ++i)
-          _mm256_maskstore_epi32(out + i * kLanes, lane_mask(rows - i * kLanes),
-                                 _mm256_slli_epi32(sums[i], kShift));
       }
     }
   }
 
-  // sums[0..3] (rows 0-7, 8-15, 16-23, 24-31 of a vector) += the exact byte sums behind (s1, s2).
+  // The exact byte sums behind (s1, s2) as int32: rows 0-7, 8-15, 16-23, 24-31 of a vector.
   static void widen(__m256i s1, __m256i s2, __m256i sums[4]) {
     const __m256i even = _mm256_sub_epi16(s1, _mm256_slli_epi16(s2, 8));
     // Per lane: rows 0-7 and 8-15 of the lane as words.
     const __m256i a = _mm256_unpacklo_epi16(even, s2), b = _mm256_unpackhi_epi16(even, s2);
-    sums[0] = _mm256_add_epi32(sums[0], _mm256_cvtepu16_epi32(_mm256_castsi256_si128(a)));
-    sums[1] = _mm256_add_epi32(sums[1], _mm256_cvtepu16_epi32(_mm256_castsi256_si128(b)));
-    sums[2] = _mm256_add_epi32(sums[2], _mm256_cvtepu16_epi32(_mm256_extracti128_si256(a, 1)));
-    sums[3] = _mm256_add_epi32(sums[3], _mm256_cvtepu16_epi32(_mm256_extracti128_si256(b, 1)));
+    sums[0] = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(a));
+    sums[1] = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(b));
+    sums[2] = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(a, 1));
+    sums[3] = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(b, 1));
   }
 
   int levels_;
