@@ -379,22 +379,10 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
           _mm512_store_si512(idx + (cb * kFp32RowGroups + rg) * 64,
                              _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(
                                  tc + (rg * c16_ + cb) * kLanes))));
-      const int groups = static_cast<int>((rows + kLanes - 1) / kLanes);
-      for (int64_t j = 0; j < m(); ++j) {
-        const float* table = tables_f_.get() + j * c() * kLanes;
-        __m512 acc[kFp32RowGroups];
-        for (__m512& a : acc) a = _mm512_setzero_ps();
-        const uint8_t* ix = idx;
-        for (int64_t cb = 0; cb < c(); ++cb, ix += kFp32RowGroups * 64) {
-          const __m512 t = _mm512_load_ps(table + cb * kLanes);
-          for (int rg = 0; rg < kFp32RowGroups; ++rg)
-            acc[rg] =
-                _mm512_add_ps(acc[rg], _mm512_permutexvar_ps(_mm512_load_si512(ix + rg * 64), t));
-        }
-        float* out = dst + j * ldd + row0;
-        for (int rg = 0; rg < groups; ++rg)
-          _mm512_mask_storeu_ps(out + rg * kLanes, lane_mask(rows - rg * kLanes), acc[rg]);
-      }
+      int64_t j = 0;
+      for (; j + kTileColumns <= m(); j += kTileColumns)
+        decode_tile_fp32<kTileColumns>(idx, j, rows, dst + row0, ldd);
+      for (; j < m(); ++j) decode_tile_fp32<1>(idx, j, rows, dst + row0, ldd);
     }
   }
 
@@ -508,6 +496,36 @@ class MaddnessDecoderAvx512 final : public MaddnessDecoder::Impl {
                                      _mm512_slli_epi32(acc[t][rg], kShift));
       }
     }
+  }
+
+  // fp32 output columns j0 .. j0 + kT - 1 of one block: each index vector loaded once for all.
+  template <int kT>
+  [[gnu::always_inline]] void decode_tile_fp32(const uint8_t* idx, int64_t j0, int64_t rows,
+                                               float* dst, int64_t ldd) const {
+    __m512 acc[kT][kFp32RowGroups];
+    for (auto& column : acc)
+      for (__m512& a : column) a = _mm512_setzero_ps();
+    const float* table = tables_f_.get() + j0 * c() * kLanes;
+    const uint8_t* ix = idx;
+    for (int64_t cb = 0; cb < c(); ++cb, ix += kFp32RowGroups * 64) {
+      __m512 t[kT];
+#pragma GCC unroll 4
+      for (int i = 0; i < kT; ++i) t[i] = _mm512_load_ps(table + (i * c() + cb) * kLanes);
+#pragma GCC unroll 8
+      for (int rg = 0; rg < kFp32RowGroups; ++rg) {
+        const __m512i index = _mm512_load_si512(ix + rg * 64);
+#pragma GCC unroll 4
+        for (int i = 0; i < kT; ++i)
+          acc[i][rg] = _mm512_add_ps(acc[i][rg], _mm512_permutexvar_ps(index, t[i]));
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < kT; ++i)
+#pragma GCC unroll 8
+      for (int rg = 0; rg < kFp32RowGroups; ++rg)
+        if (rg * kLanes < rows)
+          _mm512_mask_storeu_ps(dst + (j0 + i) * ldd + rg * kLanes, lane_mask(rows - rg * kLanes),
+                                acc[i][rg]);
   }
 
   // The index vectors of every chunk from Tc, as plans_ says.
