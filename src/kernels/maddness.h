@@ -14,7 +14,8 @@
 // Decode: codes (N x C) -> dst (M x N, row stride ldd): dst[m][n] = sum_c lut[c][codes[n][c]][m],
 // the output transposed (output columns in rows) because that is the layout a convolution's
 // output [CO][positions] needs and the one the kernels produce without a transpose. Tables have
-// 16 rows per codebook ([c][16][m]); codes must be < 16 (they are, from encode). Two table types:
+// 16 rows per codebook ([c][16][m]); codes must be < 16 (they are, from encode): every impl reads
+// only their low 4 bits. Two table types:
 //  - int8: dst is int32, the exact sum of the int8 entries. With average_levels = L > 0 the
 //    codebooks are summed as MADDness's averaging trick does instead: the entries as unsigned bytes
 //    u = e + 128, each group of 2^L consecutive codebooks reduced by a binary tree of rounding-up

@@ -6,8 +6,8 @@
 // h = 2 h + 1 + (x > t) by an ordered compare (NaN and ties go left, as in the ref). The leaves
 // of 4 codebooks are packed into one dword per row and stored row by row.
 //
-// Decode, int8 tables. Blocks of 64 rows, all M output columns per block. The codes are first
-// transposed per block into Tc[codebook][64 rows] (16 x 16 byte transposes by four rounds of
+// Decode, int8 tables. Blocks of 128 rows, all M output columns per block. The codes are first
+// transposed per block into Tc[codebook][128 rows] (16 x 16 byte transposes by four rounds of
 // vpunpck{l,h}bw, low 4 bits only), so that one 32-byte vector holds one codebook's codes of 32
 // rows, and vpshufb against the codebook's 16 entries u = e + 128 (one 16-byte table per output
 // column, broadcast to both lanes) looks up 32 bytes. With averaging the 2^L members of a group
@@ -18,7 +18,8 @@
 //
 // Decode, fp32 tables. Per (m, codebook) 16 floats in two registers, looked up for 8 rows by two
 // vpermps and a blend on bit 3 of the code (the index vectors, unpacked once per block, carry that
-// bit in the sign), added in codebook order from 0.0f; 8 row groups per table load.
+// bit in the sign), added in codebook order from 0.0f; blocks of 64 rows, 8 row groups per table
+// load.
 #include <immintrin.h>
 
 #include <algorithm>

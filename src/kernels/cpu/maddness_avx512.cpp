@@ -9,25 +9,29 @@
 // mask for the last codebooks.
 //
 // Decode, int8 tables. dst is M x N, so rows of codes live in SIMD lanes: blocks of 128 rows
-// (8 vectors of 16 int32 sums), all M output columns per block. The codes are first transposed
-// per block into Tc[row group of 16][codebook][16 rows] (vpermb and 8 vpermt2d per 16 x 16 codes,
-// low 4 bits only), then packed once into index vectors that serve every m. An index vector's byte
-// 4 r + b is 16 slot + code, and vpermb(index, table) looks up 64 bytes u = e + 128 from a 64-byte
-// table of 4 codebooks x 16 entries for one output column; vpdpbusd against 0/1 weights adds the
-// 4 bytes of each dword into an int32 lane exactly. Per 64 lookups: one vpermb (port 5) and, for
-// the exact sum, one vpdpbusd (port 0); each table load serves 8 vectors.
+// (8 vectors of 16 int32 sums per output column), all M output columns per block. The codes are
+// first transposed per block into Tc[row group of 16][codebook][16 rows] (vpermb and 8 vpermt2d
+// per 16 x 16 codes, low 4 bits only), then packed once into index vectors that serve every m. An
+// index vector's byte 4 r + b is 16 slot + code, and vpermb(index, table) looks up 64 bytes
+// u = e + 128 from a 64-byte table of 4 codebooks x 16 entries for one output column; vpdpbusd
+// against 0/1 weights adds the 4 bytes of each dword into an int32 lane exactly. Per 64 lookups:
+// one vpermb (port 5, the bound) and, for the exact sum, one vpdpbusd. Output columns go in pairs
+// (exact sums), so each index load serves two vpermb and each table load eight; the chunk loop
+// is unrolled by two so that the 16 accumulators stay in place (measured: an index load per
+// vpermb, or register copies of the accumulators, cost a third of the speed). A thread's output
+// larger than its L2 is written with streaming stores where dst and ldd keep them aligned.
 // The codebooks are cut into chunks of K = 4, 2 or 1 averaging groups (2^L codebooks each; for
 // the exact sum L = 0 and a group is one codebook): with K = 4 the 4 bytes of lane r are 4 groups
 // of row r, with K = 2 two groups of two rows, with K = 1 one group of 4 rows 16 apart; the
 // weights pick the bytes of each row. Chunks of 4 first, then at most one of 2 and one of 1, so no
 // codebook is padded. With averaging, the 2^L members of a group are looked up in 2^L vectors and
-// reduced by a vpavgb tree (pairs (0, 1), (2, 3), ... at every level), and the sum starts at
-// -128 C / 2^L and is shifted left by L. Without VNNI the dword sums are vpmaddubsw + vpmaddwd
-// (exact: at most 2 x 255 per word).
+// reduced by a vpavgb tree (pairs (0, 1), (2, 3), ... at every level), one output column at a
+// time (2^L tables per chunk), and the sum starts at -128 C / 2^L and is shifted left by L.
+// Without VNNI the dword sums are vpmaddubsw + vpmaddwd (exact: at most 2 x 255 per word).
 //
 // Decode, fp32 tables. Per (m, codebook) a 16-float table, looked up by vpermps with the codes of
 // 16 rows as dword indices (unpacked once per block from Tc) and added in codebook order from
-// 0.0f, 8 row groups per table load.
+// 0.0f; 8 row groups and 2 output columns per codebook step.
 //
 // Threads: the dispatcher hands each thread a contiguous row range and scratch for Tc and the
 // index vectors of one block.
