@@ -114,6 +114,8 @@ std::vector<HalutLayerReport> learn_halut(
              "halut learn: images = {} and batch size = {} must be positive", run.images,
              run.batch_size);
   nn::check_halut_config(run.config, "halut learn");
+  AXNN_CHECK(run.group_width >= 0, "halut learn: group width {} must not be negative",
+             run.group_width);
   std::vector<std::pair<std::string, nn::AxLayer*>> selected;
   for (const auto& [name, layer] : nn::ax_layers(model)) {
     const auto matches = [&](const std::string& glob) {
@@ -138,12 +140,15 @@ std::vector<HalutLayerReport> learn_halut(
     report.groups = shape.groups;
     report.d = shape.d;
     report.m = shape.m;
+    nn::HalutConfig wanted = run.config;
+    if (run.group_width > 0) wanted.c = (shape.d + run.group_width - 1) / run.group_width;
+    report.c = wanted.c;
     report.kept = layer->config().is_halut() && layer->halut().learned() &&
-                  same_config(layer->config().halut, run.config);
+                  same_config(layer->config().halut, wanted);
     if (!report.kept) {
       nn::LayerConfig config = layer->config();
       config.mult = nn::kHalut;
-      config.halut = run.config;
+      config.halut = wanted;
       layer->set_config(config);
       // Collected while the layer computes in fp32: its configuration does not matter yet.
       const Rows rows = collect_rows(model, *layer, set, run, static_cast<int64_t>(i));

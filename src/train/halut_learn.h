@@ -20,6 +20,9 @@ struct HalutLearnRun {
   // Globs over layer path names: a Linear or Conv2d layer matching any is learned.
   std::vector<std::string> layers = {"*"};
   nn::HalutConfig config;
+  // When > 0, each layer's codebooks cover about this many columns: c = ceil(d / group_width)
+  // instead of config.c.
+  int64_t group_width = 0;
   nn::HalutLearnOptions learn;
   int64_t rows = 50000;      // learning rows per layer (a Conv2d's rows are its im2col patches)
   int64_t held_out = 10000;  // rows for the reported NMSE, from images not learned from
@@ -36,7 +39,7 @@ struct HalutLearnRun {
 struct HalutLayerReport {
   std::string name;
   int64_t index = 0, count = 0;  // 1-based position among the selected layers
-  int64_t groups = 0, d = 0, m = 0, rows = 0, held_out = 0;
+  int64_t groups = 0, d = 0, m = 0, c = 0, rows = 0, held_out = 0;
   double nmse = 0;  // ||rows W - Halut(rows)||^2 / ||rows W||^2 on the held-out rows; NaN if none
   double seconds = 0;
   bool kept = false;  // already learned with this config (a resumed run): left as it was

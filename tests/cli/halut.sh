@@ -15,7 +15,7 @@ quick=(--c 8 --rows 3000 --held-out 500 --images 1000 --threads 1)
 
 # One layer, then the rest: the first is kept as learned, the others learned after it.
 "$axnn" halut learn "$work/cal.pt" --layers conv2 "${quick[@]}" -o "$work/h.pt" > "$work/one.out"
-grep -q '^\[1/1\] conv2: .* rows x 150 columns -> 16 outputs, held-out NMSE 0\.' "$work/one.out" ||
+grep -q '^\[1/1\] conv2: .* rows x 150 columns -> 16 outputs, c = 8, held-out NMSE 0\.' "$work/one.out" ||
   fail "learn conv2: $(cat "$work/one.out")"
 "$axnn" halut learn "$work/h.pt" --layers 'conv2,fc*' "${quick[@]}" -o "$work/h.pt" > "$work/all.out"
 grep -q '^\[1/4\] conv2: already learned with these settings, kept' "$work/all.out" ||
@@ -32,6 +32,12 @@ grep -q '"comparisons": ' "$work/eval.json" || fail "eval --json: $(cat "$work/e
 top1() { grep -o 'top-1 [0-9.]*' "$1" | head -1 | cut -d' ' -f2; }
 awk -v t="$(top1 "$work/eval.out")" 'BEGIN { exit !(t > 40) }' ||
   fail "Halut lenet5 at $(top1 "$work/eval.out")% top-1"
+
+# --group-width sizes each layer's codebooks: conv2 (150 columns) gets c = 50, fc3 (84) c = 28.
+"$axnn" halut learn "$work/cal.pt" --layers conv2,fc3 --group-width 3 --rows 1000 --images 500 \
+  --threads 1 -o "$work/w.pt" > "$work/w.out"
+grep -q 'conv2: .* c = 50,' "$work/w.out" && grep -q 'fc3: .* c = 28,' "$work/w.out" ||
+  fail "--group-width: $(cat "$work/w.out")"
 
 # Retraining trains the tables: the checkpoint's tables change and it still evaluates.
 "$axnn" retrain "$work/h.pt" --epochs 1 --threads 1 -o "$work/rt.pt" > "$work/rt.out"

@@ -43,6 +43,10 @@ void add_halut_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--c", args->run.config.c, "Codebooks per product (column groups)")
       ->capture_default_str();
+  cmd->add_option("--group-width", args->run.group_width,
+                  "Instead of one --c for all layers, about this many columns per codebook: "
+                  "c = ceil(d / W) per layer")
+      ->capture_default_str();
   cmd->add_option("--k", args->run.config.k, "Prototypes per codebook: 2, 4, 8 or 16")
       ->capture_default_str();
   cmd->add_option("--encoder", args->run.config.encoder,
@@ -97,6 +101,7 @@ void add_halut_command(CLI::App& app) {
                         {"groups", r.groups},
                         {"d", r.d},
                         {"m", r.m},
+                        {"c", r.c},
                         {"rows", r.rows},
                         {"held_out", r.held_out},
                         {"nmse", nmse()},
@@ -107,10 +112,12 @@ void add_halut_command(CLI::App& app) {
         fmt::print("[{}/{}] {}: already learned with these settings, kept\n", r.index, r.count,
                    r.name);
       else
-        fmt::print("[{}/{}] {}: {} rows x {} columns{} -> {} outputs, held-out NMSE {}, {:.1f} s\n",
-                   r.index, r.count, r.name, r.rows, r.d,
-                   r.groups > 1 ? fmt::format(" ({} groups)", r.groups) : "", r.m,
-                   std::isnan(r.nmse) ? "-" : fmt::format("{:.4f}", r.nmse), r.seconds);
+        fmt::print(
+            "[{}/{}] {}: {} rows x {} columns{} -> {} outputs, c = {}, held-out NMSE {}, {:.1f} "
+            "s\n",
+            r.index, r.count, r.name, r.rows, r.d,
+            r.groups > 1 ? fmt::format(" ({} groups)", r.groups) : "", r.m, r.c,
+            std::isnan(r.nmse) ? "-" : fmt::format("{:.4f}", r.nmse), r.seconds);
       std::fflush(stdout);
     });
     if (args->json)
