@@ -98,13 +98,15 @@ void AxLayer::set_learned_columns(std::optional<LearnedColumns> learned) {
   learned_ = std::move(learned);
 }
 
-AxLayer::HalutShape AxLayer::halut_shape() const {
-  throw Error(fmt::format(
+Error AxLayer::no_fixed_operand() const {
+  return Error(fmt::format(
       "layer '{}' ({}): a Halut product needs a fixed weight operand; configure a multiplier",
       layer_name_, type()));
 }
 
-at::Tensor AxLayer::halut_weights() const { return {}; }
+AxLayer::HalutShape AxLayer::halut_shape() const { throw no_fixed_operand(); }
+
+at::Tensor AxLayer::halut_weights() const { throw no_fixed_operand(); }
 
 std::optional<HalutOps> AxLayer::halut_ops_per_sample() const {
   if (!config_.is_halut()) return std::nullopt;

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "nn/halut.h"
 #include "nn/layer_config.h"
 #include "quant/calibrator.h"
@@ -103,6 +104,7 @@ class AxLayer : public torch::nn::Module {
   void observe(int i, const at::Tensor& x);
   void check_calibrated(int i) const;
   bool runs_fp32() const { return calibrating_ || config_.is_fp32(); }
+  Error no_fixed_operand() const;  // what halut_shape and halut_weights throw for a MatMul
   bool row_sink_set() const { return static_cast<bool>(row_sink_); }
   // Hands rows to the row sink when one is set (and returns true).
   bool sink_rows(const at::Tensor& rows);
