@@ -4,6 +4,7 @@
 // run() must throw.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <bit>
 #include <cmath>
@@ -214,6 +215,30 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MaddnessEncodeTest,
                                   std::to_string(std::get<1>(info.param)) + "_" +
                                   isa_param_name(std::get<2>(info.param));
                          });
+
+// Row strides so large that 16 rows' offsets pass int32 (the gathers' index type): the rows live
+// in a sparse mapping, of which only the touched pages take memory.
+TEST(MaddnessEncode, RowStridesPastInt32Offsets) {
+  const int64_t n = 17, d = 5, ldx = (int64_t{1} << 29) + 3;  // 7 ldx > 2^31 too (AVX2)
+  const size_t bytes = static_cast<size_t>(((n - 1) * ldx + d) * sizeof(float));
+  void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapping == MAP_FAILED) GTEST_SKIP() << "no address space for a 32 GB sparse mapping";
+  float* x = static_cast<float*>(mapping);
+  std::mt19937 rng(3);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) x[i * ldx + j] = special_value(rng);
+  const Trees trees = make_trees(d, 6, 3, 4);
+  std::vector<uint8_t> want(n * 6), got(n * 6);
+  maddness_encode_ref(trees.desc(), x, n, ldx, want.data(), 0);
+  for (Isa isa : kIsas) {
+    if (isa > detected_isa()) continue;
+    std::fill(got.begin(), got.end(), kCodeSentinel);
+    MaddnessEncoder::create(trees.desc(isa)).run(x, n, got.data(), ldx, 0, 1);
+    EXPECT_EQ(first_mismatch(got, want, 6), "") << isa_name(isa);
+  }
+  munmap(mapping, bytes);
+}
 
 // ---- Decode: every impl against the ref.
 
