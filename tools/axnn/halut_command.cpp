@@ -62,7 +62,9 @@ void add_halut_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--held-out", args->run.held_out, "Held-out rows per layer for the NMSE")
       ->capture_default_str();
-  cmd->add_option("--images", args->run.images, "Training images run through per layer")
+  cmd->add_option("--images", args->run.images,
+                  "Training images run through per layer, at least (more when --rows needs them: a "
+                  "Linear sees one row per image)")
       ->capture_default_str();
   cmd->add_option("--ridge", args->run.learn.ridge_lambda,
                   "maddness: lambda of the ridge-regression prototype refinement (0: leaf means)")
