@@ -52,7 +52,7 @@ void AxLayer::set_config(const LayerConfig& config) {
   for (auto& calibrator : calibrators_) calibrator = quant::Calibrator(config.calib);
   if (config.is_halut()) {
     lut_ = at::Tensor();
-    relative_power_ = 0.0;  // no multiplier
+    relative_power_ = halut_.relative_power();
     return;
   }
   if (config.is_fp32()) {

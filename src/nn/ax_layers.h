@@ -10,7 +10,8 @@
 // (DESIGN.md section 2) from the range [max(min, -amax), min(max, amax)]: the observed extremes
 // clipped by the calibrator's amax; narrow_range applies to symmetric codes only. A Linear or
 // Conv2d configured "mult": "halut" computes its learned MADDness product instead (nn/halut.h):
-// no quantization of its own, relative multiplier power 0, its operations counted apart.
+// no quantization of its own, relative multiplier power 0 for hash-tree encoders (the
+// nearest-centroid encoders' multiplications count), its operations counted apart.
 #pragma once
 
 #include <torch/nn/module.h>

@@ -195,6 +195,11 @@ HalutOps HalutProduct::ops_per_row() const {
           groups_ * (c - 1) * m_, trees ? 0 : groups_ * k * d_};
 }
 
+double HalutProduct::relative_power() const {
+  return config_.encoder == "maddness" ? 0.0
+                                       : static_cast<double>(config_.k) / static_cast<double>(m_);
+}
+
 void HalutProduct::set_temperature(double temperature) {
   AXNN_CHECK(temperature > 0, "layer '{}': halut temperature {} must be positive", layer_,
              temperature);

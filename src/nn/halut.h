@@ -57,6 +57,10 @@ class HalutProduct {
   void learn(const at::Tensor& rows, const at::Tensor& weights, const HalutLearnOptions& options);
 
   HalutOps ops_per_row() const;
+  // Multiplications per replaced MAC, for the relative multiplier power: 0 for hash trees; a
+  // nearest-centroid encoder computes K distances over d columns per row against the d m MACs it
+  // replaces, K / m, counted at the power of exact multipliers.
+  double relative_power() const;
   // The learned encoder's soft-assignment temperature (over distances normalized per row).
   void set_temperature(double temperature);
 

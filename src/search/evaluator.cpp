@@ -40,6 +40,12 @@ ModelEvaluator::ModelEvaluator(const std::string& checkpoint,
                "search: 'exact' (fp32) is the baseline, not a multiplier to assign; use exact8s "
                "or exact8u for exact integer multipliers");
     if (name == nn::kHalut) {  // each layer's learned Halut product: no multiplier
+      for (const auto& [layer_name, layer] : nn::ax_layers(*model_))
+        AXNN_CHECK(layer->halut().config().encoder == "maddness",
+                   "search: candidate halut: layer '{}' has a Halut product with the {} encoder, "
+                   "whose multiplications make its power the layer's own; only hash-tree "
+                   "(maddness) products, which multiply nothing, can be candidates",
+                   layer_name, layer->halut().config().encoder);
       space_.candidates.push_back(name);
       space_.power.push_back(0.0);
       continue;

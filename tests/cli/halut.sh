@@ -71,4 +71,6 @@ expect_error "halut k = 12 is not 2, 4, 8 or 16" \
   "$axnn" halut learn "$work/cal.pt" --k 12 -o "$work/x.pt"
 expect_error "layer 'conv1' is configured halut with the maddness encoder but has no learned hash trees" \
   "$axnn" eval "$work/h.pt" --mult halut --threads 1
+expect_error "layer 'fc2' has a Halut product with the learned encoder" \
+  "$axnn" search --model "$work/learned.pt" --mults halut,exact8s --budget 2 -o "$work/s2"
 echo "halut checks passed"

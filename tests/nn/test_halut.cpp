@@ -76,7 +76,8 @@ TEST(HalutLinear, Fp32TablesEqualTheNaiveSumOfTableRows) {
     torch::NoGradGuard no_grad;
     const at::Tensor y = layer->forward(x);
     EXPECT_TRUE(at::equal(y, naive_sums(*layer, 0, x) + layer->bias)) << encoder;
-    EXPECT_EQ(layer->relative_power(), 0.0);
+    // Hash trees multiply nothing; nearest centroids compute K distances per output column.
+    EXPECT_EQ(layer->relative_power(), encoder == "maddness" ? 0.0 : 16.0 / 10);
   }
 }
 
