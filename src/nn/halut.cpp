@@ -68,6 +68,9 @@ void HalutProduct::configure(torch::nn::Module& owner, const std::string& layer,
     temperature_ = attach(owner, "halut_temperature", at::ones({}), false);
   }
   centroids_.requires_grad_(config.encoder == "learned");
+  const std::vector<int64_t> bounds = amm::group_bounds(d, config.c);
+  group_mask_ = at::zeros({config.c, d});
+  for (int64_t i = 0; i < config.c; ++i) group_mask_[i].slice(0, bounds[i], bounds[i + 1]).fill_(1);
 }
 
 bool HalutProduct::learned() const {
@@ -136,9 +139,7 @@ at::Tensor HalutProduct::differentiable(const at::Tensor& rows) const {
 
 at::Tensor HalutProduct::soft_codes(const at::Tensor& x, int64_t g) const {
   const int64_t c = config_.c, k = config_.k, r = x.size(0);
-  const std::vector<int64_t> bounds = amm::group_bounds(d_, c);
-  at::Tensor mask = at::zeros({c, d_});
-  for (int64_t i = 0; i < c; ++i) mask[i].slice(0, bounds[i], bounds[i + 1]).fill_(1);
+  const at::Tensor& mask = group_mask_;
   // [C, K, Dg]: only the group's columns count (and learn), as in the nearest-centroid encode.
   const at::Tensor centroids = centroids_[g] * mask.unsqueeze(1);
   // Squared distances to every centroid of the row's group: |x_c|^2 - 2 x . z + |z|^2.

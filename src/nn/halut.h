@@ -77,6 +77,7 @@ class HalutProduct {
   HalutConfig config_;
   int64_t groups_ = 0, d_ = 0, m_ = 0;
   at::Tensor split_dims_, thresholds_, centroids_, lut_, learned_, temperature_;
+  at::Tensor group_mask_;  // [C, d]: 1 on each codebook's columns (the learned encoder's)
 };
 
 }  // namespace axnn::nn

@@ -22,6 +22,8 @@ struct HalutConfig {
   std::string encoder = "maddness";  // maddness (hash trees), pq (k-means) or learned (trained)
   std::string lut = "int8";          // table type at inference: int8 or fp32
   int average = 0;                   // int8: levels of MADDness's averaging trick, 0 (exact) .. 4
+
+  bool operator==(const HalutConfig&) const = default;
 };
 
 inline constexpr const char* kHalut = "halut";

@@ -23,11 +23,6 @@ constexpr int64_t kHeldOutShare = 8;  // the last eighth of the batches (at leas
 // Thrown by the row sink once it has the layer's rows: the rest of the network need not run.
 struct RowsTaken {};
 
-bool same_config(const nn::HalutConfig& a, const nn::HalutConfig& b) {
-  return a.c == b.c && a.k == b.k && a.encoder == b.encoder && a.lut == b.lut &&
-         a.average == b.average;
-}
-
 // Runs images [begin, end) through the model in batches up to the layer, whose row sink
 // throws RowsTaken once it has the batch's rows.
 void run_to_layer(models::Model& model, const data::Dataset& set, int64_t begin, int64_t end,
@@ -143,8 +138,8 @@ std::vector<HalutLayerReport> learn_halut(
     nn::HalutConfig wanted = run.config;
     if (run.group_width > 0) wanted.c = (shape.d + run.group_width - 1) / run.group_width;
     report.c = wanted.c;
-    report.kept = layer->config().is_halut() && layer->halut().learned() &&
-                  same_config(layer->config().halut, wanted);
+    report.kept =
+        layer->config().is_halut() && layer->halut().learned() && layer->config().halut == wanted;
     if (!report.kept) {
       nn::LayerConfig config = layer->config();
       config.mult = nn::kHalut;
