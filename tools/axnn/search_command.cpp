@@ -77,7 +77,7 @@ void add_search_command(CLI::App& app) {
   cmd->add_option("--model", r.checkpoint, "Trained and calibrated checkpoint")->required();
   cmd->add_option("--mults", r.mults,
                   "Candidate multipliers, comma-separated (names or files); `halut` is each "
-                  "layer's learned Halut product (axnn halut learn), multiplier power 0")
+                  "layer's learned hash-tree Halut product (axnn halut learn), multiplier power 0")
       ->required()
       ->delimiter(',');
   cmd->add_option("--method", r.method, "mcts, nsga2 or greedy")->capture_default_str();
