@@ -1,4 +1,5 @@
-// The schemas of the axnn op library: one place, backends register impls in their own files.
+// The schemas of the axnn op library: one place, backends register impls in their own files
+// (the tensor-free library ops of library_ops.cpp aside).
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
