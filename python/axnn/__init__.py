@@ -1,11 +1,14 @@
-"""Loads the axnn op library into torch, so that torch.ops.axnn.* can be called from Python.
+"""axnn from Python: approximate layers for any torch model, on the axnn op library.
 
-    import axnn
-    axnn.load()                      # or axnn.load("/path/to/libaxnn_ops.so")
-    c = torch.ops.axnn.lut_matmul(a, b, lut)
+    import axnn, torchvision
+    model = axnn.approximate(torchvision.models.resnet18(num_classes=10), mult="trunc8s_k4")
+    axnn.calibrate(model, loader, max_batches=4)
+    top1 = axnn.evaluate(model, loader)
 
-The library is looked for at the given path, then at $AXNN_OPS_LIBRARY, then in this checkout's
-release build (build/release/src/ops/libaxnn_ops.so). docs/ops.md documents every op.
+The op library (libaxnn_ops.so) is loaded at first use: from the path given to axnn.load(), else
+$AXNN_OPS_LIBRARY, else the release build of the checkout this package lies in
+(build/release/src/ops/libaxnn_ops.so). torch.ops.axnn.* (docs/ops.md) can be called directly
+once it is loaded.
 """
 
 import os
@@ -35,11 +38,27 @@ def library_path(path=None):
         "scripts/build.sh or set AXNN_OPS_LIBRARY")
 
 
+_loaded = None
+
+
 def load(path=None):
     """Loads libaxnn_ops.so into torch (once) and returns its path."""
-    library = library_path(path)
-    torch.ops.load_library(str(library))
-    return library
+    global _loaded
+    if _loaded is None:
+        library = library_path(path)
+        torch.ops.load_library(str(library))
+        _loaded = library
+    return _loaded
 
 
-from . import maddness  # noqa: E402  (after load(), which it needs at call time only)
+def ops():
+    """torch.ops.axnn, loading the library first if needed."""
+    load()
+    return torch.ops.axnn
+
+
+# After ops(), which the modules need at call time only.
+from . import data, maddness, mult, nn  # noqa: E402
+from .approximate import approximate, ax_layers, configure, layers, save_config  # noqa: E402
+from .pipeline import (calibrate, evaluate, load_checkpoint, relative_power,  # noqa: E402
+                       set_calibrating)
