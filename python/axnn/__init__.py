@@ -7,12 +7,14 @@
 
 The op library (libaxnn_ops.so) is loaded at first use: from the path given to axnn.load(), else
 $AXNN_OPS_LIBRARY, else the release build of the checkout this package lies in
-(build/release/src/ops/libaxnn_ops.so). torch.ops.axnn.* (docs/ops.md) can be called directly
-once it is loaded.
+(build/release/src/ops/libaxnn_ops.so: PYTHONPATH=python, or pip install -e ./python), else the
+installed one beside the axnn command (PREFIX/lib for PREFIX/bin/axnn, as `cmake --install` lays
+them out). torch.ops.axnn.* (docs/ops.md) can be called directly once it is loaded.
 """
 
 import os
 import pathlib
+import shutil
 
 import torch
 
@@ -21,12 +23,15 @@ _BUILT = pathlib.Path(__file__).resolve().parents[2] / "build" / "release" / "sr
 
 def library_path(path=None):
     """The libaxnn_ops.so that load() would use: `path` if given, else the first of
-    $AXNN_OPS_LIBRARY and the release build that exists; raises FileNotFoundError naming every
-    place it looked."""
+    $AXNN_OPS_LIBRARY, the checkout's release build and the installed library that exists;
+    raises FileNotFoundError naming every place it looked."""
     if path:
         candidates = [path]
     else:
-        candidates = [os.environ.get("AXNN_OPS_LIBRARY"), _BUILT / "libaxnn_ops.so"]
+        command = shutil.which("axnn")
+        installed = (pathlib.Path(command).resolve().parents[1] / "lib" / "libaxnn_ops.so"
+                     if command else None)
+        candidates = [os.environ.get("AXNN_OPS_LIBRARY"), _BUILT / "libaxnn_ops.so", installed]
     tried = []
     for candidate in filter(None, candidates):
         candidate = pathlib.Path(candidate)
@@ -35,7 +40,7 @@ def library_path(path=None):
         tried.append(str(candidate))
     raise FileNotFoundError(
         "libaxnn_ops.so not found (looked at: " + ", ".join(tried) + "); build it with "
-        "scripts/build.sh or set AXNN_OPS_LIBRARY")
+        "scripts/build.sh, install it (cmake --install) or set AXNN_OPS_LIBRARY")
 
 
 _loaded = None
