@@ -64,6 +64,7 @@ def ops():
 
 # After ops(), which the modules need at call time only.
 from . import data, maddness, mult, nn  # noqa: E402
-from .approximate import approximate, ax_layers, configure, layers, save_config  # noqa: E402
+from .approximate import (approximate, ax_layers, configure, layers, save_config,  # noqa: E402
+                          summary)
 from .pipeline import (calibrate, evaluate, load_checkpoint, relative_power,  # noqa: E402
                        set_calibrating)

@@ -65,6 +65,17 @@ def layers(model):
             for name, m in ax_layers(model)]
 
 
+def summary(model):
+    """The layer table as `axnn eval` prints it: name, type, multiplier, MACs per sample (from the
+    last forward: calibrating counts) and relative power."""
+    rows = [f"  {'layer':<22} {'type':<7} {'multiplier':<26} {'MACs/sample':>12} {'power':>7}"]
+    for t in layers(model):
+        power = "-" if t["relative_power"] is None else f"{t['relative_power']:.3f}"
+        rows.append(f"  {t['name']:<22} {t['type']:<7} {t['mult']:<26} "
+                    f"{t['macs_per_sample']:>12} {power:>7}")
+    return "\n".join(rows)
+
+
 def _replace_modules(module, prefix):
     for name, child in list(module.named_children()):
         path = prefix + name

@@ -218,3 +218,13 @@ def test_relative_power_weighs_layers_by_their_macs():
     ax(torch.randn(4, 10))
     p = axnn.mult.load("trunc8s_k4").relative_power
     assert axnn.relative_power(ax) == pytest.approx((200 * p + 100 * 1.0) / 300)
+
+
+def test_summary_is_the_cli_layer_table():
+    model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Linear(20, 5))
+    ax = axnn.approximate(model, [{"match": "0", "mult": "exact8u"}, {"mult": "exact8s"}])
+    axnn.calibrate(ax, [torch.randn(4, 10)])
+    lines = axnn.summary(ax).splitlines()
+    assert lines[0].split() == ["layer", "type", "multiplier", "MACs/sample", "power"]
+    assert lines[1].split() == ["0", "linear", "exact8u", "200", "1.000"]
+    assert lines[2].split() == ["1", "linear", "exact8s", "100", "1.000"]
