@@ -7,11 +7,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/progress.h"
 #include "nn/ax_layers.h"
 #include "nn/layer_config.h"
+#ifdef AXNN_HAVE_ONNX
+#include "onnx/graph_model.h"
+#endif
 
 namespace axnn::train {
 namespace {
@@ -141,6 +145,9 @@ void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
 namespace {
 
 constexpr const char* kMetaKey = "axnn_checkpoint";
+// An imported ONNX model (meta "model": "onnx") keeps its graph, without the initializers' data
+// (the module's tensors), as a uint8 tensor attribute (not a buffer, so not in state_dict).
+constexpr const char* kGraphKey = "axnn_onnx_graph";
 // 2 added the approximate layers' activation ranges (min_*, max_*) for unsigned multipliers.
 constexpr int kCheckpointVersion = 2;
 
@@ -150,13 +157,24 @@ void save_checkpoint(models::Model& model, CheckpointInfo info, const std::files
   info.layers = nlohmann::json::object();
   for (const auto& [name, layer] : nn::ax_layers(model))
     info.layers[name] = nn::to_json(layer->config());
-  const nlohmann::json meta = {
+  nlohmann::json meta = {
       {"version", kCheckpointVersion},  {"model", info.model},
       {"channels", info.spec.channels}, {"image_size", info.spec.image_size},
       {"classes", info.spec.classes},   {"dataset", info.dataset},
       {"layers", info.layers}};
   torch::serialize::OutputArchive archive;
   model.save(archive);
+#ifdef AXNN_HAVE_ONNX
+  if (const auto* graph = dynamic_cast<const onnx::GraphModel*>(&model)) {
+    meta["model"] = graph->model_name();
+    meta["mean"] = graph->normalization().mean;
+    meta["std"] = graph->normalization().std;
+    const std::string& bytes = graph->graph_bytes();
+    at::Tensor data = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
+    std::memcpy(data.data_ptr(), bytes.data(), bytes.size());
+    archive.write(kGraphKey, c10::IValue(data));
+  }
+#endif
   archive.write(kMetaKey, c10::IValue(meta.dump()));
   const std::filesystem::path tmp = path.string() + ".tmp";
   try {
@@ -219,7 +237,27 @@ std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path
                  meta.at("classes").get<int64_t>()};
     info.dataset = meta.at("dataset").get<std::string>();
     info.layers = meta.at("layers");
-    model = models::make_model(info.model, info.spec);
+    if (info.model == "onnx") {
+#ifdef AXNN_HAVE_ONNX
+      c10::IValue graph;
+      AXNN_CHECK(archive.try_read(kGraphKey, graph) && graph.isTensor(),
+                 "checkpoint {}: an imported ONNX model without its graph ({} record)",
+                 path.string(), kGraphKey);
+      const at::Tensor bytes = graph.toTensor().contiguous();
+      model = std::make_shared<onnx::GraphModel>(
+          std::string(static_cast<const char*>(bytes.data_ptr()), bytes.numel()),
+          fmt::format("checkpoint {}: graph", path.string()),
+          onnx::Normalization{meta.at("mean").get<std::vector<double>>(),
+                              meta.at("std").get<std::vector<double>>()},
+          /*with_weights=*/false);
+#else
+      throw Error(fmt::format("checkpoint {}: an imported ONNX model, and this axnn was built "
+                              "without ONNX support (libonnx-dev)",
+                              path.string()));
+#endif
+    } else {
+      model = models::make_model(info.model, info.spec);
+    }
     for (const auto& [name, layer] : nn::ax_layers(*model)) {
       if (info.layers.contains(name))
         layer->set_config(nn::layer_config_from_json(
