@@ -21,6 +21,8 @@ packages=(
   gnuplot-nox         # axnn search's front.svg
   libgtest-dev libgmock-dev
   python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
+  libonnx-dev         # ONNX import (src/onnx, axnn import): the ModelProto classes and protobuf
+  python3-onnx python3-torchvision  # the ONNX tests export torch and torchvision models
 )
 
 missing=()

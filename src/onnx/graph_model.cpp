@@ -1003,6 +1003,8 @@ void Builder::add_node(const pb::NodeProto& node) {
     return add_step(node, [axis_attr](const Tensors& in) -> Tensors {
       const at::Tensor& x = in[0];
       const int64_t axis = wrap_axis(axis_attr, x.dim());
+      // A scalar index selects a view, as torch's x[i] does (matmuls then see the same strides).
+      if (in[1].dim() == 0) return {x.select(axis, in[1].item<int64_t>())};
       at::Tensor index = in[1].to(at::kLong);
       index = at::where(index < 0, index + x.size(axis), index);
       std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().begin() + axis);

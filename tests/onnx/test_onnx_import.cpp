@@ -142,8 +142,8 @@ TEST(OnnxNames, AreTorchModulePaths) {
     EXPECT_EQ(type_at(types, "conv_proj"), "conv2d");
     EXPECT_EQ(type_at(types, b + "self_attention.qk"), "matmul");
     EXPECT_EQ(type_at(types, b + "self_attention.av"), "matmul");
-    EXPECT_EQ(type_at(types, b + "self_attention.linear"),
-              "linear");  // in_proj: named by its scope
+    // in_proj: named by its bias, in_proj_bias (its weight is a transposed copy, onnx::MatMul_*)
+    EXPECT_EQ(type_at(types, b + "self_attention.in_proj"), "linear");
     EXPECT_EQ(type_at(types, b + "self_attention.out_proj"), "linear");
     EXPECT_EQ(type_at(types, b + "mlp.0"), "linear");
     EXPECT_EQ(type_at(types, b + "mlp.3"), "linear");

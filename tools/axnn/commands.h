@@ -20,5 +20,6 @@ void add_energy_command(CLI::App& app);           // energy_command.cpp: energy 
 void add_tram_command(CLI::App& app);
 void add_tram_map_command(CLI::App& tram);  // tram_map_command.cpp
 void add_halut_command(CLI::App& app);      // halut_command.cpp: `halut learn`
+void add_import_command(CLI::App& app);     // import_command.cpp: `import` (with AXNN_HAVE_ONNX)
 
 }  // namespace axnn::cli

@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
   axnn::cli::add_mult_command(app);
   axnn::cli::add_bench_command(app);
   axnn::cli::add_model_commands(app);
+#ifdef AXNN_HAVE_ONNX
+  axnn::cli::add_import_command(app);
+#endif
   axnn::cli::add_sweep_command(app);
   axnn::cli::add_netlist_commands(app);
   axnn::cli::add_search_command(app);
