@@ -4,7 +4,7 @@
 
 writes into OUT_DIR, for each model NAME (torchvision resnet18, mobilenet_v2 and a small
 VisionTransformer; the zoo twins lenet5, mlp, resnet20, vit-tiny of zoo_twins.py, random weights):
-  NAME.onnx         opset 17; the torchvision models with a dynamic batch, the twins with batch 1
+  NAME.onnx         opset 17 (vit_opset13: the ViT at opset 13); the torchvision models with a dynamic batch, the twins with batch 1
                     fixed (torch.onnx.export without dynamic_axes), so both kinds get imported;
                     all but resnet18 with their BatchNormalization nodes (TrainingMode.PRESERVE),
                     resnet18 with them folded into its convs (the exporter's default)
@@ -52,7 +52,7 @@ def torchvision_models():
     return {"resnet18": resnet, "mobilenet_v2": mobilenet, "vit": vit}
 
 
-def export(model, path, x, dynamic_batch, keep_batch_norm):
+def export(model, path, x, dynamic_batch, keep_batch_norm, opset=17):
     model.eval()
     kwargs = {}
     if keep_batch_norm:  # else the exporter folds BatchNormalization into the convs
@@ -61,7 +61,7 @@ def export(model, path, x, dynamic_batch, keep_batch_norm):
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     # With gradients on: under no_grad nn.MultiheadAttention takes its fused fast path, which
     # torch 1.13 cannot export.
-    torch.onnx.export(model, x[:1], path, opset_version=17, input_names=["input"],
+    torch.onnx.export(model, x[:1], path, opset_version=opset, input_names=["input"],
                       output_names=["logits"], **kwargs)
     with torch.no_grad():
         return model(x)
@@ -78,9 +78,9 @@ def main():
     x = torch.rand(BATCH, CHANNELS, SIZE, SIZE)
     x.numpy().astype("<f4").tofile(os.path.join(args.out, "input.bin"))
 
-    def write(name, model, dynamic_batch, keep_batch_norm=True):
+    def write(name, model, dynamic_batch, keep_batch_norm=True, opset=17):
         y = export(model, os.path.join(args.out, name + ".onnx"), x, dynamic_batch,
-                   keep_batch_norm)
+                   keep_batch_norm, opset)
         y.numpy().astype("<f4").tofile(os.path.join(args.out, name + ".out.bin"))
 
     if args.checkpoint:
@@ -92,6 +92,8 @@ def main():
         return
     for name, model in torchvision_models().items():
         write(name, model, dynamic_batch=True, keep_batch_norm=name != "resnet18")
+        if name == "vit":  # opset 13: LayerNormalization decomposed (ReduceMean, Sub, Pow, ...)
+            write("vit_opset13", model, dynamic_batch=True, opset=13)
     for name in zoo_twins.TWINS:
         write(name, zoo_twins.make_twin(name, CHANNELS, SIZE, CLASSES), dynamic_batch=False)
 

@@ -87,8 +87,8 @@ TEST_P(FloatOutputs, MatchTorch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, FloatOutputs,
-                         ::testing::Values("resnet18", "mobilenet_v2", "vit", "lenet5", "mlp",
-                                           "resnet20", "vit-tiny"),
+                         ::testing::Values("resnet18", "mobilenet_v2", "vit", "vit_opset13",
+                                           "lenet5", "mlp", "resnet20", "vit-tiny"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)
