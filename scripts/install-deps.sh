@@ -20,7 +20,8 @@ packages=(
   libopenmpi-dev openmpi-bin  # axnn search over several ranks (mpirun -np N axnn search ...)
   gnuplot-nox         # axnn search's front.svg
   libgtest-dev libgmock-dev
-  python3-torch python3-pytest  # libaxnn_ops.so from Python, and its tests
+  python3-torch python3-pytest  # the Python front end (python/) and its tests
+  python3-yaml python3-setuptools  # axnn.save_config to YAML; pip install ./python
   libonnx-dev         # ONNX import (src/onnx, axnn import): the ModelProto classes and protobuf
   python3-onnx python3-torchvision  # the ONNX tests export torch and torchvision models
 )

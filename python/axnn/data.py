@@ -32,6 +32,17 @@ def read_idx(path):
     return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(shape)
 
 
+def write_idx(path, tensor):
+    """Writes uint8 images [N, H, W] (or [N, 1, H, W]) or labels [N] as a raw IDX file: subsets
+    for the CLI's `--data mnist:DIR`."""
+    t = tensor.to(torch.uint8)
+    if t.dim() == 4 and t.shape[1] == 1:
+        t = t.squeeze(1)
+    header = bytes([0, 0, 8, t.dim()]) + b"".join(s.to_bytes(4, "big") for s in t.shape)
+    with open(path, "wb") as f:
+        f.write(header + t.contiguous().numpy().tobytes())
+
+
 def mnist_dir(directory, split):
     """(images uint8 [N, 1, 28, 28], labels int64 [N]) of a folder of MNIST-layout files
     ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]); split "train" or "test"."""

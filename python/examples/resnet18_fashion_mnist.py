@@ -47,6 +47,7 @@ def train(args):
     torch.save(model.state_dict(), args.out + ".state.pt")
     model.eval()
     torch.onnx.export(model, torch.rand(1, 1, 28, 28), args.out + ".onnx", opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE,  # BatchNorm kept, not folded
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     print(f"wrote {args.out}.state.pt and {args.out}.onnx")

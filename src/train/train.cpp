@@ -108,21 +108,22 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
   model.eval();
 }
 
-double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size) {
+double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size,
+                at::Tensor* logits) {
   AXNN_CHECK(set.size() > 0, "evaluate: the dataset '{}' is empty", set.name);
   torch::NoGradGuard no_grad;
   model.eval();
   Progress progress("eval", set.size(), "img");
   int64_t correct = 0;
+  std::vector<at::Tensor> batches;
   for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, set.size());
-    correct += model.forward(set.batch_images(begin, end))
-                   .argmax(1)
-                   .eq(set.labels.slice(0, begin, end))
-                   .sum()
-                   .item<int64_t>();
+    const at::Tensor out = model.forward(set.batch_images(begin, end));
+    correct += out.argmax(1).eq(set.labels.slice(0, begin, end)).sum().item<int64_t>();
+    if (logits) batches.push_back(out);
     progress.update(end);
   }
+  if (logits) *logits = at::cat(batches);
   return static_cast<double>(correct) / static_cast<double>(set.size());
 }
 

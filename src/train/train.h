@@ -50,8 +50,9 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
            const std::function<void(const EpochStats&)>& on_epoch = {},
            const ExtraObjective* extra = nullptr);
 
-// Top-1 accuracy in [0, 1].
-double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size = 256);
+// Top-1 accuracy in [0, 1]; the logits [N, classes] in `logits` when given.
+double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_size = 256,
+                at::Tensor* logits = nullptr);
 
 // Runs `batches` batches of `set` through the model with its approximate layers collecting
 // activation statistics, then stores their amax.

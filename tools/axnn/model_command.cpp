@@ -1,11 +1,13 @@
 // `axnn train | calibrate | eval | retrain`: the model pipeline on checkpoints.
 #include <fmt/format.h>
+#include <torch/serialize.h>
 
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "commands.h"
+#include "core/files.h"
 #include "model_options.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
@@ -14,6 +16,12 @@
 
 namespace axnn::cli {
 namespace {
+
+// In the pickle format Python's torch.load reads.
+void write_tensor(const at::Tensor& tensor, const std::string& path) {
+  const std::vector<char> bytes = torch::pickle_save(tensor);
+  write_text_file(path, std::string_view(bytes.data(), bytes.size()));
+}
 
 // "halut c16 k16 maddness int8" for a Halut layer, else the multiplier.
 std::string product_of(const nn::LayerInfo& l) {
@@ -181,7 +189,7 @@ void add_model_commands(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "eval", "Top-1 accuracy and relative multiplier power of a checkpoint, per-layer table");
     struct Args {
-      std::string input;
+      std::string input, logits;
       bool json = false;
       LayerOptions layers;
       ThreadsOption threads;
@@ -189,14 +197,20 @@ void add_model_commands(CLI::App& app) {
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Checkpoint to evaluate")->required();
     cmd->add_flag("--json", args->json, "One JSON object");
+    cmd->add_option("--logits", args->logits,
+                    "Also write the test images' logits [N, classes] here (Python: torch.load)");
     args->layers.add_to(*cmd);
     args->threads.add_to(*cmd);
     cmd->callback([args] {
       args->threads.apply();
       train::CheckpointInfo info;
+      if (!args->logits.empty()) check_output(args->logits, "--logits");
       const auto model = load_configured(args->input, args->layers, info);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
-      const double accuracy = train::evaluate(*model, test_set);
+      at::Tensor logits;
+      const double accuracy =
+          train::evaluate(*model, test_set, 256, args->logits.empty() ? nullptr : &logits);
+      if (!args->logits.empty()) write_tensor(logits, args->logits);
       print_report(*model, info, accuracy, test_set.size(), args->json);
     });
   }

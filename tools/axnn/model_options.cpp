@@ -87,10 +87,10 @@ train::TrainOptions retrain_defaults() {
   return options;
 }
 
-void check_output(const std::string& path) {
+void check_output(const std::string& path, std::string_view option) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   AXNN_CHECK(parent.empty() || std::filesystem::is_directory(parent),
-             "-o {}: the folder {} does not exist", path, parent.string());
+             "{} {}: the folder {} does not exist", option, path, parent.string());
 }
 
 void print_epoch(const train::EpochStats& stats) {

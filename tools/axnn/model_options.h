@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "data/datasets.h"
 #include "models/zoo.h"
@@ -47,8 +48,8 @@ void add_train_options(CLI::App& cmd, train::TrainOptions& options);
 // What approximation-aware retraining starts from: one epoch, a tenth of training's learning rate.
 train::TrainOptions retrain_defaults();
 
-// Fails before any long work when the output's folder does not exist.
-void check_output(const std::string& path);
+// Fails before any long work when the output's folder does not exist, naming the option.
+void check_output(const std::string& path, std::string_view option = "-o");
 
 void print_epoch(const train::EpochStats& stats);
 
