@@ -45,12 +45,18 @@ def train(args):
         print(f"epoch {epoch + 1}: loss {total / labels.numel():.4f} "
               f"({time.time() - start:.0f} s)", flush=True)
     torch.save(model.state_dict(), args.out + ".state.pt")
-    model.eval()
-    torch.onnx.export(model, torch.rand(1, 1, 28, 28), args.out + ".onnx", opset_version=17,
-                      training=torch.onnx.TrainingMode.PRESERVE,  # BatchNorm kept, not folded
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    export_onnx(model, args.out + ".onnx")
     print(f"wrote {args.out}.state.pt and {args.out}.onnx")
+
+
+def export_onnx(model, path):
+    """With a dynamic batch, and BatchNorm kept (not folded into the convolutions), so that the
+    imported graph computes what the Python model computes."""
+    model.eval()
+    torch.onnx.export(model, torch.rand(1, 1, 28, 28), path, opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE, input_names=["input"],
+                      output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 
 
 def evaluate(args):
