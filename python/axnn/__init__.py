@@ -47,12 +47,17 @@ _loaded = None
 
 
 def load(path=None):
-    """Loads libaxnn_ops.so into torch (once) and returns its path."""
+    """Loads libaxnn_ops.so into torch (once) and returns its path; a path other than the one
+    loaded is an error."""
     global _loaded
+    if _loaded is not None and path is None:
+        return _loaded
+    library = library_path(path)
     if _loaded is None:
-        library = library_path(path)
         torch.ops.load_library(str(library))
         _loaded = library
+    elif library.resolve() != _loaded.resolve():
+        raise RuntimeError(f"axnn.load: {_loaded} is loaded already; {library} cannot be too")
     return _loaded
 
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mutex>
 #include <set>
 
 #include "core/error.h"
@@ -28,10 +29,12 @@ namespace axnn::ops {
 namespace {
 
 // Built-ins get the relative power of their circuits, as in the axnn command (tools/axnn/main.cpp).
-const bool kHookSet = [] {
-  set_builtin_meta_hook(netlist::attach_builtin_circuit_cost);
-  return true;
-}();
+// Set by the lookups Python makes, not when the library loads: C++ programs linking the op
+// library keep the registry as they set it.
+void with_circuit_costs() {
+  static std::once_flag once;
+  std::call_once(once, [] { set_builtin_meta_hook(netlist::attach_builtin_circuit_cost); });
+}
 
 // The table [2^b, 2^b] and the JSON of metrics.h's to_json, plus `note` when one is given.
 std::tuple<at::Tensor, std::string> table_and_info(const Multiplier& mult,
@@ -46,6 +49,7 @@ std::tuple<at::Tensor, std::string> table_and_info(const Multiplier& mult,
 
 // The curated built-ins, then every .axm file of the search folders (as `axnn mult list`).
 std::vector<std::string> mult_names() {
+  with_circuit_costs();
   std::vector<std::string> names = curated_builtin_names();
   std::set<std::string> seen(names.begin(), names.end());
   const MultiplierRegistry registry = MultiplierRegistry::from_environment();
@@ -55,6 +59,7 @@ std::vector<std::string> mult_names() {
 }
 
 std::tuple<at::Tensor, std::string> mult_load(const std::string& name) {
+  with_circuit_costs();
   return table_and_info(get_multiplier(name));
 }
 
