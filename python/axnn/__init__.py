@@ -71,5 +71,5 @@ def ops():
 from . import data, maddness, mult, nn  # noqa: E402
 from .approximate import (approximate, ax_layers, configure, layers, save_config,  # noqa: E402
                           summary)
-from .pipeline import (calibrate, evaluate, load_checkpoint, relative_power,  # noqa: E402
-                       set_calibrating)
+from .pipeline import (calibrate, evaluate, learn_halut, load_checkpoint,  # noqa: E402
+                       relative_power, restore, set_calibrating)

@@ -5,7 +5,8 @@ nn.MultiheadAttention whose projections are AxLinear and whose Q K^T and A V are
 Each layer has a config with the keys of the CLI's rules (docs: README, "Layer configs"): mult,
 per_channel, narrow_range, grad_mode, calib, percentile, dynamic; validated by the C++ library.
 "exact" computes in fp32. A signed multiplier quantizes symmetrically (amax), an unsigned one
-asymmetrically (DESIGN.md section 2). Calibration (set_calibrating) stores amax_* / min_* / max_*
+asymmetrically (DESIGN.md section 2). "mult": "halut" (keys c, k, encoder, lut, average) makes an
+AxLinear or AxConv2d a learned MADDness product instead (axnn/halut.py). Calibration (set_calibrating) stores amax_* / min_* / max_*
 buffers named as in the C++ layers, so state_dicts move between Python and axnn checkpoints.
 """
 
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 
 from . import mult as _mult
 from . import ops
+from .halut import HalutProduct
 
 
 def layer_config(config=None, where="layer config", **keys):
@@ -39,7 +41,7 @@ class AxLayer(torch.nn.Module):
 
     layer_type = ""
 
-    def __init__(self, operands, name, config):
+    def __init__(self, operands, name):
         super().__init__()
         self.layer_name = name
         self._operands = ["x"] if operands == 1 else ["a", "b"]
@@ -50,18 +52,21 @@ class AxLayer(torch.nn.Module):
         self.register_buffer("lut", None, persistent=False)
         self.calibrating = False
         self.macs_per_sample = 0  # multiplications per sample in the last forward
-        self.set_config(config)
+        self.halut = None  # the HalutProduct while configured "halut"
+        self._row_sink = None
 
     def set_config(self, config=None, **keys):
         """Configures the layer (a config dict or a multiplier name, see layer_config)."""
         config = layer_config(config, f"layer '{self.layer_name}'", **keys)
         if config["mult"] == "halut":
-            raise RuntimeError(
-                f"layer '{self.layer_name}': Halut products are learned by `axnn halut learn` on a "
-                "checkpoint (a Python model reaches it through ONNX: `axnn import`); the Python "
-                "layers compute with multipliers")
+            self.halut = HalutProduct(self, config, *self.halut_shape())
         self.config = config
         self._calibrators = None
+        if config["mult"] == "halut":
+            self.lut, self.bits, self.signed = None, 8, True
+            self.relative_power = self.halut.relative_power
+            return
+        self.halut = None
         if config["mult"] == "exact":
             self.lut, self.bits, self.signed, self.relative_power = None, 8, True, 1.0
             return
@@ -74,6 +79,36 @@ class AxLayer(torch.nn.Module):
 
     def runs_fp32(self):
         return self.calibrating or self.config["mult"] == "exact"
+
+    def halut_shape(self):
+        """(groups, d, m): the problems a Halut product of the layer solves, rows of d columns
+        times the weights [d, m] per group."""
+        raise RuntimeError(f"layer '{self.layer_name}' ({self.layer_type}): a Halut product needs "
+                           "a fixed weight operand; configure a multiplier")
+
+    def learn_halut(self, rows, ridge_lambda=1.0, seed=1):
+        """Learns the Halut product from rows [groups, R, d] of the layer's inputs."""
+        if self.halut is None:
+            raise RuntimeError(f"layer '{self.layer_name}' is not configured \"mult\": \"halut\"")
+        self.halut.learn(rows, self.halut_weights(), ridge_lambda, seed)
+
+    def _sink_rows(self, rows):
+        """Hands the rows a Halut product would encode to the row sink, if one is set (the layer
+        then computes in fp32): what axnn.learn_halut learns from."""
+        if self._row_sink is None:
+            return False
+        self._row_sink(rows.detach())
+        return True
+
+    def _halut_input_gradient(self, exact, x):
+        """What a Halut layer adds so that its input gets the exact product's gradient (straight
+        through the fixed encoders); None when no gradient is wanted or the learned encoder
+        passes one itself."""
+        if not torch.is_grad_enabled() or not x.requires_grad or (
+                self.config["encoder"] == "learned"):
+            return None
+        y = exact()
+        return y - y.detach()
 
     def set_calibrating(self, on):
         """On: collect activation statistics (computing in fp32). Off: store their amax and
@@ -151,25 +186,40 @@ class AxLinear(AxLayer):
     layer_type = "linear"
 
     def __init__(self, in_features, out_features, bias=True, name="linear", config=None):
-        super().__init__(1, name, config)
+        super().__init__(1, name)
         self.in_features, self.out_features = in_features, out_features
         reference = torch.nn.Linear(in_features, out_features, bias)  # torch's initialization
         self.weight = reference.weight
         self.bias = reference.bias
+        self.set_config(config)
 
     @classmethod
     def from_linear(cls, linear, name, config=None):
         """Shares the parameters of a torch.nn.Linear."""
-        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, name, config)
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, name)
         layer.weight, layer.bias = linear.weight, linear.bias
+        layer.set_config(config)
         return layer
+
+    def halut_shape(self):
+        return 1, self.in_features, self.out_features
+
+    def halut_weights(self):
+        return self.weight.detach().t().unsqueeze(0)
 
     def forward(self, x):
         self.macs_per_sample = x.numel() // _samples(x) * self.out_features
         self._observe(0, x)
-        if self.runs_fp32():
+        rows = x.reshape(1, -1, x.shape[-1])
+        if self._sink_rows(rows) or self.runs_fp32():
             return F.linear(x, self.weight, self.bias)
         c = self.config
+        if self.halut is not None:
+            y = self.halut.forward(rows)[0].t().reshape(*x.shape[:-1], self.out_features)
+            if self.bias is not None:
+                y = y + self.bias
+            through = self._halut_input_gradient(lambda: F.linear(x, self.weight.detach()), x)
+            return y if through is None else y + through
         if not self.signed:
             x_min, x_max = self._activation_range(0, x)
             w_min, w_max = self._weight_range(self.weight)
@@ -185,7 +235,7 @@ class AxConv2d(AxLayer):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, name="conv", config=None):
-        super().__init__(1, name, config)
+        super().__init__(1, name)
         pair = torch.nn.modules.utils._pair
         self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
         self.groups = groups
@@ -193,6 +243,7 @@ class AxConv2d(AxLayer):
                                     dilation, groups, bias)
         self.weight = reference.weight
         self.bias = reference.bias
+        self.set_config(config)
 
     @classmethod
     def from_conv2d(cls, conv, name, config=None):
@@ -212,16 +263,40 @@ class AxConv2d(AxLayer):
                 raise RuntimeError(f"layer '{name}': padding 'same' is asymmetric for kernel "
                                    f"{conv.kernel_size}, dilation {conv.dilation}")
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding,
-                    conv.dilation, conv.groups, conv.bias is not None, name, config)
+                    conv.dilation, conv.groups, conv.bias is not None, name)
         layer.weight, layer.bias = conv.weight, conv.bias
+        layer.set_config(config)
         return layer
+
+    def halut_shape(self):
+        o, cg, kh, kw = self.weight.shape
+        return self.groups, cg * kh * kw, o // self.groups
+
+    def halut_weights(self):
+        groups, d, m = self.halut_shape()
+        return self.weight.detach().reshape(groups, m, d).transpose(1, 2)
+
+    def _halut_rows(self, x):
+        """The im2col patches [groups, N OH OW, d], d ordered (c, kh, kw)."""
+        groups, d, _ = self.halut_shape()
+        columns = F.unfold(x, self.weight.shape[2:], self.dilation, self.padding, self.stride)
+        n, positions = x.shape[0], columns.shape[2]
+        return columns.view(n, groups, d, positions).permute(1, 0, 3, 2).reshape(
+            groups, n * positions, d)
 
     def forward(self, x):
         self._observe(0, x)
         c = self.config
-        if self.runs_fp32():
+        halut = self.halut is not None and not self.calibrating
+        if (self._row_sink is not None or halut) and x.dim() != 4:
+            raise RuntimeError(f"layer '{self.layer_name}': input must be [N, C, H, W], got "
+                               f"{list(x.shape)}")
+        if (self._row_sink is not None and self._sink_rows(self._halut_rows(x))) or (
+                self.runs_fp32()):
             y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                          self.groups)
+        elif halut:
+            y = self._halut_forward(x)
         elif not self.signed:
             x_min, x_max = self._activation_range(0, x)
             w_min, w_max = self._weight_range(self.weight)
@@ -237,6 +312,21 @@ class AxConv2d(AxLayer):
         self.macs_per_sample = y.numel() // _samples(y) * w.shape[1] * w.shape[2] * w.shape[3]
         return y
 
+    def _halut_forward(self, x):
+        groups, _, m = self.halut_shape()
+        n = x.shape[0]
+        rows = self._halut_rows(x)
+        out = [(size + 2 * p - dl * (k - 1) - 1) // s + 1 for size, p, dl, k, s in zip(
+            x.shape[2:], self.padding, self.dilation, self.weight.shape[2:], self.stride)]
+        y = (self.halut.forward(rows).view(groups, m, n, out[0] * out[1]).permute(2, 0, 1, 3)
+             .reshape(n, groups * m, out[0], out[1]))
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, 1, 1)
+        through = self._halut_input_gradient(
+            lambda: F.conv2d(x, self.weight.detach(), None, self.stride, self.padding,
+                             self.dilation, self.groups), x)
+        return y if through is None else y + through
+
 
 class AxMatMul(AxLayer):
     """a @ b of two activations ([..., M, K] @ [..., K, N]), both quantized per tensor."""
@@ -244,7 +334,8 @@ class AxMatMul(AxLayer):
     layer_type = "matmul"
 
     def __init__(self, name="matmul", config=None):
-        super().__init__(2, name, config)
+        super().__init__(2, name)
+        self.set_config(config)
 
     def forward(self, a, b):
         self.macs_per_sample = a.numel() // _samples(a) * b.shape[-1]

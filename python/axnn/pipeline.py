@@ -1,9 +1,11 @@
-"""Calibration, evaluation and power accounting of approximated models, as the CLI does them
-(src/train/train.h), and axnn checkpoints read from Python.
+"""Calibration, Halut learning, evaluation and power accounting of approximated models, as the
+CLI does them (src/train/train.h), and axnn checkpoints read from Python.
 
-    axnn.calibrate(model, loader, batches=4)
+    axnn.calibrate(model, loader, max_batches=4)
+    axnn.learn_halut(model, loader, max_batches=4)   # layers configured "mult": "halut"
     top1 = axnn.evaluate(model, loader)
     axnn.relative_power(model)      # from the last forward
+    axnn.restore(model, "cal.pt")   # configs and tensors from a CLI checkpoint of the same model
 """
 
 import json
@@ -39,6 +41,39 @@ def calibrate(model, batches, max_batches=None):
     finally:
         set_calibrating(model, False)
         model.train(was_training)
+
+
+def learn_halut(model, batches, max_batches=None, rows=50000, ridge_lambda=1.0, seed=1):
+    """Learns the Halut product of every layer configured "mult": "halut" from the rows its
+    inputs give over the batches (in fp32, all such layers at once; at most `rows` rows per
+    layer, sampled uniformly with `seed`). `axnn halut learn` does more: layer by layer, each
+    from the outputs of the ones learned before it, with held-out NMSE and resume."""
+    layers = [(name, m) for name, m in ax_layers(model) if m.halut is not None]
+    if not layers:
+        raise ValueError("axnn.learn_halut: no layer is configured \"mult\": \"halut\"")
+    collected = {name: [] for name, _ in layers}
+    for name, layer in layers:
+        layer._row_sink = collected[name].append
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i, batch in enumerate(batches):
+                if max_batches is not None and i >= max_batches:
+                    break
+                model(_images(batch))
+    finally:
+        for _, layer in layers:
+            layer._row_sink = None
+        model.train(was_training)
+    generator = torch.Generator().manual_seed(seed)
+    for name, layer in layers:
+        if not collected[name]:
+            raise ValueError("axnn.learn_halut: no batches")
+        found = torch.cat(collected[name], dim=1)
+        if found.shape[1] > rows:
+            found = found[:, torch.randperm(found.shape[1], generator=generator)[:rows]]
+        layer.learn_halut(found, ridge_lambda, seed)
 
 
 def evaluate(model, batches):
@@ -82,3 +117,24 @@ def load_checkpoint(path):
     if not hasattr(archive, "axnn_checkpoint"):
         raise ValueError(f"checkpoint {path}: not an axnn checkpoint (no axnn_checkpoint record)")
     return archive.state_dict(), json.loads(archive.axnn_checkpoint)
+
+
+def restore(model, path):
+    """Gives an approximated model what a CLI checkpoint of the same model (`axnn import` of its
+    ONNX export, then calibrate, retrain, halut learn, ...) holds: each approximate layer's
+    config and tensors (weights, calibration, Halut state), and every other tensor whose name
+    the checkpoint shares. A layer the checkpoint lacks is an error naming it."""
+    state, meta = load_checkpoint(path)
+    found = ax_layers(model)
+    missing = [name for name, _ in found if name not in meta["layers"]]
+    if missing:
+        raise ValueError(f"checkpoint {os.fspath(path)}: no layer {', '.join(missing)} "
+                         f"(it has {', '.join(sorted(meta['layers']))})")
+    for name, layer in found:
+        layer.set_config(meta["layers"][name])
+    own = model.state_dict()
+    for name, _ in found:
+        for key in own:
+            if key.startswith(name + ".") and key not in state:
+                raise ValueError(f"checkpoint {os.fspath(path)}: layer '{name}' has no {key}")
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)

@@ -110,3 +110,15 @@ def test_fp32_outputs_agree(imported):
     cli = torch.load(logits_file)
     python = python_logits(model, folder)
     assert float((cli - python).abs().max()) <= 1e-4 * float(python.abs().max())
+
+
+def test_halut_products_learned_by_the_cli_compute_the_same_in_python(imported):
+    model, folder, checkpoint = imported
+    learned, logits_file = folder / "halut.pt", folder / "halut.logits.pt"
+    run("halut", "learn", checkpoint, "--layers", "conv2,fc", "--c", 8, "--rows", 800,
+        "--held-out", 200, "--images", 1024, "-o", learned)
+    run("eval", learned, "--logits", logits_file)
+    ax = axnn.approximate(model)
+    axnn.restore(ax, learned)
+    assert [m.config["mult"] for _, m in axnn.ax_layers(ax)].count("halut") == 2
+    assert torch.equal(python_logits(ax, folder), torch.load(logits_file))

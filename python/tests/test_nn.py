@@ -121,8 +121,10 @@ def test_bad_configs_get_one_clear_error():
         axnn.nn.AxLinear(4, 4, name="fc", config={"mul": "exact8s"})
     with pytest.raises(RuntimeError, match="grad_mode 'fast'"):
         axnn.nn.AxLinear(4, 4, name="fc", config={"mult": "exact8s", "grad_mode": "fast"})
-    with pytest.raises(RuntimeError, match="axnn halut learn"):
-        axnn.nn.AxLinear(4, 4, name="fc", config="halut")
+    with pytest.raises(RuntimeError, match="halut k = 3 is not 2, 4, 8 or 16"):
+        axnn.nn.AxLinear(4, 4, name="fc", config={"mult": "halut", "k": 3})
+    with pytest.raises(RuntimeError, match="layer 'qk' \\(matmul\\): a Halut product needs a fixed"):
+        axnn.nn.AxMatMul("qk", "halut")
 
 
 def test_conversion_keeps_torch_semantics():
