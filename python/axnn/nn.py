@@ -2,12 +2,13 @@
 AxLinear, AxConv2d, AxMatMul (a @ b of two activations) and AxMultiheadAttention (an
 nn.MultiheadAttention whose projections are AxLinear and whose Q K^T and A V are AxMatMul).
 
-Each layer has a config with the keys of the CLI's rules (docs: README, "Layer configs"): mult,
-per_channel, narrow_range, grad_mode, calib, percentile, dynamic; validated by the C++ library.
-"exact" computes in fp32. A signed multiplier quantizes symmetrically (amax), an unsigned one
+Each layer has a config with the keys of the CLI's rules (docs/python.md): mult, per_channel,
+narrow_range, grad_mode, calib, percentile, dynamic; validated by the C++ library. "exact"
+computes in fp32. A signed multiplier quantizes symmetrically (amax), an unsigned one
 asymmetrically (DESIGN.md section 2). "mult": "halut" (keys c, k, encoder, lut, average) makes an
-AxLinear or AxConv2d a learned MADDness product instead (axnn/halut.py). Calibration (set_calibrating) stores amax_* / min_* / max_*
-buffers named as in the C++ layers, so state_dicts move between Python and axnn checkpoints.
+AxLinear or AxConv2d a learned MADDness product instead (axnn/halut.py). Calibration
+(set_calibrating) stores amax_* / min_* / max_* buffers named as in the C++ layers, so
+state_dicts move between Python and axnn checkpoints.
 """
 
 import json
@@ -114,13 +115,14 @@ class AxLayer(torch.nn.Module):
         """On: collect activation statistics (computing in fp32). Off: store their amax and
         ranges, as the C++ layers do."""
         if on and not self.calibrating:
-            c = self.config
-            fp32 = c["mult"] == "exact"
-            # As the C++ layers: an fp32 layer's calibrators keep the default width and range.
+            # As the C++ layers: a layer without a multiplier calibrates at the default width and
+            # range; a Halut config has no calibration keys, so the defaults.
+            c = {**layer_config(), **self.config}
+            multiplier = c["mult"] not in ("exact", "halut")
             self._calibrators = [
                 torch.classes.axnn.Calibrator(c["calib"], c["percentile"],
-                                              8 if fp32 else self.bits,
-                                              True if fp32 else c["narrow_range"])
+                                              self.bits if multiplier else 8,
+                                              c["narrow_range"] if multiplier else True)
                 for _ in self._operands]
             self._observed = [[0.0, 0.0] for _ in self._operands]
         if not on and self.calibrating:

@@ -42,6 +42,10 @@ def test_fp32_tables_sum_the_rows_of_the_leaves():
     with torch.no_grad():
         torch.testing.assert_close(layer(x).double(), want, rtol=1e-5, atol=1e-5)
     assert layer.relative_power == 0.0  # no multiplication
+    with torch.no_grad():
+        before = layer(x)
+        axnn.calibrate(layer, [x])  # a Halut layer calibrates (for a later multiplier) in fp32
+        assert torch.equal(layer(x), before)
 
 
 @pytest.mark.parametrize("average", [0, 2])
