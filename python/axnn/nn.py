@@ -59,15 +59,13 @@ class AxLayer(torch.nn.Module):
     def set_config(self, config=None, **keys):
         """Configures the layer (a config dict or a multiplier name, see layer_config)."""
         config = layer_config(config, f"layer '{self.layer_name}'", **keys)
-        if config["mult"] == "halut":
-            self.halut = HalutProduct(self, config, *self.halut_shape())
-        self.config = config
-        self._calibrators = None
-        if config["mult"] == "halut":
-            self.lut, self.bits, self.signed = None, 8, True
-            self.relative_power = self.halut.relative_power
+        halut = (HalutProduct(self, config, *self.halut_shape()) if config["mult"] == "halut"
+                 else None)
+        self.config, self.halut, self._calibrators = config, halut, None
+        if halut is not None:
+            self.lut, self.bits, self.signed, self.relative_power = (None, 8, True,
+                                                                     halut.relative_power)
             return
-        self.halut = None
         if config["mult"] == "exact":
             self.lut, self.bits, self.signed, self.relative_power = None, 8, True, 1.0
             return
@@ -369,6 +367,9 @@ class AxMultiheadAttention(torch.nn.Module):
                                "add_zero_attn is not supported")
         self.embed_dim, self.num_heads = mha.embed_dim, mha.num_heads
         self.head_dim, self.dropout, self.batch_first = mha.head_dim, mha.dropout, mha.batch_first
+        # nn.TransformerEncoder(Layer) take a fused fast path, which would compute with the
+        # weights and bypass the approximate layers, unless this is False.
+        self._qkv_same_embed_dim = False
         prefix = name + "." if name else ""
         in_proj = torch.nn.Linear(mha.embed_dim, 3 * mha.embed_dim, mha.in_proj_bias is not None)
         in_proj.weight, in_proj.bias = mha.in_proj_weight, mha.in_proj_bias

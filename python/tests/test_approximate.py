@@ -74,6 +74,21 @@ def test_vit_attention_layers_are_named_by_module_path():
                          f"{block}.self_attention.out_proj", f"{block}.mlp.0", f"{block}.mlp.3"]
 
 
+def test_transformer_encoders_keep_off_torch_fast_paths():
+    torch.manual_seed(3)
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+    encoder = torch.nn.TransformerEncoder(layer, 2).eval()
+    x = torch.randn(3, 5, 16)
+    ax = axnn.approximate(encoder).eval()
+    with torch.no_grad():  # eval without gradients: where torch's fused path would run
+        torch.testing.assert_close(ax(x), encoder(x), rtol=1e-5, atol=1e-5)
+        axnn.configure(ax, mult="trunc8s_k6")
+        axnn.calibrate(ax, [x])
+        approx = ax(x)
+    assert all(t["macs_per_sample"] > 0 for t in axnn.layers(ax))
+    assert cosine(approx, encoder(x)) < 0.999  # the approximate layers computed
+
+
 class Attention(torch.nn.Module):
     """Functional attention, as timm-style models write it."""
 
