@@ -69,9 +69,14 @@ def summary(model):
     """The layer table as `axnn eval` prints it: name, type, multiplier, MACs per sample (from the
     last forward: calibrating counts) and relative power."""
     rows = [f"  {'layer':<22} {'type':<7} {'multiplier':<26} {'MACs/sample':>12} {'power':>7}"]
-    for t in layers(model):
+    for (_, m), t in zip(ax_layers(model), layers(model)):
+        product = t["mult"]
+        if m.halut is not None:  # "halut c16 k16 maddness int8 avg2"
+            c = m.config
+            product = (f"halut c{c['c']} k{c['k']} {c['encoder']} {c['lut']}" +
+                       (f" avg{c['average']}" if c["average"] else ""))
         power = "-" if t["relative_power"] is None else f"{t['relative_power']:.3f}"
-        rows.append(f"  {t['name']:<22} {t['type']:<7} {t['mult']:<26} "
+        rows.append(f"  {t['name']:<22} {t['type']:<7} {product:<26} "
                     f"{t['macs_per_sample']:>12} {power:>7}")
     return "\n".join(rows)
 

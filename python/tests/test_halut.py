@@ -42,6 +42,9 @@ def test_fp32_tables_sum_the_rows_of_the_leaves():
     with torch.no_grad():
         torch.testing.assert_close(layer(x).double(), want, rtol=1e-5, atol=1e-5)
     assert layer.relative_power == 0.0  # no multiplication
+    # The root layer's path is empty, so the row starts with its type.
+    assert axnn.summary(layer).splitlines()[1].split() == [
+        "linear", "halut", "c8", "k16", "maddness", "fp32", "192", "0.000"]
     with torch.no_grad():
         before = layer(x)
         axnn.calibrate(layer, [x])  # a Halut layer calibrates (for a later multiplier) in fp32
