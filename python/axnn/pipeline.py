@@ -25,13 +25,13 @@ def set_calibrating(model, on):
         layer.set_calibrating(on)
 
 
-def calibrate(model, batches, max_batches=None):
+def _run(model, batches, max_batches, before, after):
     """Runs the batches (images, or (images, labels) pairs; at most max_batches of them) through
-    the model in eval mode collecting activation statistics, then stores every approximate
-    layer's amax and ranges. The model's train/eval mode is left as it was."""
+    the model in eval mode without gradients, between before() and after(); leaves the model's
+    train/eval mode as it was."""
     was_training = model.training
     model.eval()
-    set_calibrating(model, True)
+    before()
     try:
         with torch.no_grad():
             for i, batch in enumerate(batches):
@@ -39,8 +39,15 @@ def calibrate(model, batches, max_batches=None):
                     break
                 model(_images(batch))
     finally:
-        set_calibrating(model, False)
+        after()
         model.train(was_training)
+
+
+def calibrate(model, batches, max_batches=None):
+    """Runs the batches through the model collecting activation statistics, then stores every
+    approximate layer's amax and ranges."""
+    _run(model, batches, max_batches, lambda: set_calibrating(model, True),
+         lambda: set_calibrating(model, False))
 
 
 def learn_halut(model, batches, max_batches=None, rows=50000, ridge_lambda=1.0, seed=1):
@@ -52,20 +59,12 @@ def learn_halut(model, batches, max_batches=None, rows=50000, ridge_lambda=1.0, 
     if not layers:
         raise ValueError("axnn.learn_halut: no layer is configured \"mult\": \"halut\"")
     collected = {name: [] for name, _ in layers}
-    for name, layer in layers:
-        layer._row_sink = collected[name].append
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i, batch in enumerate(batches):
-                if max_batches is not None and i >= max_batches:
-                    break
-                model(_images(batch))
-    finally:
-        for _, layer in layers:
-            layer._row_sink = None
-        model.train(was_training)
+
+    def set_sinks(on):
+        for name, layer in layers:
+            layer._row_sink = collected[name].append if on else None
+
+    _run(model, batches, max_batches, lambda: set_sinks(True), lambda: set_sinks(False))
     generator = torch.Generator().manual_seed(seed)
     for name, layer in layers:
         if not collected[name]:
