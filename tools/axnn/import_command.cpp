@@ -17,7 +17,7 @@ namespace axnn::cli {
 void add_import_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "import",
-      "Import an ONNX model (torch.onnx.export, opset 13..17) as an fp32 checkpoint: its Conv,\n"
+      "Import an ONNX model (torch.onnx.export, opsets 11..18) as an fp32 checkpoint: its Conv,\n"
       "Gemm and MatMul nodes become approximate layers named by their torch module paths");
   struct Args {
     std::string input, output, dataset = "fashion-mnist";
