@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # axnn import end to end, small: the lenet5 twin (tests/onnx/zoo_twins.py) exported by Debian's
 # torch, imported, then every command that takes a checkpoint on it (calibrate, eval, retrain,
-# sweep, search, halut learn, bench model); a zoo lenet5 and its imported twin evaluate alike on
+# sweep, search, halut learn, bench model, tram explore); a zoo lenet5 and its imported twin evaluate alike on
 # an approximate multiplier; errors name the file and node. Exits 77 (skipped) without python3
 # torch, torchvision and onnx.
 # Usage: onnx.sh AXNN
@@ -56,6 +56,10 @@ grep -q "before retraining" "$work/re.out" || fail "retrain: $(cat "$work/re.out
 "$axnn" eval "$work/h.pt" --threads 1 | grep -q 'fc3 .* halut c8' || fail "halut layer not in eval"
 "$axnn" bench model --checkpoint "$cal" --batch 8 --repeat 1 --json | grep -q '"slowdown"' ||
   fail "bench model"
+"$axnn" calibrate "$work/m.pt" --mult exact8u --batches 1 --threads 1 -o "$work/cal8u.pt" > /dev/null
+"$axnn" tram explore "$work/cal8u.pt" --epochs 1 --train-images 256 --threads 1 -o "$work/tram" \
+  > /dev/null
+[ -s "$work/tram/structure.json" ] || fail "tram explore wrote no structure.json"
 
 # Errors: one line naming the file (and the node).
 /usr/bin/python3 - "$onnx" "$work/bad.onnx" <<'EOF'
