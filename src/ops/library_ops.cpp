@@ -49,7 +49,6 @@ std::tuple<at::Tensor, std::string> table_and_info(const Multiplier& mult,
 
 // The curated built-ins, then every .axm file of the search folders (as `axnn mult list`).
 std::vector<std::string> mult_names() {
-  with_circuit_costs();
   std::vector<std::string> names = curated_builtin_names();
   std::set<std::string> seen(names.begin(), names.end());
   const MultiplierRegistry registry = MultiplierRegistry::from_environment();
