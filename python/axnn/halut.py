@@ -15,6 +15,7 @@ retrained by `axnn retrain`) loads with axnn.restore and computes the same outpu
 import torch
 
 from . import ops
+from .maddness import dequantize
 
 NOT_LEARNED, TREES, CENTROIDS = 0, 1, 2
 
@@ -103,11 +104,8 @@ class HalutProduct:
             return ops().maddness_decode(codes, lut, 0).t()
         table, scale, offset = ops().maddness_quantize_lut(lut)
         average = self.config["average"]
-        sums = ops().maddness_decode(codes, table, average).t()  # [Mg, R]
-        # y = (S - bias) / scale + offset, the averaging trick's mean rounding excess removed.
-        inverse = (1 / scale).unsqueeze(1)
-        bias = 0.25 * self.config["c"] * average
-        return torch.addcmul(offset.unsqueeze(1) - bias * inverse, sums.float(), inverse)
+        sums = ops().maddness_decode(codes, table, average)
+        return dequantize(sums, scale, offset, self.config["c"], average).t()
 
     def _differentiable(self, rows, g):
         c, k, r = self.config["c"], self.config["k"], rows.shape[0]

@@ -47,10 +47,16 @@ class Maddness:
         codes = self.codes(a)
         if self.lut_type == "fp32":
             return torch.ops.axnn.maddness_decode(codes, self.lut, 0)
-        sums = torch.ops.axnn.maddness_decode(codes, self.table, self.average).float()
-        # The averaging trick's estimate exceeds the exact sum by C * levels / 4 on average.
-        bias = 0.25 * self.c * self.average
-        return (sums - bias) / self.scale + self.offset
+        sums = torch.ops.axnn.maddness_decode(codes, self.table, self.average)
+        return dequantize(sums, self.scale, self.offset, self.c, self.average)
+
+
+def dequantize(sums, scale, offset, c, average):
+    """The float product from the int8 decode's sums [..., M] (maddness_quantize_lut's scale and
+    offset per column): (S - bias) / scale + offset, bias the averaging trick's mean excess over
+    the exact sum (C * levels / 4); computed as the C++ Halut layers compute it."""
+    inverse = 1 / scale
+    return torch.addcmul(offset - 0.25 * c * average * inverse, sums.float(), inverse)
 
 
 def fit(a, b, c=16, k=16, encoder="maddness", lut="int8", ridge_lambda=1.0, average=0, seed=1):

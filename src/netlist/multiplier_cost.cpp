@@ -57,6 +57,15 @@ void set_cost_meta(Multiplier& mult, const RelativeCost& relative) {
   description += (description.empty() ? "" : "; ") + note;
 }
 
+std::optional<std::string> attach_circuit_cost(Multiplier& mult, const Netlist& circuit) {
+  try {
+    set_cost_meta(mult, multiplier_cost(circuit, mult.bits(), mult.is_signed()).relative);
+  } catch (const Error& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
 std::optional<MultiplierCircuit> builtin_circuit(const std::string& name) {
   static const std::regex pattern(
       R"((exact|trunc|bam|cols)(\d)([su])(?:_k(\d+)|_h(\d+)_v(\d+)|_([01]+))?)");

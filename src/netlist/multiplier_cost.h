@@ -34,6 +34,9 @@ MultiplierCost multiplier_cost(const Netlist& netlist, int bits, bool is_signed,
 // Stores the relative power in the multiplier's metadata and notes relative area and delay in
 // its description.
 void set_cost_meta(Multiplier& mult, const RelativeCost& relative);
+// Costs an imported circuit of the multiplier and stores the result (set_cost_meta); when that
+// fails (abc missing or failing), leaves the multiplier as it is and returns why, for a note.
+std::optional<std::string> attach_circuit_cost(Multiplier& mult, const Netlist& circuit);
 
 // The Dadda circuit of a built-in registry name (exact8s, trunc8u_k4, bam8s_h1_v6,
 // cols4u_0010111), nullopt for names without one (drum, mitchell, files).

@@ -76,14 +76,8 @@ std::tuple<at::Tensor, std::string> mult_import(const std::string& path, const s
   netlist::ImportedCircuit imported = netlist::import_multiplier(path, options);
   Multiplier& mult = imported.multiplier;
   std::string note;
-  if (cost) {
-    try {
-      netlist::set_cost_meta(
-          mult, netlist::multiplier_cost(imported.netlist, mult.bits(), mult.is_signed()).relative);
-    } catch (const Error& e) {
-      note = fmt::format("relative power unknown, the circuit was not costed: {}", e.what());
-    }
-  }
+  if (const auto why = cost ? netlist::attach_circuit_cost(mult, imported.netlist) : std::nullopt)
+    note = fmt::format("relative power unknown, the circuit was not costed: {}", *why);
   if (!output.empty()) write_multiplier(mult, output);
   return table_and_info(mult, note);
 }

@@ -59,12 +59,8 @@ struct CircuitOptions {
 // a missing abc only costs the figure, with a notice.
 void attach_cost(Multiplier& m, const netlist::Netlist& circuit, bool skip) {
   if (skip) return;
-  try {
-    netlist::set_cost_meta(m, netlist::multiplier_cost(circuit, m.bits(), m.is_signed()).relative);
-  } catch (const Error& e) {
-    fmt::print(stderr, "axnn: note: relative power unknown, the circuit was not costed: {}\n",
-               e.what());
-  }
+  if (const auto why = netlist::attach_circuit_cost(m, circuit))
+    fmt::print(stderr, "axnn: note: relative power unknown, the circuit was not costed: {}\n", *why);
 }
 
 void run_import(const CircuitOptions& c, const std::string& output, bool no_cost) {
