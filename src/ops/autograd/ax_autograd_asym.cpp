@@ -55,8 +55,7 @@ at::Tensor clip_mask(const at::Tensor& v, const at::Tensor& scale, const at::Ten
   return ((v >= -zero * scale) & (v <= (top - zero) * scale)).to(v.scalar_type());
 }
 
-void check_range(const at::Tensor& min, const at::Tensor& max, const char* name,
-                 int64_t channels) {
+void check_range(const at::Tensor& min, const at::Tensor& max, const char* name, int64_t channels) {
   TORCH_CHECK(at::isFloatingType(min.scalar_type()) && at::isFloatingType(max.scalar_type()),
               "axnn: ", name, " min and max must be float");
   TORCH_CHECK(min.numel() == max.numel() && (min.numel() == 1 || min.numel() == channels),
@@ -69,9 +68,9 @@ void check_range(const at::Tensor& min, const at::Tensor& max, const char* name,
 class AxLinearAsymFunction : public torch::autograd::Function<AxLinearAsymFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& lut, const at::Tensor& x_min,
-                            const at::Tensor& x_max, const at::Tensor& w_min,
-                            const at::Tensor& w_max, int64_t bits, int64_t mode) {
+                            const at::Tensor& lut, const at::Tensor& x_min, const at::Tensor& x_max,
+                            const at::Tensor& w_min, const at::Tensor& w_max, int64_t bits,
+                            int64_t mode) {
     const int64_t o = weight.size(0), k = weight.size(1);
     const auto channel = [&](const at::Tensor& t) {
       return t.numel() == 1 ? t.reshape({}) : t.reshape({o, 1});
@@ -100,9 +99,9 @@ class AxLinearAsymFunction : public torch::autograd::Function<AxLinearAsymFuncti
     at::Tensor dx, dw;
     if (mode == GradMode::kLutGrad) {
       const at::Tensor sw_o = sw.reshape({-1}).expand({o}), zw_o = zw.reshape({-1}).expand({o});
-      std::tie(dx, dw) = lut_grad_rows(
-          indices_of(qx.reshape({-1, k}), bits), indices_of(qw, bits), g,
-          lut_derivative(lut, bits, 0, false), lut_derivative(lut, bits, 1, false), sw_o, sx);
+      std::tie(dx, dw) = lut_grad_rows(indices_of(qx.reshape({-1, k}), bits), indices_of(qw, bits),
+                                       g, lut_derivative(lut, bits, 0, false),
+                                       lut_derivative(lut, bits, 1, false), sw_o, sx);
       dx = dx - (g * (sw_o * zw_o)).sum(1, /*keepdim=*/true);
       dw = dw - (sx * zx) * g.sum(0).unsqueeze(1);
     } else {
@@ -122,9 +121,9 @@ class AxLinearAsymFunction : public torch::autograd::Function<AxLinearAsymFuncti
 class AxMatmulAsymFunction : public torch::autograd::Function<AxMatmulAsymFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
-                            const at::Tensor& lut, const at::Tensor& a_min,
-                            const at::Tensor& a_max, const at::Tensor& b_min,
-                            const at::Tensor& b_max, int64_t bits, int64_t mode) {
+                            const at::Tensor& lut, const at::Tensor& a_min, const at::Tensor& a_max,
+                            const at::Tensor& b_min, const at::Tensor& b_max, int64_t bits,
+                            int64_t mode) {
     const Operand qa = quantize_operand(a, a_min.reshape({}), a_max.reshape({}), bits);
     const Operand qb = quantize_operand(b, b_min.reshape({}), b_max.reshape({}), bits);
     const at::Tensor acc = lut_matmul(qa.codes, qb.codes, lut);
@@ -132,8 +131,7 @@ class AxMatmulAsymFunction : public torch::autograd::Function<AxMatmulAsymFuncti
     const at::Tensor sum_b = qb.codes.to(at::kLong).sum(-2, /*keepdim=*/true);  // [..., 1, N]
     const at::Tensor y =
         dequantize(acc, sum_a, sum_b, qa.scale, qa.zero, qb.scale, qb.zero, a.size(-1));
-    ctx->save_for_backward(
-        {a, b, lut, qa.codes, qb.codes, qa.scale, qa.zero, qb.scale, qb.zero});
+    ctx->save_for_backward({a, b, lut, qa.codes, qb.codes, qa.scale, qa.zero, qb.scale, qb.zero});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
     return y;
@@ -170,11 +168,10 @@ class AxMatmulAsymFunction : public torch::autograd::Function<AxMatmulAsymFuncti
 class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& lut, const at::Tensor& x_min,
-                            const at::Tensor& x_max, const at::Tensor& w_min,
-                            const at::Tensor& w_max, at::IntArrayRef stride,
-                            at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-                            int64_t bits, int64_t mode) {
+                            const at::Tensor& lut, const at::Tensor& x_min, const at::Tensor& x_max,
+                            const at::Tensor& w_min, const at::Tensor& w_max,
+                            at::IntArrayRef stride, at::IntArrayRef padding,
+                            at::IntArrayRef dilation, int64_t groups, int64_t bits, int64_t mode) {
     const int64_t o = weight.size(0), kh = weight.size(2), kw = weight.size(3);
     const auto channel = [&](const at::Tensor& t) {
       return t.numel() == 1 ? t.reshape({}) : t.reshape({o, 1, 1, 1});
@@ -186,18 +183,18 @@ class AxConv2dAsymFunction : public torch::autograd::Function<AxConv2dAsymFuncti
         lut_conv2d(qx.codes, qw.codes, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
                    {dilation[0], dilation[1]}, groups, zx);
     // sum qx over each window, padding included (code z_x), per group: [N, groups, OH, OW].
-    const at::Tensor padded = at::constant_pad_nd(
-        qx.codes.to(at::kDouble), {padding[1], padding[1], padding[0], padding[0]},
-        static_cast<double>(zx));
+    const at::Tensor padded = at::constant_pad_nd(qx.codes.to(at::kDouble),
+                                                  {padding[1], padding[1], padding[0], padding[0]},
+                                                  static_cast<double>(zx));
     const at::Tensor window_sums =
-        at::conv2d(padded, at::ones({groups, weight.size(1), kh, kw}, at::kDouble),
+        at::conv2d(padded, at::ones({groups, weight.size(1), kh, kw}, padded.options()),
                    c10::nullopt, stride, at::IntArrayRef{0, 0}, dilation, groups)
             .to(at::kLong)
             .repeat_interleave(o / groups, 1);
     const at::Tensor sum_w = qw.codes.to(at::kLong).sum({1, 2, 3}).view({1, o, 1, 1});
-    const at::Tensor y = dequantize(acc, window_sums, sum_w, qx.scale, qx.zero,
-                                    qw.scale.reshape({1, -1, 1, 1}),
-                                    qw.zero.reshape({1, -1, 1, 1}), weight.size(1) * kh * kw);
+    const at::Tensor y =
+        dequantize(acc, window_sums, sum_w, qx.scale, qx.zero, qw.scale.reshape({1, -1, 1, 1}),
+                   qw.zero.reshape({1, -1, 1, 1}), weight.size(1) * kh * kw);
     ctx->save_for_backward(
         {x, weight, lut, qx.codes, qw.codes, qx.scale, qx.zero, qw.scale, qw.zero});
     ctx->saved_data["bits"] = bits;
@@ -288,8 +285,7 @@ at::Tensor ax_conv2d_asym_impl(const at::Tensor& x, const at::Tensor& weight,
                                at::IntArrayRef dilation, int64_t groups, int64_t bits,
                                c10::string_view grad_mode) {
   TORCH_CHECK(weight.dim() == 4,
-              "axnn: ax_conv2d_asym: weight must be [O, C / groups, KH, KW], got ",
-              weight.sizes());
+              "axnn: ax_conv2d_asym: weight must be [O, C / groups, KH, KW], got ", weight.sizes());
   TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == weight.size(0)),
               "axnn: ax_conv2d_asym: bias must be [", weight.size(0), "]");
   check_lut(lut, bits);

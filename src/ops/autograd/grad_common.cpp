@@ -37,8 +37,8 @@ ConvArgs ConvArgs::load(torch::autograd::AutogradContext* ctx) {
 std::pair<at::Tensor, at::Tensor> exact_conv_grads(const at::Tensor& g, const at::Tensor& x,
                                                    const at::Tensor& weight, const ConvArgs& args) {
   auto [dx, dw, db] =
-      at::convolution_backward(g, x, weight, c10::nullopt, args.stride, args.padding,
-                               args.dilation, false, {0, 0}, args.groups, {true, true, false});
+      at::convolution_backward(g, x, weight, c10::nullopt, args.stride, args.padding, args.dilation,
+                               false, {0, 0}, args.groups, {true, true, false});
   return {dx, dw};
 }
 
@@ -65,9 +65,11 @@ at::Tensor lut_derivative(const at::Tensor& lut, int64_t bits, int64_t dim, bool
     prev[code] = down & (side - 1);
     span[code] = static_cast<float>(up - down);
   }
-  const at::Tensor n = at::tensor(next, at::kLong), p = at::tensor(prev, at::kLong);
+  const at::TensorOptions on = lut.options();
+  const at::Tensor n = at::tensor(next, on.dtype(at::kLong)),
+                   p = at::tensor(prev, on.dtype(at::kLong));
   const at::Tensor diff = (lut.index_select(dim, n) - lut.index_select(dim, p)).to(at::kFloat);
-  const at::Tensor s = at::tensor(span, at::kFloat);
+  const at::Tensor s = at::tensor(span, on.dtype(at::kFloat));
   return diff / (dim == 0 ? s.view({side, 1}) : s.view({1, side}));
 }
 

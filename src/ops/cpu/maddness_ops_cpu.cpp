@@ -1,5 +1,7 @@
 // CPU impls of the MADDness ops: the encode / decode kernels (src/kernels/maddness.h) on the op's
-// threads, and the learning and table quantization of src/amm.
+// threads. The nearest-centroid encoder, the learning and the table quantization of src/amm run on
+// the CPU whatever the tensors' device (registered for every backend, the results on the inputs'
+// device): they are the rare or offline steps, and on the CPU they give the same bits everywhere.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -9,36 +11,15 @@
 
 #include "amm/maddness.h"
 #include "kernels/maddness.h"
+#include "ops/checks.h"
 
 namespace axnn::ops {
 namespace {
 
-// x [..., D] as contiguous float rows [N, D].
-at::Tensor float_rows(const at::Tensor& x, const char* op) {
-  TORCH_CHECK(x.scalar_type() == at::kFloat && x.device().is_cpu() && x.dim() >= 1, "axnn: ", op,
-              ": x must be a float CPU tensor [..., D], got ", x.scalar_type(), " ", x.sizes());
-  return x.reshape({-1, x.size(-1)}).contiguous();
-}
-
-// The codes' shape: x's with the last dimension c.
-std::vector<int64_t> codes_shape(const at::Tensor& x, int64_t c) {
-  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
-  sizes.back() = c;
-  return sizes;
-}
-
 at::Tensor maddness_encode_cpu(const at::Tensor& x, const at::Tensor& split_dims,
                                const at::Tensor& thresholds) {
   const at::Tensor rows = float_rows(x, "maddness_encode");
-  TORCH_CHECK(split_dims.scalar_type() == at::kInt && split_dims.dim() == 2,
-              "axnn: maddness_encode: split_dims must be int32 [C, depth], got ",
-              split_dims.scalar_type(), " ", split_dims.sizes());
-  TORCH_CHECK(
-      thresholds.scalar_type() == at::kFloat && thresholds.dim() == 2 &&
-          thresholds.size(0) == split_dims.size(0),
-      "axnn: maddness_encode: thresholds must be float [C, 2^depth - 1] with split_dims' C, "
-      "got ",
-      thresholds.scalar_type(), " ", thresholds.sizes());
+  check_maddness_encode(rows, split_dims, thresholds);
   const at::Tensor dims = split_dims.contiguous();
   const at::Tensor thr = thresholds.contiguous();
   const int64_t c = dims.size(0);
@@ -56,7 +37,7 @@ at::Tensor maddness_encode_cpu(const at::Tensor& x, const at::Tensor& split_dims
   return codes.view(codes_shape(x, c));
 }
 
-at::Tensor maddness_encode_nearest_cpu(const at::Tensor& x, const at::Tensor& centroids) {
+at::Tensor maddness_encode_nearest_host(const at::Tensor& x, const at::Tensor& centroids) {
   const at::Tensor rows = float_rows(x, "maddness_encode_nearest");
   TORCH_CHECK(centroids.scalar_type() == at::kFloat && centroids.dim() == 3 &&
                   centroids.size(2) == rows.size(1),
@@ -67,25 +48,15 @@ at::Tensor maddness_encode_nearest_cpu(const at::Tensor& x, const at::Tensor& ce
   model.d = rows.size(1);
   model.c = centroids.size(0);
   model.k = centroids.size(1);
-  model.prototypes = centroids.contiguous();
-  return amm::encode(model, rows).view(codes_shape(x, model.c));
+  model.prototypes = centroids.cpu().contiguous();
+  return amm::encode(model, rows.cpu()).view(codes_shape(x, model.c)).to(x.device());
 }
 
 at::Tensor maddness_decode_cpu(const at::Tensor& codes, const at::Tensor& lut, int64_t average) {
-  TORCH_CHECK(codes.scalar_type() == at::kByte && codes.device().is_cpu() && codes.dim() >= 1,
-              "axnn: maddness_decode: codes must be a uint8 CPU tensor [..., C], got ",
-              codes.scalar_type(), " ", codes.sizes());
-  TORCH_CHECK((lut.scalar_type() == at::kChar || lut.scalar_type() == at::kFloat) &&
-                  lut.dim() == 3 && lut.size(1) >= 1 && lut.size(1) <= kernels::kMaddnessLeaves &&
-                  lut.size(0) == codes.size(-1),
-              "axnn: maddness_decode: lut must be int8 or float [C, K <= 16, M] with the codes' C "
-              "= ",
-              codes.size(-1), ", got ", lut.scalar_type(), " ", lut.sizes());
-  const int64_t c = lut.size(0), k = lut.size(1), m = lut.size(2);
+  const int64_t k = check_maddness_decode(codes, lut);
+  const int64_t c = lut.size(0), m = lut.size(2);
   const at::Tensor rows = codes.reshape({-1, c}).contiguous();
   const int64_t n = rows.size(0);
-  TORCH_CHECK(n == 0 || rows.max().item<int64_t>() < k,
-              "axnn: maddness_decode: a code is >= K = ", k);
   // The kernels' tables have 16 rows per codebook; rows past K are never read.
   const at::Tensor table =
       at::constant_pad_nd(lut, {0, 0, 0, kernels::kMaddnessLeaves - k}).contiguous();
@@ -107,41 +78,43 @@ at::Tensor maddness_decode_cpu(const at::Tensor& codes, const at::Tensor& lut, i
     else
       decoder.run(src, n, out.data_ptr<int32_t>(), c, n, at::get_num_threads());
   }
-  std::vector<int64_t> sizes(codes.sizes().begin(), codes.sizes().end());
-  sizes.back() = m;
-  return codes.dim() == 2 ? out.t() : out.t().reshape(sizes);
+  return maddness_decode_result(out, codes);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_learn_cpu(const at::Tensor& a, int64_t c,
-                                                                  int64_t k,
-                                                                  c10::string_view encoder,
-                                                                  double ridge_lambda,
-                                                                  int64_t seed) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_learn_host(const at::Tensor& a, int64_t c,
+                                                                   int64_t k,
+                                                                   c10::string_view encoder,
+                                                                   double ridge_lambda,
+                                                                   int64_t seed) {
   amm::LearnOptions options;
   options.c = c;
   options.k = k;
   options.encoder = amm::parse_encoder(std::string(encoder));
   options.ridge_lambda = ridge_lambda;
   options.seed = static_cast<uint64_t>(seed);
-  const amm::Maddness model = amm::learn(a, options);
-  const auto empty = [&] { return at::empty({0}, a.options()); };
-  return {model.split_dims.defined() ? model.split_dims : empty(),
-          model.thresholds.defined() ? model.thresholds : empty(), model.prototypes};
+  const amm::Maddness model = amm::learn(a.cpu(), options);
+  const auto on_device = [&](const at::Tensor& t) {
+    return t.defined() ? t.to(a.device()) : at::empty({0}, a.options());
+  };
+  return {on_device(model.split_dims), on_device(model.thresholds), on_device(model.prototypes)};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_quantize_lut_cpu(const at::Tensor& lut) {
-  const amm::QuantizedLut q = amm::quantize_lut(lut);
-  return {q.table, q.scale, q.offset};
+std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_quantize_lut_host(const at::Tensor& lut) {
+  const amm::QuantizedLut q = amm::quantize_lut(lut.cpu());
+  return {q.table.to(lut.device()), q.scale.to(lut.device()), q.offset.to(lut.device())};
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(axnn, CPU, m) {
   m.impl("maddness_encode", maddness_encode_cpu);
-  m.impl("maddness_encode_nearest", maddness_encode_nearest_cpu);
   m.impl("maddness_decode", maddness_decode_cpu);
-  m.impl("maddness_learn", maddness_learn_cpu);
-  m.impl("maddness_quantize_lut", maddness_quantize_lut_cpu);
+}
+
+TORCH_LIBRARY_IMPL(axnn, CompositeExplicitAutograd, m) {
+  m.impl("maddness_encode_nearest", maddness_encode_nearest_host);
+  m.impl("maddness_learn", maddness_learn_host);
+  m.impl("maddness_quantize_lut", maddness_quantize_lut_host);
 }
 
 }  // namespace axnn::ops
