@@ -1,7 +1,10 @@
 // Model benchmark: images/s of a model's approximate int8 inference (every layer on one multiplier,
-// through the LUT kernels) and of the same model in exact fp32 (LibTorch), same batch and threads,
-// in one run, with the ratio DESIGN.md section 3 sets a target for.
+// through the LUT kernels) and of the same model in exact fp32 (LibTorch: its CPU kernels, or
+// cuDNN / cuBLAS on a GPU), same device, batch and threads, in one run, with the ratio DESIGN.md
+// section 3 sets a target for.
 #pragma once
+
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -13,18 +16,19 @@
 namespace axnn::bench {
 
 struct ModelBenchOptions {
-  std::string model = "resnet20";  // a zoo name; ignored when checkpoint is set
-  std::string checkpoint;          // a trained, calibrated checkpoint (train/train.h), optional
+  std::string model = "resnet20";   // a zoo name; ignored when checkpoint is set
+  std::string checkpoint;           // a trained, calibrated checkpoint (train/train.h), optional
   std::string mult = "trunc8s_k4";  // multiplier for every layer (speed does not depend on it)
-  models::InputSpec spec;          // input of a zoo model (Fashion-MNIST's by default)
+  models::InputSpec spec;           // input of a zoo model (Fashion-MNIST's by default)
   int64_t batch = 64;
-  int threads = 1;  // at::set_num_threads for both runs
+  int threads = 1;                 // at::set_num_threads for both runs
+  c10::Device device = c10::kCPU;  // where both run (a CUDA device: each run waits for the GPU)
   uint32_t seed = 1;
   TimingOptions timing;
 };
 
 struct ModelBenchResult {
-  std::string model, mult;
+  std::string model, mult, device;
   int64_t batch = 0;
   int threads = 0;
   double relative_power = 0;  // the network's relative multiplier power; negative if unknown
@@ -32,7 +36,8 @@ struct ModelBenchResult {
   Timing approx, fp32;        // seconds per batch
 
   [[nodiscard]] double images_per_second(const Timing& t) const { return batch / t.min; }
-  // Approximate time over fp32 time (the target is <= 1.5), at the min and the median.
+  // Approximate time over fp32 time (the targets: <= 1.5 on a CPU, <= 3 on a GPU), at the min and
+  // the median.
   [[nodiscard]] double slowdown() const { return approx.min / fp32.min; }
   [[nodiscard]] double slowdown_median() const { return approx.median / fp32.median; }
 };
