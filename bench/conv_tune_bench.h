@@ -1,6 +1,7 @@
 // The tuning benchmark: tune fp32 Conv2D kernels for each shape (axnn tune's search, records kept
-// in a folder so a run resumes), then time the best tuned kernel and oneDNN's fp32 convolution on
-// the same shape and threads in the same run, and report GFLOP/s and their ratio.
+// in a folder so a run resumes), then time the best tuned kernel and the exact fp32 convolution of
+// the target's vendor library on the same shape in the same run (cpu: oneDNN on the same threads;
+// cuda: cuDNN through LibTorch, its fastest algorithm), and report GFLOP/s and their ratio.
 #pragma once
 
 #include <string>
@@ -15,7 +16,8 @@ namespace axnn::bench {
 struct ConvTuneBenchOptions {
   std::vector<tune::NamedConv2d> workloads;
   std::string output;  // tuning folder (DIR/records/<workload>.jsonl)
-  int threads = 1;     // the tuned kernels' and oneDNN's threads
+  tune::Target target = tune::Target::kCpu;
+  int threads = 1;  // the tuned kernels' and oneDNN's threads (cpu)
   tune::TuneOptions tune;
   TimingOptions timing{3, 10, 1000, 1.0};  // the final comparison
 };
@@ -23,9 +25,9 @@ struct ConvTuneBenchOptions {
 struct ConvTuneBenchRow {
   tune::NamedConv2d workload;
   int64_t trials = 0;
-  double tuned_gflops_min = 0, tuned_gflops_median = 0;    // from the fastest / median run
-  double onednn_gflops_min = 0, onednn_gflops_median = 0;
-  std::string onednn_impl;
+  double tuned_gflops_min = 0, tuned_gflops_median = 0;  // from the fastest / median run
+  double reference_gflops_min = 0, reference_gflops_median = 0;
+  std::string reference;  // the library and its implementation, e.g. "oneDNN brgconv:avx512_core"
   std::string best_config;
 };
 
