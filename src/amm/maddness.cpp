@@ -203,7 +203,7 @@ at::Tensor make_lut(const Maddness& model, const at::Tensor& b) {
 QuantizedLut quantize_lut(const at::Tensor& lut) {
   AXNN_CHECK(lut.defined() && lut.dim() == 3 && lut.scalar_type() == at::kFloat,
              "MADDness quantize_lut: the table must be float [C, K, M]");
-  const at::Tensor src = lut.contiguous();
+  const at::Tensor src = lut.to(at::kCPU).contiguous();  // the host loop below
   const int64_t c = src.size(0), k = src.size(1), m = src.size(2);
   AXNN_CHECK(k >= 1, "MADDness quantize_lut: the table has K = 0 rows per codebook");
   AXNN_CHECK(at::isfinite(src).all().item<bool>(),
@@ -240,7 +240,7 @@ QuantizedLut quantize_lut(const at::Tensor& lut) {
         table[(u * k + j) * m + col] = static_cast<int8_t>(std::clamp(level, 0.0, 255.0) - 128);
       }
   }
-  return q;
+  return {q.table.to(lut.device()), q.scale.to(lut.device()), q.offset.to(lut.device())};
 }
 
 double nmse(const at::Tensor& exact, const at::Tensor& approx) {

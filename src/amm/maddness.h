@@ -86,6 +86,7 @@ struct QuantizedLut {
   at::Tensor scale;   // float [M]
   at::Tensor offset;  // float [M]: sum_c min_c + 128 C / scale
 };
+// Computed on the CPU, returned on the table's device.
 QuantizedLut quantize_lut(const at::Tensor& lut);
 
 // ||exact - approx||^2 / ||exact||^2.

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "mult/registry.h"
+#include "nn/device.h"
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
 #include "quant/quantize.h"
@@ -135,30 +136,36 @@ at::Tensor AxLayer::halut_input_gradient(const std::function<at::Tensor()>& exac
   return y - y.detach();
 }
 
-at::Tensor AxLayer::call_table() const {
-  if (!learned_) return lut_;
-  const at::Tensor whole = learned_->gamma.detach().clamp(0, 1).eq(1);
-  if (!whole.any().item<bool>()) return lut_;
-  return lut_ - learned_->columns.index_select(0, whole.nonzero().squeeze(1)).sum(0).to(at::kInt);
+at::Tensor AxLayer::call_table(const at::Device& device) {
+  const at::Tensor& lut = on_device(lut_, device);
+  if (!learned_) return lut;
+  const at::Tensor& columns = on_device(learned_->columns, device);
+  const at::Tensor whole = learned_->gamma.detach().clamp(0, 1).eq(1).to(device);
+  if (!whole.any().item<bool>()) return lut;
+  return lut - columns.index_select(0, whole.nonzero().squeeze(1)).sum(0).to(at::kInt);
 }
 
 at::Tensor AxLayer::learned_part(
     const std::function<at::Tensor(const at::Tensor& table)>& accumulate,
-    const at::Tensor& factor) const {
+    const at::Tensor& factor) {
   if (!learned_) return {};
-  const at::Tensor& gamma = learned_->gamma;
+  const at::Device device = factor.device();
+  // A copy that passes the gradient back when gamma lives on another device.
+  const at::Tensor gamma = learned_->gamma.to(device);
+  const at::Tensor& columns = on_device(learned_->columns, device);
   const at::Tensor clamped = gamma.clamp(0, 1);
   // Straight-through clamp; the columns at 1 are in the table already.
   const at::Tensor frac = gamma + (clamped - gamma).detach() - clamped.eq(1).to(at::kFloat);
   // Without a gradient to compute, the columns at 0 add nothing.
   const bool all = gamma.requires_grad() && at::GradMode::is_enabled();
   const at::Tensor used =
-      all ? at::arange(gamma.size(0)) : frac.detach().ne(0).nonzero().squeeze(1);
+      all ? at::arange(gamma.size(0), at::TensorOptions(at::kLong).device(device))
+          : frac.detach().ne(0).nonzero().squeeze(1);
   const int64_t n = used.size(0);
-  if (n == 0) return at::zeros({}, at::kFloat);
+  if (n == 0) return at::zeros({}, factor.options());
   std::vector<at::Tensor> accumulators;
   for (int64_t i = 0; i < n; ++i)
-    accumulators.push_back(accumulate(learned_->columns[used[i].item<int64_t>()]));
+    accumulators.push_back(accumulate(columns[used[i].item<int64_t>()]));
   // One pass over the accumulators: frac [n] @ accumulators [n, outputs].
   const at::Tensor stacked = at::stack(accumulators).to(at::kFloat);
   const at::Tensor sum = at::matmul(frac.index_select(0, used), stacked.reshape({n, -1}));
@@ -169,7 +176,7 @@ AxLayer::Codes AxLayer::symmetric_codes(const at::Tensor& v, const at::Tensor& a
   const at::Tensor a = amax.to(at::kFloat);
   const auto qmax = static_cast<float>((int64_t{1} << (bits_ - 1)) - 1);
   return {quant::quantize_symmetric(v.detach(), a, static_cast<int>(bits_), config_.narrow_range),
-          at::where(a > 0, qmax / a, at::zeros_like(a)), at::zeros({}, at::kFloat)};
+          at::where(a > 0, qmax / a, at::zeros_like(a)), at::zeros({}, a.options())};
 }
 
 AxLayer::Codes AxLayer::asymmetric_codes(const at::Tensor& v, const at::Tensor& min,
@@ -273,7 +280,7 @@ at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
     return through.defined() ? y + through : y;
   }
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
-  const at::Tensor table = call_table();
+  const at::Tensor table = call_table(x.device());
   at::Tensor y;
   Codes qx, qw;
   if (!signed_) {
@@ -368,8 +375,8 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
   } else if (!signed_) {
     const auto [x_min, x_max] = activation_range(0, x);
     const auto [w_min, w_max] = weight_range(weight);
-    y = ops::ax_conv2d_asym(x, weight, b, call_table(), x_min, x_max, w_min, w_max, shape_.stride,
-                            shape_.padding, shape_.dilation, shape_.groups, bits_,
+    y = ops::ax_conv2d_asym(x, weight, b, call_table(x.device()), x_min, x_max, w_min, w_max,
+                            shape_.stride, shape_.padding, shape_.dilation, shape_.groups, bits_,
                             config().grad_mode);
     if (learned_columns()) {
       qx = asymmetric_codes(x, x_min.reshape({}), x_max.reshape({}));
@@ -377,8 +384,8 @@ at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
     }
   } else {
     const at::Tensor x_amax = activation_amax(0, x), w_amax = weight_amax(weight);
-    y = ops::ax_conv2d(x, weight, b, call_table(), x_amax, w_amax, shape_.stride, shape_.padding,
-                       shape_.dilation, shape_.groups, bits_, config().narrow_range,
+    y = ops::ax_conv2d(x, weight, b, call_table(x.device()), x_amax, w_amax, shape_.stride,
+                       shape_.padding, shape_.dilation, shape_.groups, bits_, config().narrow_range,
                        config().grad_mode);
     if (learned_columns()) {
       qx = symmetric_codes(x, x_amax.reshape({}));
@@ -410,7 +417,7 @@ at::Tensor AxMatMulImpl::forward(const at::Tensor& a, const at::Tensor& b) {
   observe(0, a);
   observe(1, b);
   if (runs_fp32()) return torch::matmul(a, b);
-  const at::Tensor table = call_table();
+  const at::Tensor table = call_table(a.device());
   at::Tensor y;
   Codes qa, qb;
   if (!signed_) {

@@ -117,14 +117,15 @@ class AxLayer : public torch::nn::Module {
   at::Tensor halut_input_gradient(const std::function<at::Tensor()>& exact,
                                   const at::Tensor& x) const;
 
-  // The table of this call: the multiplier's, less the learned columns whose gamma is 1.
-  at::Tensor call_table() const;
+  // The table of this call on the inputs' device: the multiplier's, less the learned columns
+  // whose gamma is 1.
+  at::Tensor call_table(const at::Device& device);
   // The learned structure's fractional part of the output, -factor * sum_c frac_c
   // accumulate(S_c) with frac_c = gamma_c below 1 (else 0), differentiable in gamma; `factor`
   // (broadcast to the output) turns an accumulator into the layer's output scale. An undefined
   // tensor without a structure.
   at::Tensor learned_part(const std::function<at::Tensor(const at::Tensor& table)>& accumulate,
-                          const at::Tensor& factor) const;
+                          const at::Tensor& factor);
   // Codes of operand values and their quantizer scales, as the ops compute them, for
   // learned_part: symmetric (scale qmax / amax, factor 1 / (sx sw)) or asymmetric (factor sx sw).
   struct Codes {
@@ -134,7 +135,7 @@ class AxLayer : public torch::nn::Module {
   Codes asymmetric_codes(const at::Tensor& v, const at::Tensor& min, const at::Tensor& max) const;
   static at::Tensor output_factor(const Codes& x, const Codes& w, bool is_signed);
 
-  at::Tensor lut_;  // int32 [2^bits, 2^bits], [activation code][weight code]
+  at::Tensor lut_;  // int32 [2^bits, 2^bits], [activation code][weight code]; moved as used
   int64_t bits_ = 8;
   bool signed_ = true;  // the multiplier's: symmetric quantization, else asymmetric
   int64_t macs_per_sample_ = 0;

@@ -9,6 +9,7 @@
 #include "amm/maddness.h"
 #include "core/error.h"
 #include "kernels/maddness.h"
+#include "nn/device.h"
 #include "ops/maddness_ops.h"
 
 namespace axnn::nn {
@@ -21,9 +22,11 @@ State state_for(const HalutConfig& config) {
   return config.encoder == "maddness" ? kTrees : kCentroids;
 }
 
-// Registers `name` on the owner, or gives the tensor registered before this value (and shape).
-at::Tensor attach(torch::nn::Module& owner, const std::string& name, const at::Tensor& value,
+// Registers `name` on the owner, or gives the tensor registered before this value (and shape), on
+// the owner's device.
+at::Tensor attach(torch::nn::Module& owner, const std::string& name, at::Tensor value,
                   bool parameter) {
+  value = value.to(device_of(owner));
   auto registered = parameter ? owner.named_parameters(/*recurse=*/false)
                               : owner.named_buffers(/*recurse=*/false);
   if (at::Tensor* t = registered.find(name)) {
@@ -69,7 +72,7 @@ void HalutProduct::configure(torch::nn::Module& owner, const std::string& layer,
   }
   centroids_.requires_grad_(config.encoder == "learned");
   const std::vector<int64_t> bounds = amm::group_bounds(d, config.c);
-  group_mask_ = at::zeros({config.c, d});
+  group_mask_ = at::zeros({config.c, d}, at::TensorOptions().device(device_of(owner)));
   for (int64_t i = 0; i < config.c; ++i) group_mask_[i].slice(0, bounds[i], bounds[i + 1]).fill_(1);
 }
 
@@ -139,7 +142,7 @@ at::Tensor HalutProduct::differentiable(const at::Tensor& rows) const {
 
 at::Tensor HalutProduct::soft_codes(const at::Tensor& x, int64_t g) const {
   const int64_t c = config_.c, k = config_.k, r = x.size(0);
-  const at::Tensor& mask = group_mask_;
+  const at::Tensor& mask = on_device(group_mask_, x.device());
   // [C, K, Dg]: only the group's columns count (and learn), as in the nearest-centroid encode.
   const at::Tensor centroids = centroids_[g] * mask.unsqueeze(1);
   // Squared distances to every centroid of the row's group: |x_c|^2 - 2 x . z + |z|^2.
@@ -172,7 +175,7 @@ void HalutProduct::learn(const at::Tensor& rows, const at::Tensor& weights,
   for (int64_t g = 0; g < groups_; ++g) {
     const amm::Maddness model = [&] {
       try {
-        return amm::learn(rows[g].contiguous(), learn);
+        return amm::learn(rows[g].cpu().contiguous(), learn);
       } catch (const Error& e) {
         throw Error(fmt::format("layer '{}': {}", layer_, e.what()));
       }
@@ -183,7 +186,7 @@ void HalutProduct::learn(const at::Tensor& rows, const at::Tensor& weights,
     } else {
       centroids_[g].copy_(model.prototypes);
     }
-    lut_[g].copy_(amm::make_lut(model, weights[g].to(at::kFloat)));
+    lut_[g].copy_(amm::make_lut(model, weights[g].to(at::kCPU, at::kFloat)));
   }
   learned_.fill_(state_for(config_));
   temperature_.fill_(1.0);

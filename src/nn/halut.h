@@ -77,7 +77,9 @@ class HalutProduct {
   HalutConfig config_;
   int64_t groups_ = 0, d_ = 0, m_ = 0;
   at::Tensor split_dims_, thresholds_, centroids_, lut_, learned_, temperature_;
-  at::Tensor group_mask_;  // [C, d]: 1 on each codebook's columns (the learned encoder's)
+  // [C, d]: 1 on each codebook's columns (the learned encoder's); not a buffer, so moved to the
+  // rows' device when first used there.
+  mutable at::Tensor group_mask_;
 };
 
 }  // namespace axnn::nn

@@ -53,7 +53,8 @@ void Calibrator::collect(const at::Tensor& x) {
   AXNN_CHECK(at::isFloatingType(x.scalar_type()), "calibrator: data must be float, got {}",
              std::string(c10::toString(x.scalar_type())));
   if (x.numel() == 0) return;
-  const at::Tensor v = x.detach().to(at::kDouble);
+  // On the host, where the histogram lives: the same statistics whatever the data's device.
+  const at::Tensor v = x.detach().to(at::kCPU, at::kDouble);
   AXNN_CHECK(at::isfinite(v).all().item<bool>(), "calibrator: data holds NaN or infinity");
   const double lo = v.min().item<double>(), hi = v.max().item<double>();
   min_ = batches_ == 0 ? lo : std::min(min_, lo);

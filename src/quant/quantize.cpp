@@ -73,8 +73,8 @@ AsymmetricParams asymmetric_params(double min, double max, int bits) {
 at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricParams& params, int bits) {
   return quantize_asymmetric(
       x,
-      {at::scalar_tensor(static_cast<float>(params.scale), at::kFloat),
-       at::scalar_tensor(static_cast<float>(params.zero_point), at::kFloat)},
+      {at::scalar_tensor(static_cast<float>(params.scale), x.options().dtype(at::kFloat)),
+       at::scalar_tensor(static_cast<float>(params.zero_point), x.options().dtype(at::kFloat))},
       bits);
 }
 
@@ -83,15 +83,17 @@ AsymmetricTensors asymmetric_params(const at::Tensor& min, const at::Tensor& max
   check_float(max, "max");
   AXNN_CHECK(min.sizes() == max.sizes(), "quantizer: min [{}] and max [{}] differ in shape",
              fmt::join(min.sizes(), ", "), fmt::join(max.sizes(), ", "));
-  const at::Tensor lo = min.to(at::kDouble).contiguous(), hi = max.to(at::kDouble).contiguous();
+  // The scalar rule above on the host, element by element; the result on min's device.
+  const at::Tensor lo = min.to(at::kCPU, at::kDouble).contiguous(),
+                   hi = max.to(at::kCPU, at::kDouble).contiguous();
   at::Tensor scale = at::empty(min.sizes(), at::kFloat), zero = at::empty(min.sizes(), at::kFloat);
   for (int64_t i = 0; i < lo.numel(); ++i) {
-    const AsymmetricParams p = asymmetric_params(lo.data_ptr<double>()[i], hi.data_ptr<double>()[i],
-                                                 bits);
+    const AsymmetricParams p =
+        asymmetric_params(lo.data_ptr<double>()[i], hi.data_ptr<double>()[i], bits);
     scale.data_ptr<float>()[i] = static_cast<float>(p.scale);
     zero.data_ptr<float>()[i] = static_cast<float>(p.zero_point);
   }
-  return {scale, zero};
+  return {scale.to(min.device()), zero.to(min.device())};
 }
 
 at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricTensors& params, int bits) {

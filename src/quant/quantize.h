@@ -47,7 +47,7 @@ AsymmetricParams asymmetric_params(double min, double max, int bits);
 at::Tensor quantize_asymmetric(const at::Tensor& x, const AsymmetricParams& params, int bits);
 
 // The same per channel: params of each range [min[i], max[i]] (as asymmetric_params computes
-// them), as float tensors shaped like min, to broadcast against x.
+// them), as float tensors shaped like min on its device, to broadcast against x.
 struct AsymmetricTensors {
   at::Tensor scale;       // float(s)
   at::Tensor zero_point;  // float(z)

@@ -20,13 +20,13 @@ data::Dataset head(const data::Dataset& set, int64_t n) {
 
 ModelEvaluator::ModelEvaluator(const std::string& checkpoint,
                                const std::vector<std::string>& candidates,
-                               const data::Dataset& probe) {
+                               const data::Dataset& probe, const at::Device& device) {
   AXNN_CHECK(!candidates.empty(), "search: no candidate multipliers");
-  model_ = train::load_checkpoint(checkpoint, &info_);
+  model_ = train::load_checkpoint(checkpoint, &info_, device);
   {
     torch::NoGradGuard no_grad;
     model_->eval();
-    model_->forward(probe.batch_images(0, std::min<int64_t>(2, probe.size())));  // MACs
+    model_->forward(probe.batch_images(0, std::min<int64_t>(2, probe.size())).to(device));  // MACs
   }
   for (const auto& [name, layer] : nn::ax_layers(*model_)) {
     space_.layers.push_back(name);

@@ -19,9 +19,9 @@ class ModelEvaluator {
   // Loads the checkpoint, runs one batch to learn each approximate layer's MACs, and checks every
   // candidate: it loads, fits the layers, and has a relative power (the search needs one; the
   // error names the candidate). The checkpoint's own layer configs are the starting point every
-  // assignment overrides.
+  // assignment overrides. The model evaluates on `device`.
   ModelEvaluator(const std::string& checkpoint, const std::vector<std::string>& candidates,
-                 const data::Dataset& probe);
+                 const data::Dataset& probe, const at::Device& device = at::kCPU);
 
   const SearchSpace& space() const { return space_; }
   const train::CheckpointInfo& info() const { return info_; }

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "nn/ax_layers.h"
+#include "nn/device.h"
 
 namespace axnn::train {
 namespace {
@@ -27,9 +28,10 @@ struct RowsTaken {};
 // throws RowsTaken once it has the batch's rows.
 void run_to_layer(models::Model& model, const data::Dataset& set, int64_t begin, int64_t end,
                   int64_t batch_size, const std::function<void(int64_t done)>& after_batch) {
+  const at::Device device = nn::device_of(model);
   for (int64_t b = begin; b < end; b += batch_size) {
     try {
-      model.forward(set.batch_images(b, std::min(b + batch_size, end)));
+      model.forward(set.batch_images(b, std::min(b + batch_size, end)).to(device));
     } catch (const RowsTaken&) {
     }
     if (after_batch) after_batch(std::min(b + batch_size, end));
@@ -77,8 +79,9 @@ Rows collect_rows(models::Model& model, nn::AxLayer& layer, const data::Dataset&
       if (quota == 0) return;
       (held ? held_out : learn)
           .push_back(quota >= r ? rows
-                                : rows.index_select(
-                                      1, at::randperm(r, generator, at::kLong).slice(0, 0, quota)));
+                                : rows.index_select(1, at::randperm(r, generator, at::kLong)
+                                                           .slice(0, 0, quota)
+                                                           .to(rows.device())));
     };
     Progress progress(fmt::format("rows of {}", layer.layer_name()), images, "img");
     run_to_layer(model, set, 0, images, run.batch_size,

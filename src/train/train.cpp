@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "nn/ax_layers.h"
+#include "nn/device.h"
 #include "nn/layer_config.h"
 #ifdef AXNN_HAVE_ONNX
 #include "onnx/graph_model.h"
@@ -64,6 +65,7 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
       std::move(groups), torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
   const int64_t steps_per_epoch = (set.size() + options.batch_size - 1) / options.batch_size;
   const double total_steps = static_cast<double>(options.epochs * steps_per_epoch);
+  const at::Device device = nn::device_of(model);
   int64_t step = 0;
   model.train();
   for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -75,9 +77,11 @@ void train(models::Model& model, const data::Dataset& set, const TrainOptions& o
     for (int64_t begin = 0; begin < set.size(); begin += options.batch_size, ++step) {
       const int64_t end = std::min(begin + options.batch_size, set.size());
       const at::Tensor idx = order.slice(0, begin, end);
+      // Prepared on the host, so that every device sees the same images.
       at::Tensor images = set.images.index_select(0, idx).to(at::kFloat) / 255;
       if (options.augment) images = augment(images);
-      const at::Tensor labels = set.labels.index_select(0, idx);
+      images = images.to(device);
+      const at::Tensor labels = set.labels.index_select(0, idx).to(device);
       // Cosine decay of the learning rate over the whole run.
       const double decay = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
       for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
@@ -116,9 +120,10 @@ double evaluate(models::Model& model, const data::Dataset& set, int64_t batch_si
   Progress progress("eval", set.size(), "img");
   int64_t correct = 0;
   std::vector<at::Tensor> batches;
+  const at::Device device = nn::device_of(model);
   for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, set.size());
-    const at::Tensor out = model.forward(set.batch_images(begin, end));
+    const at::Tensor out = model.forward(set.batch_images(begin, end).to(device)).cpu();
     correct += out.argmax(1).eq(set.labels.slice(0, begin, end)).sum().item<int64_t>();
     if (logits) batches.push_back(out);
     progress.update(end);
@@ -134,10 +139,11 @@ void calibrate(models::Model& model, const data::Dataset& set, int64_t batches,
   model.eval();
   nn::set_calibrating(model, true);
   const int64_t n = std::min(set.size(), batches * batch_size);
+  const at::Device device = nn::device_of(model);
   Progress progress("calibrate", n, "img");
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, n);
-    model.forward(set.batch_images(begin, end));
+    model.forward(set.batch_images(begin, end).to(device));
     progress.update(end);
   }
   nn::set_calibrating(model, false);
@@ -152,19 +158,35 @@ constexpr const char* kGraphKey = "axnn_onnx_graph";
 // 2 added the approximate layers' activation ranges (min_*, max_*) for unsigned multipliers.
 constexpr int kCheckpointVersion = 2;
 
+// Module::save with every tensor on the CPU, so that a checkpoint loads on any device.
+void save_on_cpu(const torch::nn::Module& module, torch::serialize::OutputArchive& archive) {
+  const auto cpu = [](const at::Tensor& t) {
+    return t.detach().cpu().requires_grad_(t.requires_grad());
+  };
+  for (const auto& parameter : module.named_parameters(/*recurse=*/false))
+    archive.write(parameter.key(), cpu(parameter.value()));
+  for (const auto& buffer : module.named_buffers(/*recurse=*/false))
+    archive.write(buffer.key(), cpu(buffer.value()), /*is_buffer=*/true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    torch::serialize::OutputArchive child_archive(archive.compilation_unit());
+    save_on_cpu(*child.value(), child_archive);
+    archive.write(child.key(), child_archive);
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(models::Model& model, CheckpointInfo info, const std::filesystem::path& path) {
   info.layers = nlohmann::json::object();
   for (const auto& [name, layer] : nn::ax_layers(model))
     info.layers[name] = nn::to_json(layer->config());
-  nlohmann::json meta = {
-      {"version", kCheckpointVersion},  {"model", info.model},
-      {"channels", info.spec.channels}, {"image_size", info.spec.image_size},
-      {"classes", info.spec.classes},   {"dataset", info.dataset},
-      {"layers", info.layers}};
+  nlohmann::json meta = {{"version", kCheckpointVersion},  {"model", info.model},
+                         {"channels", info.spec.channels}, {"image_size", info.spec.image_size},
+                         {"classes", info.spec.classes},   {"dataset", info.dataset},
+                         {"layers", info.layers}};
   torch::serialize::OutputArchive archive;
-  model.save(archive);
+  save_on_cpu(model, archive);
 #ifdef AXNN_HAVE_ONNX
   if (const auto* graph = dynamic_cast<const onnx::GraphModel*>(&model)) {
     meta["model"] = graph->model_name();
@@ -212,12 +234,12 @@ void load_version_1(torch::nn::Module& module, torch::serialize::InputArchive& a
 }  // namespace
 
 std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,
-                                               CheckpointInfo* info_out) {
+                                               CheckpointInfo* info_out, const at::Device& device) {
   AXNN_CHECK(std::filesystem::is_regular_file(path), "checkpoint {}: not found", path.string());
   torch::serialize::InputArchive archive;
   c10::IValue meta_value;
   try {
-    archive.load_from(path.string());
+    archive.load_from(path.string(), at::Device(at::kCPU));  // any tensor saved elsewhere too
     AXNN_CHECK(archive.try_read(kMetaKey, meta_value),
                "checkpoint {}: not an axnn checkpoint (no {} record)", path.string(), kMetaKey);
   } catch (const c10::Error& e) {
@@ -252,9 +274,10 @@ std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path
                               meta.at("std").get<std::vector<double>>()},
           /*with_weights=*/false);
 #else
-      throw Error(fmt::format("checkpoint {}: an imported ONNX model, and this axnn was built "
-                              "without ONNX support (libonnx-dev)",
-                              path.string()));
+      throw Error(
+          fmt::format("checkpoint {}: an imported ONNX model, and this axnn was built "
+                      "without ONNX support (libonnx-dev)",
+                      path.string()));
 #endif
     } else {
       model = models::make_model(info.model, info.spec);
@@ -283,6 +306,7 @@ std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path
     throw Error(fmt::format("checkpoint {}: tensors do not fit model '{}': {}", path.string(),
                             info.model, e.what_without_backtrace()));
   }
+  model->to(device);
   model->eval();
   if (info_out) *info_out = info;
   return model;

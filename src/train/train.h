@@ -2,6 +2,8 @@
 // weights, calibration and layer configs together.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -43,6 +45,9 @@ struct EpochStats {
   double seconds;
 };
 
+// The loops run on the model's device (nn/device.h), each batch prepared on the host and moved
+// there.
+//
 // Trains in place (shuffled batches, cross entropy); calls on_epoch after each epoch. With
 // approximate layers configured this is approximation-aware retraining, each layer using its
 // gradient mode.
@@ -67,11 +72,13 @@ struct CheckpointInfo {
   nlohmann::json layers = nlohmann::json::object();  // layer path -> config (layer_config.h)
 };
 
-// Parameters, buffers (calibration included), layer configs; written atomically.
+// Parameters, buffers (calibration included), layer configs; written atomically, every tensor
+// on the CPU whatever the model's device.
 void save_checkpoint(models::Model& model, CheckpointInfo info, const std::filesystem::path& path);
-// Rebuilds the model, applies its layer configs, loads its tensors. Throws axnn::Error naming the
-// file for anything that is not an axnn checkpoint.
+// Rebuilds the model, applies its layer configs, loads its tensors and puts the model on
+// `device`. Throws axnn::Error naming the file for anything that is not an axnn checkpoint.
 std::shared_ptr<models::Model> load_checkpoint(const std::filesystem::path& path,
-                                               CheckpointInfo* info = nullptr);
+                                               CheckpointInfo* info = nullptr,
+                                               const at::Device& device = at::kCPU);
 
 }  // namespace axnn::train

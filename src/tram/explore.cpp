@@ -10,6 +10,7 @@
 #include "mult/generators.h"
 #include "nn/ax_layers.h"
 #include "nn/configure.h"
+#include "nn/device.h"
 #include "tram/columns.h"
 #include "tram/power.h"
 
@@ -27,7 +28,7 @@ at::Tensor column_tables(int bits, bool is_signed, int columns) {
 }
 
 std::vector<double> values_of(const at::Tensor& gamma) {
-  const at::Tensor g = gamma.detach().clamp(0, 1).to(at::kDouble).contiguous();
+  const at::Tensor g = gamma.detach().clamp(0, 1).to(at::kCPU, at::kDouble).contiguous();
   return {g.data_ptr<double>(), g.data_ptr<double>() + g.numel()};
 }
 
@@ -36,7 +37,7 @@ std::vector<double> mac_shares(models::Model& model, const data::Dataset& set,
                                const std::vector<std::pair<std::string, nn::AxLayer*>>& layers) {
   {
     torch::NoGradGuard no_grad;
-    model.forward(set.batch_images(0, std::min<int64_t>(2, set.size())));
+    model.forward(set.batch_images(0, std::min<int64_t>(2, set.size())).to(nn::device_of(model)));
   }
   double total = 0;
   for (const auto& [name, layer] : layers) total += static_cast<double>(layer->macs_per_sample());
@@ -96,8 +97,10 @@ Structure explore(models::Model& model, const data::Dataset& train_set, const Ex
   const ColumnPower power = column_power(o.bits, o.is_signed, o.architecture);
   const std::vector<double> shares = mac_shares(model, train_set, layers);
 
-  const at::Tensor tables = column_tables(o.bits, o.is_signed, columns);
-  const at::Tensor start = at::tensor(initial, at::kFloat);
+  // gamma and the tables where the model computes, so that the optimizer steps gamma there.
+  const at::Device device = nn::device_of(model);
+  const at::Tensor tables = column_tables(o.bits, o.is_signed, columns).to(device);
+  const at::Tensor start = at::tensor(initial, at::kFloat).to(device);
   Gammas g;
   for (size_t l = 0; l < layers.size(); ++l) {
     if (o.per_layer || g.tensors.empty()) g.tensors.push_back(start.clone().requires_grad_(true));
@@ -109,7 +112,7 @@ Structure explore(models::Model& model, const data::Dataset& train_set, const Ex
   extra.parameters = g.tensors;
   extra.lr = o.gamma_lr;
   extra.penalty = [&] {
-    at::Tensor sum = at::zeros({}, at::kFloat);
+    at::Tensor sum = at::zeros({}, start.options());
     for (size_t l = 0; l < layers.size(); ++l)
       sum = sum + shares[l] * relative_power(power, g.tensors[g.of_layer[l]]);
     return o.lambda * sum;
@@ -147,6 +150,7 @@ Structure explore(models::Model& model, const data::Dataset& train_set, const Ex
 
 void apply_structure(models::Model& model, const Structure& s) {
   configure_exact(model, s.bits, s.is_signed);
+  const at::Device device = nn::device_of(model);
   std::map<size_t, at::Tensor> tables;  // by column count (per-layer structures may differ)
   for (const auto& [name, layer] : nn::ax_layers(model)) {
     const auto it = s.layers.find(name);
@@ -155,8 +159,9 @@ void apply_structure(models::Model& model, const Structure& s) {
                s.layers.size());
     const std::vector<double>& gamma = s.per_layer ? it->second : s.gamma;
     auto& t = tables[gamma.size()];
-    if (!t.defined()) t = column_tables(s.bits, s.is_signed, static_cast<int>(gamma.size()));
-    layer->set_learned_columns(nn::LearnedColumns{at::tensor(gamma, at::kFloat), t});
+    if (!t.defined())
+      t = column_tables(s.bits, s.is_signed, static_cast<int>(gamma.size())).to(device);
+    layer->set_learned_columns(nn::LearnedColumns{at::tensor(gamma, at::kFloat).to(device), t});
   }
 }
 

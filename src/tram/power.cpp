@@ -107,7 +107,8 @@ at::Tensor relative_power(const ColumnPower& power, const at::Tensor& gamma) {
   AXNN_CHECK(n <= std::ssize(power.share), "TRAM power model: {} gamma values, {} columns", n,
              power.share.size());
   const at::Tensor share =
-      at::tensor(std::vector<double>(power.share.begin(), power.share.begin() + n), at::kFloat);
+      at::tensor(std::vector<double>(power.share.begin(), power.share.begin() + n), at::kFloat)
+          .to(gamma.device());
   const at::Tensor clamped = gamma + (gamma.clamp(0, 1) - gamma).detach();
   return 1 - (clamped * share).sum();
 }

@@ -97,7 +97,7 @@ Json explore_phase(const Problem& o, const fs::path& dir) {
   fmt::print("lambda {}: phase 1, structure exploration ({} epochs)\n", lambda,
              o.explore.train.epochs);
   const auto start = std::chrono::steady_clock::now();
-  const auto model = train::load_checkpoint(o.checkpoint);
+  const auto model = train::load_checkpoint(o.checkpoint, nullptr, o.device);
   const Structure s = explore(*model, o.train_set, o.explore, [&](const Structure& so_far) {
     write_structure(so_far, dir / "structure.json");
     const Json& last = so_far.log.back();
@@ -137,7 +137,7 @@ Json recover_phase(const Problem& o, const fs::path& dir) {
   const double lambda = read_structure(dir / "structure.json").lambda;
   fmt::print("lambda {}: phase 3, accuracy recovery ({} epochs)\n", lambda, o.recover.epochs);
   std::fflush(stdout);
-  const auto model = train::load_checkpoint(dir / "explore.pt");
+  const auto model = train::load_checkpoint(dir / "explore.pt", nullptr, o.device);
   const Recovery r = recover(*model, mapped_rules(dir), o.train_set, o.test_set, o.recover,
                              [](const train::EpochStats& e) { print_epoch("phase 3", e); });
   train::save_checkpoint(*model, o.info, dir / "recovered.pt");
@@ -185,7 +185,7 @@ Json run_library(const RunOptions& run, const fs::path& dir) {
     if (!done.count(mult)) {
       fmt::print("library: {} ({} epochs of retraining)\n", mult, o.recover.epochs);
       std::fflush(stdout);
-      const auto model = train::load_checkpoint(o.checkpoint);
+      const auto model = train::load_checkpoint(o.checkpoint, nullptr, o.device);
       const Recovery r =
           recover(*model, nn::rules_for_all(mult), o.train_set, o.test_set, o.recover,
                   [](const train::EpochStats& e) { print_epoch("retraining", e); });
@@ -208,7 +208,7 @@ Json run_library(const RunOptions& run, const fs::path& dir) {
 Json run_baseline(const Problem& o, const fs::path& dir) {
   const fs::path path = dir / "baseline.json";
   if (fs::exists(path)) return read_json(path);
-  const auto model = train::load_checkpoint(o.checkpoint);
+  const auto model = train::load_checkpoint(o.checkpoint, nullptr, o.device);
   nn::configure_layers(*model, nn::rules_for_all("exact"));
   const double fp32 = 100 * train::evaluate(*model, o.test_set);
   const std::string exact = exact_multiplier_name(o.explore.bits, o.explore.is_signed);

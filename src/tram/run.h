@@ -36,6 +36,7 @@ struct Problem {
   ExploreOptions explore;
   MapOptions map;
   train::TrainOptions recover;
+  at::Device device = at::kCPU;  // where the phases train and evaluate
 };
 // The checkpoint and its info; the caller loads the datasets and sets the phases' options.
 Problem make_problem(const std::filesystem::path& checkpoint);
