@@ -30,7 +30,7 @@ void add_halut_command(CLI::App& app) {
     int64_t train_images = 0;
     train::HalutLearnRun run;
     bool json = false;
-    ThreadsOption threads;
+    ComputeOptions compute;
   };
   auto args = std::make_shared<Args>();
   args->run.retrain = retrain_defaults();
@@ -83,12 +83,12 @@ void add_halut_command(CLI::App& app) {
                   "Learn and fine-tune on the first N training images only (0: all)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print the per-layer report as JSON");
-  args->threads.add_to(*cmd);
+  args->compute.add_to(*cmd);
   cmd->callback([args] {
-    args->threads.apply();
+    const at::Device device = args->compute.apply();
     check_output(args->output);
     train::CheckpointInfo info;
-    const auto model = train::load_checkpoint(args->input, &info);
+    const auto model = train::load_checkpoint(args->input, &info, device);
     const data::Dataset train_set =
         first_images(load_data(args->data.empty() ? info.dataset : args->data, data::Split::kTrain),
                      args->train_images);

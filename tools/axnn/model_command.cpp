@@ -1,6 +1,7 @@
 // `axnn train | calibrate | eval | retrain`: the model pipeline on checkpoints.
 #include <fmt/format.h>
 #include <torch/serialize.h>
+#include <torch/utils.h>
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -114,18 +115,18 @@ void add_model_commands(CLI::App& app) {
     struct Args {
       std::string model = "lenet5", data = "fashion-mnist", output;
       train::TrainOptions options;
-      ThreadsOption threads;
+      ComputeOptions compute;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("--model", args->model, "lenet5, mlp, resnet20 or vit-tiny")
         ->capture_default_str();
     cmd->add_option("--data", args->data, kDataHelp)->capture_default_str();
     add_train_options(*cmd, args->options);
-    cmd->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
+    cmd->add_option("--seed", args->options.seed, "Random seed (initial weights, batch order)")->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
-    args->threads.add_to(*cmd);
+    args->compute.add_to(*cmd);
     cmd->callback([args] {
-      args->threads.apply();
+      const at::Device device = args->compute.apply();
       check_output(args->output);
       const data::Dataset train_set = load_data(args->data, data::Split::kTrain);
       const data::Dataset test_set = load_data(args->data, data::Split::kTest);
@@ -133,7 +134,10 @@ void add_model_commands(CLI::App& app) {
           args->model,
           {train_set.images.size(1), train_set.images.size(2), train_set.classes},
           args->data};
+      // Initialized on the host from the seed: the same weights on every device, run after run.
+      torch::manual_seed(args->options.seed);
       const auto model = models::make_model(args->model, info.spec);
+      model->to(device);
       train::train(*model, train_set, args->options, print_epoch);
       const double accuracy = train::evaluate(*model, test_set);
       train::save_checkpoint(*model, info, args->output);
@@ -151,7 +155,7 @@ void add_model_commands(CLI::App& app) {
       double percentile = 99.99;
       int64_t batches = 20;
       LayerOptions layers;
-      ThreadsOption threads;
+      ComputeOptions compute;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Checkpoint to calibrate")->required();
@@ -163,12 +167,12 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write (default: in place)");
     args->layers.add_to(*cmd);
-    args->threads.add_to(*cmd);
+    args->compute.add_to(*cmd);
     cmd->callback([args] {
-      args->threads.apply();
+      const at::Device device = args->compute.apply();
       const quant::CalibMethod method = quant::parse_calib_method(args->method);
       train::CheckpointInfo info;
-      const auto model = load_configured(args->input, args->layers, info);
+      const auto model = load_configured(args->input, args->layers, info, device);
       // The calibration method applies to every layer; the rest of each config stays.
       for (const auto& [name, layer] : nn::ax_layers(*model)) {
         nn::LayerConfig config = layer->config();
@@ -192,7 +196,7 @@ void add_model_commands(CLI::App& app) {
       std::string input, logits;
       bool json = false;
       LayerOptions layers;
-      ThreadsOption threads;
+      ComputeOptions compute;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Checkpoint to evaluate")->required();
@@ -200,12 +204,12 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--logits", args->logits,
                     "Also write the test images' logits [N, classes] here (Python: torch.load)");
     args->layers.add_to(*cmd);
-    args->threads.add_to(*cmd);
+    args->compute.add_to(*cmd);
     cmd->callback([args] {
-      args->threads.apply();
+      const at::Device device = args->compute.apply();
       train::CheckpointInfo info;
       if (!args->logits.empty()) check_output(args->logits, "--logits");
-      const auto model = load_configured(args->input, args->layers, info);
+      const auto model = load_configured(args->input, args->layers, info, device);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
       at::Tensor logits;
       const double accuracy =
@@ -223,7 +227,7 @@ void add_model_commands(CLI::App& app) {
       int64_t train_images = 0;
       train::TrainOptions options = retrain_defaults();
       LayerOptions layers;
-      ThreadsOption threads;
+      ComputeOptions compute;
     };
     auto args = std::make_shared<Args>();
     cmd->add_option("checkpoint", args->input, "Calibrated checkpoint")->required();
@@ -231,12 +235,12 @@ void add_model_commands(CLI::App& app) {
     cmd->add_option("--train-images", args->train_images, kTrainImagesHelp)->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->layers.add_to(*cmd);
-    args->threads.add_to(*cmd);
+    args->compute.add_to(*cmd);
     cmd->callback([args] {
-      args->threads.apply();
+      const at::Device device = args->compute.apply();
       check_output(args->output);
       train::CheckpointInfo info;
-      const auto model = load_configured(args->input, args->layers, info);
+      const auto model = load_configured(args->input, args->layers, info, device);
       const data::Dataset train_set =
           first_images(load_data(info.dataset, data::Split::kTrain), args->train_images);
       const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "nn/configure.h"
+#include "nn/device.h"
 
 namespace axnn::cli {
 
@@ -57,18 +58,24 @@ void LayerOptions::apply(models::Model& model) const {
 }
 
 std::shared_ptr<models::Model> load_configured(const std::string& path, const LayerOptions& layers,
-                                               train::CheckpointInfo& info) {
-  auto model = train::load_checkpoint(path, &info);
+                                               train::CheckpointInfo& info,
+                                               const at::Device& device) {
+  auto model = train::load_checkpoint(path, &info, device);
   layers.apply(*model);
   return model;
 }
 
-void ThreadsOption::add_to(CLI::App& app) {
+void ComputeOptions::add_to(CLI::App& app) {
   app.add_option("--threads", threads, "Threads (default: all cores)");
+  app.add_option("--device", device,
+                 "cpu, cuda or cuda:N: where the model computes (a GPU needs axnn built against a "
+                 "CUDA LibTorch); results equal the CPU's, checkpoints load on either")
+      ->capture_default_str();
 }
 
-void ThreadsOption::apply() const {
+at::Device ComputeOptions::apply() const {
   if (threads > 0) at::set_num_threads(threads);
+  return nn::parse_device(device);
 }
 
 void add_train_options(CLI::App& cmd, train::TrainOptions& options) {

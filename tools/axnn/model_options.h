@@ -1,5 +1,6 @@
-// Command-line pieces the model subcommands share (train, calibrate, eval, retrain, sweep):
-// dataset specs, layer and thread options, training options, checkpoints and progress lines.
+// Command-line pieces the model subcommands share (train, calibrate, eval, retrain, sweep, search,
+// tram, halut learn): dataset specs, layer options, threads and device, training options,
+// checkpoints and progress lines.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -34,14 +35,18 @@ struct LayerOptions {
   void apply(models::Model& model) const;
 };
 
-// A checkpoint with the layer options applied.
+// A checkpoint on `device` with the layer options applied.
 std::shared_ptr<models::Model> load_configured(const std::string& path, const LayerOptions& layers,
-                                               train::CheckpointInfo& info);
+                                               train::CheckpointInfo& info,
+                                               const at::Device& device);
 
-struct ThreadsOption {
+// --threads and --device: where a model command computes.
+struct ComputeOptions {
   int threads = 0;
+  std::string device = "cpu";
   void add_to(CLI::App& app);
-  void apply() const;
+  // Sets the threads and returns the device, checked before any long work (nn::parse_device).
+  at::Device apply() const;
 };
 
 void add_train_options(CLI::App& cmd, train::TrainOptions& options);

@@ -20,11 +20,11 @@ struct SearchOptions {
   std::string data;
   double max_drop_pts = 1.0;
   int64_t subset = 1000;
-  ThreadsOption threads;
+  ComputeOptions compute;
 };
 
 void run(SearchOptions& o) {
-  o.threads.apply();
+  const at::Device device = o.compute.apply();
   search::RunOptions& r = o.run;
   AXNN_CHECK(o.max_drop_pts >= 0, "--max-drop {} must not be negative", o.max_drop_pts);
   AXNN_CHECK(r.settings.budget >= 1, "--budget {} must be at least 1", r.settings.budget);
@@ -35,9 +35,10 @@ void run(SearchOptions& o) {
   const data::Dataset subset = search::head(test, o.subset);
   r.subset = subset.size();
   r.full = test.size();
-  // Under mpirun every rank loads the same model; rank 0 searches, the others evaluate.
+  // Under mpirun every rank loads the same model on its --device; rank 0 searches, the others
+  // evaluate.
   const search::MpiWorld world;
-  search::ModelEvaluator evaluator(r.checkpoint, r.mults, subset);
+  search::ModelEvaluator evaluator(r.checkpoint, r.mults, subset, device);
   search::LocalPool local(evaluator, subset, test);
   if (world.rank() != 0) return search::serve_evaluations(world, local);
   search::MpiPool distributed(world, local);
@@ -104,14 +105,15 @@ void add_search_command(CLI::App& app) {
                 "MCTS, NSGA-II: measure each layer's sensitivity first, then skip assignments "
                 "the summed single-layer drops call hopeless (greedy always does)");
   cmd->add_option("--data", o->data, std::string(kDataHelp) + " (default: the checkpoint's)");
-  o->threads.add_to(*cmd);
+  o->compute.add_to(*cmd);
   cmd->footer(
       "\nExample:\n  axnn search --model resnet20_cal.pt --mults exact8s,trunc8s_k4,trunc8s_k6,"
       "bam8s_h1_v6 --method mcts --budget 100 --max-drop 1 -o search/\n" +
-      std::string(search::mpi_available()
-                      ? "mpirun -np N axnn search ... spreads the evaluations over N ranks (same "
-                        "results; give each rank its --threads)."
-                      : "This axnn was built without MPI: it searches in one process."));
+      std::string(
+          search::mpi_available()
+              ? "mpirun -np N axnn search ... spreads the evaluations over N ranks (same "
+                "results; give each rank its --threads, and its GPU through CUDA_VISIBLE_DEVICES)."
+              : "This axnn was built without MPI: it searches in one process."));
   cmd->callback([o] { run(*o); });
 }
 

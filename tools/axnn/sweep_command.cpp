@@ -200,9 +200,9 @@ SweepRow evaluate_with(models::Model& model, const std::string& mult, const data
 // result in row, saves the retrained checkpoint into dir and returns the results.jsonl record.
 Json retrain(SweepRow& row, const std::string& checkpoint_path, const train::CheckpointInfo& info,
              const data::Dataset& train_set, const data::Dataset& test_set,
-             const train::TrainOptions& options, const fs::path& dir) {
+             const train::TrainOptions& options, const fs::path& dir, const at::Device& device) {
   const auto start = std::chrono::steady_clock::now();
-  const auto model = train::load_checkpoint(checkpoint_path);
+  const auto model = train::load_checkpoint(checkpoint_path, nullptr, device);
   nn::configure_layers(*model, nn::rules_for_all(row.mult));
   train::train(*model, train_set, options, print_epoch);
   row.retrained_top1_pct = 100 * train::evaluate(*model, test_set);
@@ -256,7 +256,7 @@ void add_sweep_command(CLI::App& app) {
     std::vector<std::string> mults;
     int64_t retrain_worst = 1;
     train::TrainOptions retrain = retrain_defaults();
-    ThreadsOption threads;
+    ComputeOptions compute;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("checkpoint", args->input,
@@ -278,10 +278,10 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output,
                   "Report folder (created): results.jsonl, report.json, report.csv, README.md")
       ->required();
-  args->threads.add_to(*cmd);
+  args->compute.add_to(*cmd);
   cmd->callback([args] {
     const auto start = std::chrono::steady_clock::now();
-    args->threads.apply();
+    const at::Device device = args->compute.apply();
     const std::vector<std::string>& mults = args->mults;
     AXNN_CHECK(args->retrain_worst >= 0 && args->retrain_worst <= std::ssize(mults),
                "--retrain-worst {}: must be between 0 and the number of --mults ({})",
@@ -292,7 +292,7 @@ void add_sweep_command(CLI::App& app) {
                dir.string());
 
     train::CheckpointInfo info;
-    const auto model = train::load_checkpoint(args->input, &info);
+    const auto model = train::load_checkpoint(args->input, &info, device);
     check_mults(*model, mults);
     if (!args->data.empty()) info.dataset = args->data;  // also what retrained checkpoints record
     const data::Dataset test_set = load_data(info.dataset, data::Split::kTest);
@@ -334,7 +334,7 @@ void add_sweep_command(CLI::App& app) {
       fmt::print("retraining {} ({} of {}, drop {:.2f} pts) for {} epoch(s)\n", row.mult, i + 1,
                  args->retrain_worst, row.drop_pts, args->retrain.epochs);
       std::fflush(stdout);
-      log.append(retrain(row, args->input, info, *train_set, test_set, args->retrain, dir));
+      log.append(retrain(row, args->input, info, *train_set, test_set, args->retrain, dir, device));
       fmt::print("{} retrained: top-1 {:.2f}% -> {:.2f}% ({:+.2f} pts); wrote {}\n", row.mult,
                  row.top1_pct, *row.retrained_top1_pct, *row.recovered_pts(),
                  row.retrained_checkpoint);
@@ -357,6 +357,7 @@ void add_sweep_command(CLI::App& app) {
         {"dataset", info.dataset},
         {"test_images", test_set.size()},
         {"threads", at::get_num_threads()},
+        {"device", device.str()},
         {"fp32_top1_pct", fp32_top1},
         {"retraining", retraining},
         {"results", results},

@@ -28,14 +28,14 @@ struct ProblemArgs {
   std::string init_gamma, arch = "wallace";
   tram::ExploreOptions explore;
   train::TrainOptions recover = retrain_defaults();
-  ThreadsOption threads;
+  ComputeOptions compute;
 
   ProblemArgs() { explore.train = retrain_defaults(); }
 
   void add_data(CLI::App& cmd) {
     cmd.add_option("--data", data, std::string(kDataHelp) + " (default: the checkpoint's)");
     cmd.add_option("--train-images", train_images, kTrainImagesHelp)->capture_default_str();
-    threads.add_to(cmd);
+    compute.add_to(cmd);
   }
   void add_structure(CLI::App& cmd) {
     cmd.add_option("--bits", bits, "Multiplier width, 2..8")->capture_default_str();
@@ -74,8 +74,9 @@ struct ProblemArgs {
   }
 
   tram::Problem make(const std::string& checkpoint) {
-    threads.apply();
+    const at::Device device = compute.apply();
     tram::Problem p = tram::make_problem(checkpoint);
+    p.device = device;
     if (!data.empty()) p.info.dataset = data;
     p.test_set = load_data(p.info.dataset, data::Split::kTest);
     p.train_set = first_images(load_data(p.info.dataset, data::Split::kTrain), train_images);
