@@ -122,7 +122,8 @@ void add_model_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--data", args->data, kDataHelp)->capture_default_str();
     add_train_options(*cmd, args->options);
-    cmd->add_option("--seed", args->options.seed, "Random seed (initial weights, batch order)")->capture_default_str();
+    cmd->add_option("--seed", args->options.seed, "Random seed (initial weights, batch order)")
+        ->capture_default_str();
     cmd->add_option("-o,--output", args->output, "Checkpoint to write")->required();
     args->compute.add_to(*cmd);
     cmd->callback([args] {

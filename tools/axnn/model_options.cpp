@@ -68,8 +68,8 @@ std::shared_ptr<models::Model> load_configured(const std::string& path, const La
 void ComputeOptions::add_to(CLI::App& app) {
   app.add_option("--threads", threads, "Threads (default: all cores)");
   app.add_option("--device", device,
-                 "cpu, cuda or cuda:N: where the model computes (a GPU needs axnn built against a "
-                 "CUDA LibTorch); results equal the CPU's, checkpoints load on either")
+                 "cpu, cuda or cuda:N: where the model computes (cuda needs axnn built against a "
+                 "CUDA LibTorch: README.md, On a GPU); checkpoints load on either")
       ->capture_default_str();
 }
 
