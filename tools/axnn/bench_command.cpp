@@ -9,6 +9,9 @@
 #include <string>
 
 #include "bench/conv_tune_bench.h"
+#ifdef AXNN_HAVE_CUDA
+#include "bench/cuda/lut_cuda_bench.h"
+#endif
 #include "bench/lut_gemm_bench.h"
 #include "bench/maddness_bench.h"
 #include "bench/model_bench.h"
@@ -16,6 +19,7 @@
 #include "commands.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "tune/workload.h"
 
 namespace axnn::cli {
 
@@ -33,7 +37,74 @@ struct LutGemmArgs {
   int repeat = bench::TimingOptions{}.min_runs;
   double min_time = bench::TimingOptions{}.min_seconds;
   bool json = false;
+  std::string device = "cpu";
+  std::string conv_problems;  // --device cuda: Conv2D shapes for the CUDA LUT-conv
+  std::string table = "product";
 };
+
+// `--device cuda`: the CUDA LUT-GEMM on GEMM shapes or the CUDA LUT-conv on Conv2D shapes, each
+// with the TransAxx-style baseline in the same run.
+void run_lut_cuda(const LutGemmArgs& args, bool shape_given,
+                  const std::vector<std::string>& cpu_only) {
+#ifndef AXNN_HAVE_CUDA
+  (void)shape_given;
+  (void)cpu_only;
+  throw Error(fmt::format(
+      "bench lutgemm --device cuda: axnn was built without CUDA (CMake found no nvcc when it "
+      "configured this build); rebuild with the CUDA toolkit installed"));
+#else
+  for (const std::string& flag : cpu_only)
+    AXNN_CHECK(false, "bench lutgemm: {} applies to --device cpu only", flag);
+  const int sources =
+      int(shape_given) + int(!args.problems.empty()) + int(!args.conv_problems.empty());
+  AXNN_CHECK(sources == 1,
+             "bench lutgemm --device cuda: give exactly one of --m/--k/--n, --problems FILE and "
+             "--conv-problems FILE");
+  AXNN_CHECK(args.repeat >= 1, "--repeat must be >= 1, got {}", args.repeat);
+  AXNN_CHECK(args.min_time >= 0, "--min-time must be >= 0, got {}", args.min_time);
+  bench::LutCudaBenchOptions options;
+  options.bits = args.bits;
+  options.table = args.table;
+  options.timing.warmup_runs = 3;
+  options.timing.min_runs = args.repeat;
+  options.timing.max_runs = std::max(options.timing.max_runs, args.repeat);
+  options.timing.min_seconds = args.min_time;
+  std::vector<bench::Problem> problems;
+  std::vector<bench::ConvProblem> convs;
+  if (shape_given) {
+    bench::Problem problem{args.m, args.k, args.n, ""};
+    bench::check_problem(problem, "--m/--k/--n");
+    problems.push_back(problem);
+  } else if (!args.problems.empty()) {
+    problems = bench::load_problems(args.problems);
+  } else {
+    for (const tune::NamedConv2d& w : tune::load_conv2d_batch(args.conv_problems)) {
+      const tune::Conv2dShape& c = w.shape;
+      convs.push_back({w.name, c.n, c.h, c.w, c.co, c.ci, c.kh, c.kw, c.stride, c.pad});
+    }
+  }
+  // The options and the device (with the reason when there is none) before any output.
+  bench::check_cuda_options(options);
+
+  if (!args.json) std::fputs(bench::format_cuda_table_header(!convs.empty()).c_str(), stdout);
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  auto emit = [&](const bench::LutCudaBenchResult& result) {
+    if (args.json) {
+      results.push_back(bench::to_json(result));
+    } else {
+      std::fputs(bench::format_cuda_table_row(result).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  };
+  for (const bench::Problem& problem : problems)
+    emit(bench::run_lut_cuda_gemm_bench(problem, options));
+  for (const bench::ConvProblem& conv : convs) emit(bench::run_lut_cuda_conv_bench(conv, options));
+  if (args.json) {
+    const nlohmann::ordered_json& out = shape_given ? results.front() : results;
+    std::puts(out.dump(2).c_str());
+  }
+#endif
+}
 
 void run_lut_gemm(const LutGemmArgs& args, bool shape_given) {
   AXNN_CHECK(shape_given != !args.problems.empty(),
@@ -244,7 +315,32 @@ void add_bench_command(CLI::App& app) {
                               bench::TimingOptions{}.max_runs))
       ->capture_default_str();
   lut->add_flag("--json", args->json, "Print JSON: one object for a shape, an array for a batch");
-  lut->callback([args, m] { run_lut_gemm(*args, m->count() > 0); });
+  lut->add_option("--device", args->device,
+                  "cpu, or cuda: the CUDA LUT-GEMM (or LUT-conv with --conv-problems) and the "
+                  "TransAxx-style GPU baseline (one global table read per MAC) in T lookups/s")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  CLI::Option* conv_problems = lut->add_option(
+      "--conv-problems", args->conv_problems,
+      "--device cuda: Conv2D batch file (bench/problems/conv2d_*.txt) for the CUDA LUT-conv");
+  conv_problems->excludes(problems)->excludes(m)->excludes(k)->excludes(n);
+  CLI::Option* table = lut->add_option(
+      "--table", args->table,
+      "--device cuda: table entries, product (a signed bits x bits product range: offset16 "
+      "storage) or wide (full int32: shared32, or global32 for 8 bits)");
+  table->capture_default_str();
+  lut->callback([args, m, lut, table, conv_problems] {
+    if (args->device == "cuda") {
+      std::vector<std::string> cpu_only;
+      for (const char* flag : {"--threads", "--isa", "--schedule"})
+        if (lut->get_option(flag)->count() > 0) cpu_only.push_back(flag);
+      run_lut_cuda(*args, m->count() > 0, cpu_only);
+      return;
+    }
+    AXNN_CHECK(table->count() == 0 && conv_problems->count() == 0,
+               "bench lutgemm: --table and --conv-problems apply to --device cuda only");
+    run_lut_gemm(*args, m->count() > 0);
+  });
   add_maddness_bench(*bench);
   add_model_bench(*bench);
 }
