@@ -20,9 +20,6 @@ inline constexpr int kTileN = 128;
 inline constexpr int kTileK = 32;
 inline constexpr int kThreads = 256;
 
-// Shared memory the LUT-GEMM / LUT-conv kernels use for a table of this storage and width.
-int64_t lut_shared_bytes(Storage storage, int bits, bool conv);
-
 struct GemmParams {
   const int32_t* table;
   int bits;

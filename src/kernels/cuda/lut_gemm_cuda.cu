@@ -84,14 +84,6 @@ __global__ void zero_gemm_output(GemmParams p) {
 
 }  // namespace
 
-int64_t lut_shared_bytes(Storage storage, int bits, bool conv) {
-  const int64_t table =
-      storage == Storage::kOffset16
-          ? table_shared_bytes<Storage::kOffset16>(bits)
-          : (storage == Storage::kShared32 ? table_shared_bytes<Storage::kShared32>(bits) : 0);
-  return table + kStageBytes + (conv ? kConvExtraBytes : 0);
-}
-
 cudaError_t launch_lut_gemm(const GemmParams& p, cudaStream_t stream) {
   if (p.batch == 0 || p.m == 0 || p.n == 0) return cudaSuccess;
   void (*kernel)(const GemmOp, const Work) = nullptr;

@@ -230,30 +230,36 @@ inline Work plan_work(int64_t slices, int64_t m, int64_t n, int64_t k, int64_t s
   return w;
 }
 
-// The kernel of a storage, its shared memory made available, and how many blocks fit at once.
+// The kernel of a storage, its shared memory made available, and how many blocks fit at once. A
+// GPU whose blocks cannot hold the shared table (sm_86 / sm_89 opt in to 99 KiB, the 8-bit
+// offset16 tile needs 155 KiB) reads it from global memory instead (same results).
 template <class Op>
 cudaError_t prepare_launch(Storage storage, int bits, void (**kernel)(const Op, const Work),
                            int* shared_bytes, int64_t* slots) {
-  switch (storage) {
-    case Storage::kOffset16:
-      *kernel = lut_tile_kernel<Storage::kOffset16, Op>;
-      *shared_bytes = table_shared_bytes<Storage::kOffset16>(bits);
-      break;
-    case Storage::kShared32:
-      *kernel = lut_tile_kernel<Storage::kShared32, Op>;
-      *shared_bytes = table_shared_bytes<Storage::kShared32>(bits);
-      break;
-    default:
-      *kernel = lut_tile_kernel<Storage::kGlobal32, Op>;
-      *shared_bytes = 0;
-      break;
-  }
-  *shared_bytes += kStageBytes + Op::kExtraBytes;
-  int device = 0, sms = 0, per_sm = 0;
+  int device = 0, sms = 0, per_sm = 0, optin = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err != cudaSuccess) return err;
   err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   if (err != cudaSuccess) return err;
+  err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (err != cudaSuccess) return err;
+  const int table_bytes =
+      storage == Storage::kOffset16
+          ? table_shared_bytes<Storage::kOffset16>(bits)
+          : (storage == Storage::kShared32 ? table_shared_bytes<Storage::kShared32>(bits) : 0);
+  if (table_bytes + kStageBytes + Op::kExtraBytes > optin) storage = Storage::kGlobal32;
+  switch (storage) {
+    case Storage::kOffset16:
+      *kernel = lut_tile_kernel<Storage::kOffset16, Op>;
+      break;
+    case Storage::kShared32:
+      *kernel = lut_tile_kernel<Storage::kShared32, Op>;
+      break;
+    default:
+      *kernel = lut_tile_kernel<Storage::kGlobal32, Op>;
+      break;
+  }
+  *shared_bytes = (storage == Storage::kGlobal32 ? 0 : table_bytes) + kStageBytes + Op::kExtraBytes;
   err = cudaFuncSetAttribute(reinterpret_cast<const void*>(*kernel),
                              cudaFuncAttributeMaxDynamicSharedMemorySize, *shared_bytes);
   if (err != cudaSuccess) return err;
