@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "nn/device.h"
 #include "tune/workload.h"
 
 namespace axnn::cli {
@@ -161,14 +162,16 @@ void run_model(const bench::ModelBenchOptions& options, bool json) {
 void add_model_bench(CLI::App& bench) {
   struct Args {
     bench::ModelBenchOptions options;
+    std::string device = "cpu";
     bool json = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = bench.add_subcommand(
       "model",
       "Images/s of a model's approximate int8 inference (every layer on --mult) and of the same\n"
-      "model in LibTorch fp32, same batch and threads, and the ratio of their times. Without\n"
-      "--checkpoint the weights are random and the calibration comes from the benchmark batch.");
+      "model in LibTorch fp32 (on a GPU: cuDNN / cuBLAS), same device, batch and threads, and the\n"
+      "ratio of their times. Without --checkpoint the weights are random and the calibration\n"
+      "comes from the benchmark batch.");
   auto& o = args->options;
   auto* model = cmd->add_option("--model", o.model, "lenet5, mlp, resnet20 or vit-tiny")
                     ->capture_default_str();
@@ -178,10 +181,13 @@ void add_model_bench(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--batch", o.batch, "Images per forward")->capture_default_str();
   cmd->add_option("--threads", o.threads, "Threads for both runs")->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu, cuda or cuda:N: where both run")
+      ->capture_default_str();
   cmd->add_option("--repeat", o.timing.min_runs, "Minimum timed runs of each")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
+    args->options.device = nn::parse_device(args->device);
     args->options.timing.max_runs =
         std::max(args->options.timing.max_runs, args->options.timing.min_runs);
     run_model(args->options, args->json);
@@ -237,21 +243,26 @@ void add_maddness_bench(CLI::App& bench) {
 void add_conv_bench(CLI::App& bench) {
   struct Args {
     bench::ConvTuneBenchOptions options;
-    std::string problems, only;
+    std::string problems, only, target = "cpu";
     int trials = 200;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = bench.add_subcommand(
       "conv",
-      "Tune fp32 Conv2D kernels for each shape (cpu target, records kept in -o so runs resume),\n"
-      "then time the best tuned kernel and oneDNN's fp32 convolution on the same shape and\n"
-      "threads in the same run: GFLOP/s of both and their ratio.");
+      "Tune fp32 Conv2D kernels for each shape (records kept in -o so runs resume), then time\n"
+      "the best tuned kernel and the vendor's fp32 convolution on the same shape in the same run\n"
+      "(cpu: oneDNN on the same threads; cuda: cuDNN through LibTorch): GFLOP/s of both and\n"
+      "their ratio.");
   cmd->add_option("--problems", args->problems, "Conv2D batch file (bench/problems/conv2d_*.txt)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--workloads", args->only, "Comma-separated workload names (default: all)");
   cmd->add_option("--trials", args->trials, "Tuning trials per workload")->capture_default_str();
-  cmd->add_option("--threads", args->options.threads, "Threads of the tuned kernels and oneDNN")
+  cmd->add_option("--target", args->target, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", args->options.threads,
+                  "Threads of the tuned kernels and oneDNN (cpu)")
       ->capture_default_str();
   cmd->add_option("--seed", args->options.tune.seed, "Search seed")->capture_default_str();
   cmd->add_option("-o,--output", args->options.output, "Tuning folder")->required();
@@ -270,6 +281,7 @@ void add_conv_bench(CLI::App& bench) {
       o.workloads = chosen;
     }
     o.tune.trials = args->trials;
+    o.target = tune::parse_target(args->target);
     std::fputs(bench::format_conv_tune_bench(bench::run_conv_tune_bench(o)).c_str(), stdout);
   });
 }

@@ -100,8 +100,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_learn_host(const at::Ten
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> maddness_quantize_lut_host(const at::Tensor& lut) {
-  const amm::QuantizedLut q = amm::quantize_lut(lut.cpu());
-  return {q.table.to(lut.device()), q.scale.to(lut.device()), q.offset.to(lut.device())};
+  const amm::QuantizedLut q = amm::quantize_lut(lut);  // on the host, the result on lut's device
+  return {q.table, q.scale, q.offset};
 }
 
 }  // namespace
