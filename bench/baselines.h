@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "bench/timing.h"
 
 namespace axnn::bench {
 
@@ -73,6 +76,23 @@ class TorchSgemm {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// LibTorch's exact kernels on the current CUDA device, on a LUT figure's shape: cuBLAS's GEMM and
+// cuDNN's convolution in fp32 (TF32 off, cuDNN's algorithm search on), and cuBLAS's int8 GEMM
+// where LibTorch has one (at::_int_mm, LibTorch 2.1 and later) that takes the shape. Seconds per
+// call, each timed run being 10 calls and a synchronisation. Throws axnn::Error without CUDA.
+// Checks that LibTorch has CUDA and a GPU (else throws axnn::Error saying so) and sets it up for
+// exact fp32 baselines: TF32 off, cuDNN's algorithm search on.
+void use_torch_cuda();
+struct TorchCudaTimes {
+  Timing fp32;
+  std::optional<Timing> int8;
+  std::string int8_missing;  // why int8 is empty
+};
+TorchCudaTimes time_torch_cuda_gemm(int64_t m, int64_t k, int64_t n, const TimingOptions& timing);
+TorchCudaTimes time_torch_cuda_conv2d(int64_t batch, int64_t channels, int64_t height,
+                                      int64_t width, int64_t out_channels, int64_t kh, int64_t kw,
+                                      int64_t stride, int64_t pad, const TimingOptions& timing);
 
 std::string onednn_version();  // "2.6.3"
 std::string torch_version();   // "1.13.0"

@@ -27,14 +27,10 @@ Reference onednn_reference(const tune::Conv2dShape& s) {
   return {[onednn] { onednn->run(); }, "oneDNN " + onednn_version() + " " + onednn->impl_info()};
 }
 
-// cuDNN through LibTorch, NCHW fp32, with cuDNN's algorithm search on (the first, untimed runs
-// pick its fastest algorithm for the shape).
+// cuDNN through LibTorch, NCHW fp32 (the first, untimed runs let cuDNN's algorithm search pick
+// its fastest algorithm for the shape).
 Reference cudnn_reference(const tune::Conv2dShape& s) {
-  AXNN_CHECK(torch::cuda::is_available(),
-             "bench conv --target cuda: the cuDNN reference needs a LibTorch with CUDA and a GPU; "
-             "this axnn's LibTorch {} has none",
-             torch_version());
-  at::globalContext().setBenchmarkCuDNN(true);
+  use_torch_cuda();
   const auto on = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
   const at::Tensor x = at::randint(-4, 5, {s.n, s.ci, s.h, s.w}, on);
   const at::Tensor w = at::randint(-4, 5, {s.co, s.ci, s.kh, s.kw}, on);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/baselines.h"
 #include "bench/cuda/transaxx_cuda.h"
 #include "bench/lut_gemm_bench.h"
 #include "core/error.h"
@@ -145,6 +146,12 @@ void check_cuda_options(const LutCudaBenchOptions& options) {
   AXNN_CHECK(kernels::cuda::device_available(&why), "--device cuda: {}", why);
 }
 
+void set_torch_times(LutCudaBenchResult& r, TorchCudaTimes times) {
+  r.fp32 = std::move(times.fp32);
+  r.int8 = std::move(times.int8);
+  r.int8_missing = std::move(times.int8_missing);
+}
+
 LutCudaBenchResult run_lut_cuda_gemm_bench(const Problem& problem,
                                            const LutCudaBenchOptions& options) {
   check_cuda_options(options);
@@ -192,6 +199,8 @@ LutCudaBenchResult run_lut_cuda_gemm_bench(const Problem& problem,
                    "transaxx_gemm");
       },
       options.timing);
+
+  set_torch_times(r, time_torch_cuda_gemm(m, k, n, options.timing));
 
   const std::vector<int32_t> c = d_c.to_host();
   const OutputCheck check =
@@ -281,6 +290,9 @@ LutCudaBenchResult run_lut_cuda_conv_bench(const ConvProblem& problem,
   r.transaxx = measure_cuda(
       [&] { cuda_check(cuda::transaxx_conv2d(base, nullptr), "transaxx_conv2d"); }, options.timing);
 
+  set_torch_times(r, time_torch_cuda_conv2d(s.batch, s.channels, s.height, s.width, s.out_channels,
+                                            s.kh, s.kw, s.stride, s.pad, options.timing));
+
   // The CPU LutConv2d (checked against its ref by tests/kernels) as the reference, in full.
   const std::vector<int32_t> got = d_dst.to_host();
   kernels::LutConv2dDesc desc;
@@ -337,6 +349,14 @@ nlohmann::ordered_json to_json(const LutCudaBenchResult& r) {
   j["transaxx_time_median_s"] = r.transaxx.median;
   j["transaxx_tlookups_median"] = r.transaxx_tlookups_median();
   j["ratio_transaxx_median"] = r.ratio_transaxx_median();
+  j["fp32_time_median_s"] = r.fp32.median;
+  j["slowdown_fp32_median"] = r.slowdown_fp32_median();
+  if (r.int8) {
+    j["int8_time_median_s"] = r.int8->median;
+    j["slowdown_int8_median"] = *r.slowdown_int8_median();
+  } else {
+    j["int8_missing"] = r.int8_missing;
+  }
   return j;
 }
 
@@ -345,19 +365,23 @@ std::string format_cuda_table_header(bool conv) {
              "device: {}\n"
              "{} in T lookups/s at the min | median time (cudaEvent, after warm-up); "
              "TransAxx-style baseline (one output per thread, 16x16 tiles, one global table read "
-             "per MAC{}) in T lookups/s and the ratio of the median times\n",
+             "per MAC{}) in T lookups/s and the ratio of the median times; LUT time over "
+             "LibTorch's exact fp32 (cuBLAS / cuDNN, TF32 off) and int8 (cuBLAS) time\n",
              device_description(), conv ? "CUDA LUT-conv (implicit GEMM)" : "CUDA LUT-GEMM",
              conv ? ", one launch per image" : "") +
-         fmt::format("{:<28} {:>5} {:>5} {:>6} {:>4} {:>8} {:>5} {:>15} {:>9} {:>8}\n", "name", "M",
-                     "K", "N", "bits", "storage", "check", "Tlookup/s", "TransAxx", "ratio");
+         fmt::format("{:<28} {:>5} {:>5} {:>6} {:>4} {:>8} {:>5} {:>15} {:>9} {:>8} {:>8} {:>8}\n",
+                     "name", "M", "K", "N", "bits", "storage", "check", "Tlookup/s", "TransAxx",
+                     "ratio", "/fp32", "/int8");
 }
 
 std::string format_cuda_table_row(const LutCudaBenchResult& r) {
   return fmt::format(
-      "{:<28} {:>5} {:>5} {:>6} {:>4} {:>8} {:>5} {:>7.3f}|{:<7.3f} {:>9.4f} {:>8.1f}\n",
+      "{:<28} {:>5} {:>5} {:>6} {:>4} {:>8} {:>5} {:>7.3f}|{:<7.3f} {:>9.4f} {:>8.1f} {:>7.2f}x "
+      "{:>8}\n",
       r.name.empty() ? "-" : r.name, r.gemm.m, r.gemm.k, r.gemm.n, r.bits, r.storage,
       r.checked_outputs > 0 ? "exact" : "-", r.tlookups_min(), r.tlookups_median(),
-      r.transaxx_tlookups_median(), r.ratio_transaxx_median());
+      r.transaxx_tlookups_median(), r.ratio_transaxx_median(), r.slowdown_fp32_median(),
+      r.int8 ? fmt::format("{:.2f}x", *r.slowdown_int8_median()) : "-");
 }
 
 }  // namespace axnn::bench

@@ -1,13 +1,15 @@
 // `axnn bench lutgemm --device cuda`: times the CUDA LUT-GEMM (lut_gemm_cuda) on GEMM shapes and
 // the CUDA LUT-conv (lut_conv2d_cuda) on Conv2D shapes, with cudaEvent timing after warm-up runs,
 // checks their results against lut_gemm_ref (all outputs of small shapes, a sample of large ones),
-// and times the TransAxx-style baseline (bench/cuda/transaxx_cuda.h) on the same shape in the
-// same run, so that each figure comes with its ratio. Built only with CUDA (AXNN_HAVE_CUDA); the
+// and times the TransAxx-style baseline (bench/cuda/transaxx_cuda.h) and LibTorch's exact fp32 /
+// int8 kernels (cuBLAS, cuDNN) on the same shape in the same run, so that each figure comes with
+// its ratios. Built only with CUDA (AXNN_HAVE_CUDA); the
 // header needs no CUDA header.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "bench/problems.h"
@@ -51,6 +53,11 @@ struct LutCudaBenchResult {
   int64_t checked_outputs = 0;
   Timing lut;       // seconds per call (cudaEvent)
   Timing transaxx;  // the baseline, same shape and table
+  // LibTorch's exact kernels on the same shape (baselines.h): cuBLAS / cuDNN fp32 and, for GEMMs
+  // where LibTorch has it, cuBLAS int8; empty with the reason in int8_missing.
+  Timing fp32;
+  std::optional<Timing> int8;
+  std::string int8_missing;
 
   [[nodiscard]] double lookups() const {
     return kind == "conv" ? conv.lookups() : double(gemm.m) * double(gemm.k) * double(gemm.n);
@@ -62,6 +69,12 @@ struct LutCudaBenchResult {
   }
   // The baseline's time over LUT-GEMM's (> 1: LUT-GEMM is faster), at the median times.
   [[nodiscard]] double ratio_transaxx_median() const { return transaxx.median / lut.median; }
+  // LUT-GEMM's time over the exact kernel's (< 1: LUT-GEMM is faster), at the median times.
+  [[nodiscard]] double slowdown_fp32_median() const { return lut.median / fp32.median; }
+  [[nodiscard]] std::optional<double> slowdown_int8_median() const {
+    if (!int8) return std::nullopt;
+    return lut.median / int8->median;
+  }
 };
 
 // Throws axnn::Error naming the option at fault, or saying why no CUDA device can be used
