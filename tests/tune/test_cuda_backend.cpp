@@ -5,14 +5,13 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
 
+#include "common/cuda_emulation.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/subprocess.h"
@@ -172,124 +171,34 @@ TEST(CudaNvrtc, ReportsCompileErrorsWithTheLog) {
   }
 }
 
-// CUDA's few built-ins for the generated kernels on the host: each CUDA thread of a block is a
-// fiber (ucontext) that runs until __syncthreads or its end; the block moves on once every fiber
-// has reached the barrier, so a kernel that reads shared memory before all threads wrote it, or
-// overwrites it before all have read it, computes a wrong result here too. __shared__ arrays are
-// function statics: one copy for the block, as on a GPU.
-constexpr const char* kEmulationPrelude = R"(
-#include <ucontext.h>
-#include <functional>
-#include <vector>
-namespace emu {
-struct Dim3 { unsigned x = 0, y = 0, z = 0; };
-struct Fiber { ucontext_t context; std::vector<char> stack; unsigned tid = 0; bool done = false; };
-inline ucontext_t scheduler;
-inline Fiber* current = nullptr;
-inline Dim3 block_index;
-inline std::function<void()>* body = nullptr;
-inline void sync() { swapcontext(&current->context, &scheduler); }
-inline void entry() { (*body)(); current->done = true; }
-// 0, or 1 if some threads of a block ended while others waited at a barrier.
-inline int launch(std::function<void()> kernel, unsigned grid, unsigned block) {
-  body = &kernel;
-  std::vector<Fiber> fibers(block);
-  for (unsigned b = 0; b < grid; ++b) {
-    block_index.x = b;
-    for (unsigned t = 0; t < block; ++t) {
-      Fiber& f = fibers[t];
-      f.stack.resize(1 << 16);
-      f.tid = t;
-      f.done = false;
-      getcontext(&f.context);
-      f.context.uc_stack.ss_sp = f.stack.data();
-      f.context.uc_stack.ss_size = f.stack.size();
-      f.context.uc_link = &scheduler;
-      makecontext(&f.context, entry, 0);
-    }
-    for (;;) {
-      unsigned done = 0;
-      for (Fiber& f : fibers) {
-        if (!f.done) {
-          current = &f;
-          swapcontext(&scheduler, &f.context);
-        }
-        done += f.done;
-      }
-      if (done == block) break;
-      if (done != 0) return 1;
-    }
-  }
-  return 0;
-}
-}  // namespace emu
-#define __global__
-#define __device__
-#define __launch_bounds__(n)
-#define __shared__ static
-#define __syncthreads() emu::sync()
-#define blockIdx emu::block_index
-#define threadIdx (emu::Dim3{emu::current->tid, 0, 0})
-)";
-
-// Floats whose last element ends a page followed by an inaccessible one: a read past the end
-// crashes the test instead of passing unnoticed.
-class GuardedFloats {
- public:
-  explicit GuardedFloats(const std::vector<float>& values) {
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t bytes = values.size() * sizeof(float);
-    size_ = (bytes + page - 1) / page * page + page;
-    base_ = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    AXNN_CHECK(base_ != MAP_FAILED, "mmap of {} bytes failed", size_);
-    AXNN_CHECK(mprotect(static_cast<char*>(base_) + size_ - page, page, PROT_NONE) == 0,
-               "mprotect failed");
-    data_ = reinterpret_cast<float*>(static_cast<char*>(base_) + size_ - page - bytes);
-    std::copy(values.begin(), values.end(), data_);
-  }
-  ~GuardedFloats() { munmap(base_, size_); }
-  float* data() const { return data_; }
-
- private:
-  void* base_ = nullptr;
-  size_t size_ = 0;
-  float* data_ = nullptr;
-};
+using test::CudaEmulation;
+using GuardedFloats = test::GuardedBuffer<float>;
 
 // Runs each source's kernel on the host with the operands of conv2d_operands(shape, 5); per
 // source, compare_conv2d's verdict (empty: equal to the reference).
 std::vector<std::string> emulate(const Conv2dShape& shape, const std::vector<std::string>& sources,
                                  const std::vector<CudaLaunch>& launches) {
-  // One library with every kernel under its own name.
-  std::string program = kEmulationPrelude;
+  // One library with every kernel under its own name (tests/common/cuda_emulation.h).
+  std::string program;
   const std::string name = kCudaKernelName;
   for (size_t i = 0; i < sources.size(); ++i) {
     std::string source = sources[i];
     source.replace(source.find(name), name.size(), name + "_" + std::to_string(i));
-    program += source;
+    program += test::cuda_emulation_source(source);
     program += fmt::format(
         "extern \"C\" int emulate_{0}(const float* s, const float* w, float* d, unsigned grid, "
         "unsigned block) {{ return emu::launch([=] {{ {1}_{0}(s, w, d); }}, grid, block); }}\n",
         i, name);
   }
-  TempDir dir("axnn_cuda_emulation");
-  write_text_file(dir.path() / "kernels.cpp", program);
-  const ProcessResult compiled =
-      run_process({"c++", "-std=c++17", "-O1", "-w", "-fPIC", "-shared", "-o",
-                   (dir.path() / "kernels.so").string(), (dir.path() / "kernels.cpp").string()});
-  AXNN_CHECK(compiled.exit_code == 0, "emulation did not compile: {}", compiled.output);
-  void* library = dlopen((dir.path() / "kernels.so").c_str(), RTLD_NOW | RTLD_LOCAL);
-  AXNN_CHECK(library != nullptr, "dlopen: {}", dlerror());
+  const std::unique_ptr<CudaEmulation> library = CudaEmulation::build(program);
 
   const ConvOperands operands = conv2d_operands(shape, 5);
   const std::vector<float> expected = conv2d_ref(shape, operands);
   const GuardedFloats src(operands.src), weight(operands.weights);
   std::vector<std::string> verdicts;
   for (size_t i = 0; i < sources.size(); ++i) {
-    using Emulate = int (*)(const float*, const float*, float*, unsigned, unsigned);
-    const auto run =
-        reinterpret_cast<Emulate>(dlsym(library, fmt::format("emulate_{}", i).c_str()));
-    AXNN_CHECK(run != nullptr, "emulate_{} is missing", i);
+    const auto run = library->lookup<int(const float*, const float*, float*, unsigned, unsigned)>(
+        fmt::format("emulate_{}", i));
     const GuardedFloats dst(std::vector<float>(expected.size(), std::nanf("")));
     if (run(src.data(), weight.data(), dst.data(), static_cast<unsigned>(launches[i].grid),
             static_cast<unsigned>(launches[i].block)) != 0)
@@ -297,7 +206,6 @@ std::vector<std::string> emulate(const Conv2dShape& shape, const std::vector<std
     else
       verdicts.push_back(compare_conv2d(shape, expected, dst.data()));
   }
-  dlclose(library);
   return verdicts;
 }
 

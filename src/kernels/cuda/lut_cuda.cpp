@@ -6,8 +6,6 @@
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
-#include <limits>
-
 #include "core/error.h"
 #include "kernels/cuda/lut_cuda_launch.h"
 
@@ -75,10 +73,8 @@ bool device_available(std::string* why) {
 LutStorage lut_storage(int bits, int32_t table_min, int32_t table_max) {
   check_bits(bits, "lut_storage");
   check_table_range(table_min, table_max, "lut_storage");
-  const int64_t span = int64_t{table_max} - int64_t{table_min};
-  if (span <= int64_t{std::numeric_limits<uint16_t>::max()}) return LutStorage::kOffset16;
-  if (bits <= 7) return LutStorage::kShared32;  // 2^14 int32 entries: 64 KiB
-  return LutStorage::kGlobal32;
+  // The kernels' own rule (lut_cuda_params.h), which the host emulation of the kernels uses too.
+  return static_cast<LutStorage>(detail::choose_storage(bits, table_min, table_max));
 }
 
 const char* lut_storage_name(LutStorage storage) {

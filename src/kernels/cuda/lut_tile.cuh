@@ -29,14 +29,17 @@
 //
 // The operand policy Op (GemmOp, ConvOp) says where a tile's A and B codes come from and where
 // its outputs go; the convolution's B is the implicit im2col matrix, gathered on the fly.
+//
+// No CUDA header: the built-ins come from nvcc (the .cu files) or from the host emulation
+// (tests/common/cuda_emulation.h), which runs these kernels in CI. The launch geometry below
+// (fitting_storage, tile_shared_bytes, plan_work, tile_grid) is plain host code for both;
+// lut_tile_launch.cuh adds the CUDA runtime calls.
 #pragma once
-
-#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/lut_cuda_launch.h"
+#include "kernels/cuda/lut_cuda_params.h"
 
 namespace axnn::kernels::cuda::detail {
 
@@ -209,6 +212,20 @@ __device__ __forceinline__ void put(int32_t* dst, uint32_t value, bool atomic) {
     *dst = static_cast<int32_t>(value);
 }
 
+// The work of `slices` x ceil(m / kTileM) x ceil(n / kTileN) tiles of depth k, K cut into at
+// most `splits` ranges of whole k steps (none empty).
+inline Work make_work(int64_t slices, int64_t m, int64_t n, int64_t k, int64_t splits) {
+  Work w;
+  w.tiles_m = (m + kTileM - 1) / kTileM;
+  w.tiles_n = (n + kTileN - 1) / kTileN;
+  const int64_t steps = (k + kTileK - 1) / kTileK;
+  const int64_t per_split = (steps + splits - 1) / splits;
+  w.splits = (steps + per_split - 1) / per_split;  // no empty split
+  w.split_k = per_split * kTileK;
+  w.total = slices * w.tiles_m * w.tiles_n * w.splits;
+  return w;
+}
+
 // Splits for `slices` x ceil(m / kTileM) x ceil(n / kTileN) tiles of depth k on a GPU holding
 // `slots` blocks at once. The persistent blocks take the tiles in waves, so s splits take
 // ceil(tiles s / slots) / s of the unsplit time: split-K is used when that saves at least 10%
@@ -217,10 +234,7 @@ __device__ __forceinline__ void put(int32_t* dst, uint32_t value, bool atomic) {
 inline Work plan_work(int64_t slices, int64_t m, int64_t n, int64_t k, int64_t slots) {
   constexpr int64_t kMinStepsPerSplit = 8;
   constexpr int64_t kMaxSplits = 64;
-  Work w;
-  w.tiles_m = (m + kTileM - 1) / kTileM;
-  w.tiles_n = (n + kTileN - 1) / kTileN;
-  const int64_t tiles = slices * w.tiles_m * w.tiles_n;
+  const int64_t tiles = slices * ((m + kTileM - 1) / kTileM) * ((n + kTileN - 1) / kTileN);
   const int64_t steps = (k + kTileK - 1) / kTileK;
   int64_t splits = 1;
   if (tiles < 4 * slots) {
@@ -235,52 +249,29 @@ inline Work plan_work(int64_t slices, int64_t m, int64_t n, int64_t k, int64_t s
       for (splits = 2; cost(splits) > 1.03 * least; ++splits) {
       }
   }
-  const int64_t per_split = (steps + splits - 1) / splits;
-  w.splits = (steps + per_split - 1) / per_split;  // no empty split
-  w.split_k = per_split * kTileK;
-  w.total = tiles * w.splits;
-  return w;
+  return make_work(slices, m, n, k, splits);
 }
 
-// The kernel of a storage, its shared memory made available, and how many blocks fit at once. A
-// GPU whose blocks cannot hold the shared table (sm_86 / sm_89 opt in to 99 KiB, the 8-bit
-// offset16 tile needs 155 KiB) reads it from global memory instead (same results).
-template <class Op>
-cudaError_t prepare_launch(Storage storage, int bits, void (**kernel)(const Op, const Work),
-                           int* shared_bytes, int64_t* slots) {
-  int device = 0, sms = 0, per_sm = 0, optin = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return err;
-  err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (err != cudaSuccess) return err;
-  err = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return err;
+// The tile kernel's dynamic shared memory: the table (none for kGlobal32), the stages, the
+// policy's own.
+inline int tile_shared_bytes(Storage storage, int bits, int extra_bytes) {
   const int table_bytes =
       storage == Storage::kOffset16
           ? table_shared_bytes<Storage::kOffset16>(bits)
           : (storage == Storage::kShared32 ? table_shared_bytes<Storage::kShared32>(bits) : 0);
-  if (table_bytes + kStageBytes + Op::kExtraBytes > optin) storage = Storage::kGlobal32;
-  switch (storage) {
-    case Storage::kOffset16:
-      *kernel = lut_tile_kernel<Storage::kOffset16, Op>;
-      break;
-    case Storage::kShared32:
-      *kernel = lut_tile_kernel<Storage::kShared32, Op>;
-      break;
-    default:
-      *kernel = lut_tile_kernel<Storage::kGlobal32, Op>;
-      break;
-  }
-  *shared_bytes = (storage == Storage::kGlobal32 ? 0 : table_bytes) + kStageBytes + Op::kExtraBytes;
-  err = cudaFuncSetAttribute(reinterpret_cast<const void*>(*kernel),
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, *shared_bytes);
-  if (err != cudaSuccess) return err;
-  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &per_sm, reinterpret_cast<const void*>(*kernel), kThreads, *shared_bytes);
-  if (err != cudaSuccess) return err;
-  if (per_sm < 1) return cudaErrorInvalidConfiguration;
-  *slots = int64_t{sms} * per_sm;
-  return cudaSuccess;
+  return table_bytes + kStageBytes + extra_bytes;
+}
+
+// The storage a GPU allowing `optin` bytes of shared memory per block uses for a table of
+// `storage`: a block that cannot hold the shared table (sm_86 / sm_89 opt in to 99 KiB, the 8-bit
+// offset16 tile needs 155 KiB) reads it from global memory instead (same results).
+inline Storage fitting_storage(Storage storage, int bits, int extra_bytes, int optin) {
+  return tile_shared_bytes(storage, bits, extra_bytes) > optin ? Storage::kGlobal32 : storage;
+}
+
+// Persistent blocks: at most as many as fit at once.
+inline int64_t tile_grid(const Work& work, int64_t slots) {
+  return work.total < slots ? work.total : slots;
 }
 
 }  // namespace axnn::kernels::cuda::detail
