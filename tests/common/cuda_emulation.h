@@ -213,11 +213,15 @@ class CudaEmulation {
                                      "-shared",
                                      "-fno-strict-aliasing",
                                      "-ffp-contract=off",
-                                     "-fno-gnu-unique",
                                      "-o",
                                      (dir / "emulation.so").string(),
                                      (dir / "emulation.cpp").string()};
     for (const auto& include : include_dirs) argv.push_back("-I" + include.string());
+    // GCC's flag (clang emits no unique symbols and may not know it).
+    static const bool gnu_unique =
+        run_process({"c++", "-fno-gnu-unique", "-fsyntax-only", "-x", "c++", "/dev/null"})
+            .exit_code == 0;
+    if (gnu_unique) argv.push_back("-fno-gnu-unique");
     const ProcessResult compiled = run_process(argv);
     AXNN_CHECK(compiled.exit_code == 0, "emulation did not compile: {}", compiled.output);
     emulation->library_ = dlopen((dir / "emulation.so").c_str(), RTLD_NOW | RTLD_LOCAL);
