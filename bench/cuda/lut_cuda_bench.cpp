@@ -127,6 +127,20 @@ Table make_table(const LutCudaBenchOptions& options, std::mt19937& rng) {
   return t;
 }
 
+// The fields of a result that both benches fill alike.
+LutCudaBenchResult start_result(const char* kind, const std::string& name,
+                                const LutCudaBenchOptions& options, const Table& table) {
+  LutCudaBenchResult r;
+  r.kind = kind;
+  r.name = name;
+  r.bits = options.bits;
+  r.table = options.table;
+  r.storage = kernels::cuda::lut_storage_name(
+      kernels::cuda::lut_storage(options.bits, table.min, table.max));
+  r.device = device_description();
+  return r;
+}
+
 // The first position where two equally long outputs differ, or -1.
 int64_t first_difference(const std::vector<int32_t>& x, const std::vector<int32_t>& y) {
   for (size_t i = 0; i < x.size(); ++i)
@@ -166,15 +180,8 @@ LutCudaBenchResult run_lut_cuda_gemm_bench(const Problem& problem,
   const std::vector<uint8_t> a = random_codes(m * k, options.bits, rng);
   const std::vector<uint8_t> b = random_codes(k * n, options.bits, rng);
 
-  LutCudaBenchResult r;
-  r.kind = "gemm";
-  r.name = problem.name;
+  LutCudaBenchResult r = start_result("gemm", problem.name, options, table);
   r.gemm = problem;
-  r.bits = options.bits;
-  r.table = options.table;
-  r.storage = kernels::cuda::lut_storage_name(
-      kernels::cuda::lut_storage(options.bits, table.min, table.max));
-  r.device = device_description();
 
   const DeviceArray<int32_t> d_table(table.entries);
   const DeviceArray<uint8_t> d_a(a), d_b(b);
@@ -239,16 +246,9 @@ LutCudaBenchResult run_lut_cuda_conv_bench(const ConvProblem& problem,
   const int64_t oh = s.out_h(), ow = s.out_w();
   const size_t out_size = size_t(s.batch * s.out_channels * oh * ow);
 
-  LutCudaBenchResult r;
-  r.kind = "conv";
-  r.name = s.name;
+  LutCudaBenchResult r = start_result("conv", s.name, options, table);
   r.conv = s;
   r.gemm = {s.out_channels, s.channels * s.kh * s.kw, s.batch * oh * ow, s.name};
-  r.bits = options.bits;
-  r.table = options.table;
-  r.storage = kernels::cuda::lut_storage_name(
-      kernels::cuda::lut_storage(options.bits, table.min, table.max));
-  r.device = device_description();
 
   const DeviceArray<int32_t> d_table(table.entries);
   const DeviceArray<uint8_t> d_src(src), d_w(weights);

@@ -4,14 +4,13 @@
 // channels beyond one 64-row tile and deep reductions that split K. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "cuda/cases.h"
 #include "cuda/device_buffer.h"
 #include "kernels/cuda/lut_cuda.h"
 #include "kernels/lut_conv.h"
@@ -19,16 +18,11 @@
 namespace axnn::kernels::cuda {
 namespace {
 
+using test::ConvOperands;
 using test::DeviceBuffer;
-
-constexpr int32_t kSentinel = 0x5a5a5a5a;
-
-struct Geometry {
-  const char* name;
-  int64_t batch, channels, height, width, out_channels, kh, kw, groups;
-  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
-  int pad_code;  // taken modulo 2^bits
-};
+using test::Geometry;
+using test::kSentinel;
+using test::TableKind;
 
 const Geometry kGeometries[] = {
     {"same3x3", 2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},
@@ -41,44 +35,6 @@ const Geometry kGeometries[] = {
     {"single", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0},
     {"pad_beyond_kernel", 2, 2, 3, 3, 2, 2, 2, 1, 3, 3, 3, 3, 1, 1, 200},
 };
-
-enum class TableKind { kRandom16, kExtremes, kNearMax, kWide };
-
-std::string kind_name(TableKind kind) {
-  switch (kind) {
-    case TableKind::kRandom16:
-      return "random16";
-    case TableKind::kExtremes:
-      return "extremes";
-    case TableKind::kNearMax:
-      return "near_max";
-    case TableKind::kWide:
-      return "wide";
-  }
-  return "?";
-}
-
-std::vector<int32_t> make_table(TableKind kind, int bits, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> table(size_t{1} << (2 * bits));
-  for (int32_t& v : table) {
-    switch (kind) {
-      case TableKind::kRandom16:
-        v = static_cast<int32_t>(rng() % 65536) - 32768;
-        break;
-      case TableKind::kExtremes:
-        v = rng() % 2 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int32_t>::min();
-        break;
-      case TableKind::kNearMax:
-        v = std::numeric_limits<int32_t>::max() - static_cast<int32_t>(rng() % 65536);
-        break;
-      case TableKind::kWide:
-        v = static_cast<int32_t>(rng());
-        break;
-    }
-  }
-  return table;
-}
 
 // The naive definition: dst[n][o][y][x] = sum table[w][x code], pad_code outside the input.
 std::vector<int32_t> naive_conv(const Geometry& g, std::vector<int32_t> const& table, int bits,
@@ -120,45 +76,26 @@ class LutConvCuda : public ::testing::TestWithParam<ConvParam> {
 
 TEST_P(LutConvCuda, GeometriesMatchRef) {
   const auto [bits, kind] = GetParam();
-  const std::vector<int32_t> table = make_table(kind, bits, 40 + bits);
-  const int32_t table_min = *std::min_element(table.begin(), table.end());
-  const int32_t table_max = *std::max_element(table.begin(), table.end());
+  const test::Table table = test::make_table(kind, bits, 40 + bits);
   uint32_t seed = 1;
   for (const Geometry& g : kGeometries) {
     const std::string what = std::string(g.name) + " (" +
-                             lut_storage_name(lut_storage(bits, table_min, table_max)) + ")";
+                             lut_storage_name(lut_storage(bits, table.min, table.max)) + ")";
     std::mt19937 rng(seed++);
     const int pad_code = g.pad_code % (1 << bits);
-    const int64_t cg = g.channels / g.groups;
-    std::vector<uint8_t> src(size_t(g.batch * g.channels * g.height * g.width));
-    std::vector<uint8_t> w(size_t(g.out_channels * cg * g.kh * g.kw));
-    for (uint8_t& c : src) c = static_cast<uint8_t>(rng());  // garbage above `bits` too
-    for (uint8_t& c : w) c = static_cast<uint8_t>(rng());
+    const ConvOperands o(g, rng);
 
     LutConv2dArgs args;
-    args.batch = g.batch;
-    args.channels = g.channels;
-    args.height = g.height;
-    args.width = g.width;
-    args.out_channels = g.out_channels;
-    args.kh = g.kh;
-    args.kw = g.kw;
-    args.groups = g.groups;
-    args.stride_h = g.stride_h;
-    args.stride_w = g.stride_w;
-    args.pad_h = g.pad_h;
-    args.pad_w = g.pad_w;
-    args.dilation_h = g.dilation_h;
-    args.dilation_w = g.dilation_w;
+    test::copy_conv_geometry(g, args);
     args.bits = bits;
-    args.table_min = table_min;
-    args.table_max = table_max;
+    args.table_min = table.min;
+    args.table_max = table.max;
     args.pad_code = pad_code;
     const int64_t oh = lut_conv2d_out_height(args), ow = lut_conv2d_out_width(args);
     const size_t out_size = size_t(g.batch * g.out_channels * oh * ow);
 
-    const DeviceBuffer<int32_t> d_table(table);
-    const DeviceBuffer<uint8_t> d_src(src), d_w(w);
+    const DeviceBuffer<int32_t> d_table(table.entries);
+    const DeviceBuffer<uint8_t> d_src(o.src), d_w(o.weights);
     const DeviceBuffer<int32_t> d_dst(std::vector<int32_t>(out_size, kSentinel));
     args.table = d_table.get();
     args.src = d_src.get();
@@ -167,41 +104,14 @@ TEST_P(LutConvCuda, GeometriesMatchRef) {
     lut_conv2d_cuda(args);
     const std::vector<int32_t> got = d_dst.to_host();
 
-    // The CPU reference: LutConv2d forced to its ref impl (the codes masked as the kernels do).
-    std::vector<uint8_t> src_masked(src), w_masked(w);
-    for (uint8_t& c : src_masked) c &= (1u << bits) - 1;
-    for (uint8_t& c : w_masked) c &= (1u << bits) - 1;
-    LutConv2dDesc desc;
-    desc.batch = g.batch;
-    desc.channels = g.channels;
-    desc.height = g.height;
-    desc.width = g.width;
-    desc.out_channels = g.out_channels;
-    desc.kh = g.kh;
-    desc.kw = g.kw;
-    desc.groups = g.groups;
-    desc.stride_h = g.stride_h;
-    desc.stride_w = g.stride_w;
-    desc.pad_h = g.pad_h;
-    desc.pad_w = g.pad_w;
-    desc.dilation_h = g.dilation_h;
-    desc.dilation_w = g.dilation_w;
-    desc.table = table;
-    desc.bits = bits;
-    desc.weights = w_masked.data();
-    desc.pad_code = pad_code;
-    desc.isa = Isa::kRef;
-    const LutConv2d conv = LutConv2d::create(desc);
-    ASSERT_EQ(conv.out_height(), oh);
-    ASSERT_EQ(conv.out_width(), ow);
-    std::vector<int32_t> want(out_size, kSentinel);
-    conv.run(src_masked.data(), want.data(), 1);
-    ASSERT_EQ(want, naive_conv(g, table, bits, pad_code, src, w, oh, ow)) << what;
+    const test::ConvRef ref = test::conv_ref(g, table.entries, bits, pad_code, o);
+    ASSERT_EQ(ref.out_h, oh);
+    ASSERT_EQ(ref.out_w, ow);
+    ASSERT_EQ(ref.dst, naive_conv(g, table.entries, bits, pad_code, o.src, o.weights, oh, ow))
+        << what;
 
-    int64_t mismatches = 0;
-    for (size_t i = 0; i < out_size; ++i)
-      if (got[i] != want[i] && mismatches++ < 3)
-        ADD_FAILURE() << what << ": dst[" << i << "] = " << got[i] << ", expected " << want[i];
+    const int64_t mismatches = test::count_mismatches(
+        got, ref.dst, [&](size_t i) { return what + ": dst[" + std::to_string(i) + "]"; });
     EXPECT_EQ(mismatches, 0) << what;
   }
 }
@@ -213,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          TableKind::kNearMax, TableKind::kWide)),
     [](const ::testing::TestParamInfo<ConvParam>& info) {
       return "bits" + std::to_string(std::get<0>(info.param)) + "_" +
-             kind_name(std::get<1>(info.param));
+             test::kind_name(std::get<1>(info.param));
     });
 
 }  // namespace

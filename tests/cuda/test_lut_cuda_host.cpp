@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "cuda/cases.h"
 #include "kernels/cuda/lut_cuda.h"
 #include "kernels/lut_conv.h"
 
@@ -108,20 +109,7 @@ TEST_P(LutConvOutSize, AgreesWithLutConv2d) {
   const std::vector<uint8_t> weights(
       static_cast<size_t>(args.out_channels * 2 * args.kh * args.kw));
   LutConv2dDesc desc;
-  desc.batch = args.batch;
-  desc.channels = args.channels;
-  desc.height = args.height;
-  desc.width = args.width;
-  desc.out_channels = args.out_channels;
-  desc.kh = args.kh;
-  desc.kw = args.kw;
-  desc.groups = args.groups;
-  desc.stride_h = args.stride_h;
-  desc.stride_w = args.stride_w;
-  desc.pad_h = args.pad_h;
-  desc.pad_w = args.pad_w;
-  desc.dilation_h = args.dilation_h;
-  desc.dilation_w = args.dilation_w;
+  test::copy_conv_geometry(args, desc);
   desc.table = table;
   desc.bits = 2;
   desc.weights = weights.data();

@@ -5,16 +5,15 @@
 // without a CUDA device.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "cuda/cases.h"
 #include "cuda/device_buffer.h"
 #include "kernels/cuda/lut_cuda.h"
 #include "kernels/maddness.h"
@@ -23,6 +22,8 @@ namespace axnn::kernels::cuda {
 namespace {
 
 using test::DeviceBuffer;
+using test::kSentinel;
+using test::random_codes;  // the high nibble is ignored
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -95,20 +96,12 @@ struct DecodeCase {
 const DecodeCase kDecodeCases[] = {{1, 16, 1},    {77, 16, 33}, {64, 32, 32},
                                    {300, 48, 70}, {5, 64, 129}, {129, 16, 7}};
 
-std::vector<uint8_t> random_codes(int64_t n, int64_t ldcodes, std::mt19937& rng) {
-  std::vector<uint8_t> codes(size_t(n * ldcodes));
-  for (uint8_t& v : codes) v = static_cast<uint8_t>(rng());  // the high nibble is ignored
-  return codes;
-}
-
+// The decoders' outputs, bit for bit (NaN and -0 included).
 template <class T>
 void expect_bits_equal(const std::vector<T>& got, const std::vector<T>& want,
                        const std::string& what) {
-  ASSERT_EQ(got.size(), want.size());
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (std::memcmp(&got[i], &want[i], sizeof(T)) != 0 && mismatches++ < 3)
-      ADD_FAILURE() << what << ": [" << i << "] = " << got[i] << ", expected " << want[i];
+  const int64_t mismatches = test::count_mismatches(
+      got, want, [&](size_t i) { return what + ": [" + std::to_string(i) + "]"; });
   EXPECT_EQ(mismatches, 0) << what;
 }
 
@@ -130,19 +123,19 @@ TEST_P(MaddnessDecodeInt8Cuda, MatchesRef) {
     for (int8_t& v : lut)
       v = extremes ? (rng() % 2 ? int8_t{127} : int8_t{-128}) : static_cast<int8_t>(rng());
     const int64_t ldcodes = t.c + 5, ldd = t.n + 4;
-    const std::vector<uint8_t> codes = random_codes(t.n, ldcodes, rng);
+    const std::vector<uint8_t> codes = random_codes(size_t(t.n * ldcodes), rng);
 
     MaddnessDecoderDesc desc;
     desc.c = t.c;
     desc.m = t.m;
     desc.lut_int8 = lut;
     desc.average_levels = levels;
-    std::vector<int32_t> want(size_t(t.m * ldd), 0x5a5a5a5a);
+    std::vector<int32_t> want(size_t(t.m * ldd), kSentinel);
     maddness_decode_ref(desc, codes.data(), t.n, ldcodes, want.data(), ldd);
 
     const DeviceBuffer<uint8_t> d_codes(codes);
     const DeviceBuffer<int8_t> d_lut(lut);
-    const DeviceBuffer<int32_t> d_dst(std::vector<int32_t>(size_t(t.m * ldd), 0x5a5a5a5a));
+    const DeviceBuffer<int32_t> d_dst(std::vector<int32_t>(size_t(t.m * ldd), kSentinel));
     MaddnessDecodeArgs args;
     args.codes = d_codes.get();
     args.n = t.n;
@@ -170,7 +163,7 @@ TEST_F(MaddnessCuda, DecodeFp32MatchesRefBitForBit) {
     std::uniform_real_distribution<float> mantissa(-1.0f, 1.0f);
     std::vector<float> lut(size_t(t.c * 16 * t.m));
     for (float& v : lut) v = std::ldexp(mantissa(rng), static_cast<int>(rng() % 40) - 20);
-    const std::vector<uint8_t> codes = random_codes(t.n, t.c, rng);
+    const std::vector<uint8_t> codes = random_codes(size_t(t.n * t.c), rng);
 
     MaddnessDecoderDesc desc;
     desc.c = t.c;

@@ -41,6 +41,14 @@ void check_table_range(int32_t table_min, int32_t table_max, const char* strukt)
              table_max);
 }
 
+void check_not_null(const void* ptr, const char* strukt, const char* field) {
+  AXNN_CHECK(ptr != nullptr, "{}.{} is null", strukt, field);
+}
+
+void check_codebooks(int64_t c, const char* strukt) {
+  AXNN_CHECK(c >= 1 && c <= kMaxCodebooks, "{}.c = {}: expected 1..{}", strukt, c, kMaxCodebooks);
+}
+
 // A leading dimension: 0 means `dense`, else at least `dense`.
 int64_t resolve_ld(int64_t ld, int64_t dense, const char* strukt, const char* field,
                    const char* dense_name) {
@@ -93,10 +101,10 @@ void lut_gemm_cuda(const LutGemmArgs& args) {
   constexpr const char* kS = "LutGemmArgs";
   check_bits(args.bits, kS);
   check_table_range(args.table_min, args.table_max, kS);
-  AXNN_CHECK(args.table != nullptr, "LutGemmArgs.table is null");
-  AXNN_CHECK(args.a != nullptr, "LutGemmArgs.a is null");
-  AXNN_CHECK(args.b != nullptr, "LutGemmArgs.b is null");
-  AXNN_CHECK(args.c != nullptr, "LutGemmArgs.c is null");
+  check_not_null(args.table, kS, "table");
+  check_not_null(args.a, kS, "a");
+  check_not_null(args.b, kS, "b");
+  check_not_null(args.c, kS, "c");
   check_dim(args.m, kS, "m", 1);
   check_dim(args.k, kS, "k", 1);
   check_dim(args.n, kS, "n", 0);
@@ -188,10 +196,10 @@ void lut_conv2d_cuda(const LutConv2dArgs& args) {
   check_table_range(args.table_min, args.table_max, kS);
   AXNN_CHECK(args.pad_code >= 0 && args.pad_code < (1 << args.bits),
              "LutConv2dArgs.pad_code = {} is not a {}-bit code", args.pad_code, args.bits);
-  AXNN_CHECK(args.table != nullptr, "LutConv2dArgs.table is null");
-  AXNN_CHECK(args.src != nullptr, "LutConv2dArgs.src is null");
-  AXNN_CHECK(args.weights != nullptr, "LutConv2dArgs.weights is null");
-  AXNN_CHECK(args.dst != nullptr, "LutConv2dArgs.dst is null");
+  check_not_null(args.table, kS, "table");
+  check_not_null(args.src, kS, "src");
+  check_not_null(args.weights, kS, "weights");
+  check_not_null(args.dst, kS, "dst");
   detail::ConvParams p{};
   p.table = args.table;
   p.bits = args.bits;
@@ -225,17 +233,16 @@ void maddness_encode_cuda(const MaddnessEncodeArgs& args) {
   constexpr const char* kS = "MaddnessEncodeArgs";
   check_dim(args.n, kS, "n", 0);
   check_dim(args.d, kS, "d", 1);
-  AXNN_CHECK(args.c >= 1 && args.c <= kMaxCodebooks, "MaddnessEncodeArgs.c = {}: expected 1..{}",
-             args.c, kMaxCodebooks);
+  check_codebooks(args.c, kS);
   AXNN_CHECK(args.depth >= 1 && args.depth <= 4, "MaddnessEncodeArgs.depth = {}: expected 1..4",
              args.depth);
   detail::EncodeParams p{};
   p.ldx = resolve_ld(args.ldx, args.d, kS, "ldx", "d");
   p.ldcodes = resolve_ld(args.ldcodes, args.c, kS, "ldcodes", "c");
-  AXNN_CHECK(args.x != nullptr, "MaddnessEncodeArgs.x is null");
-  AXNN_CHECK(args.split_dims != nullptr, "MaddnessEncodeArgs.split_dims is null");
-  AXNN_CHECK(args.thresholds != nullptr, "MaddnessEncodeArgs.thresholds is null");
-  AXNN_CHECK(args.codes != nullptr, "MaddnessEncodeArgs.codes is null");
+  check_not_null(args.x, kS, "x");
+  check_not_null(args.split_dims, kS, "split_dims");
+  check_not_null(args.thresholds, kS, "thresholds");
+  check_not_null(args.codes, kS, "codes");
   AXNN_CHECK(double(args.n) * p.ldx < kMaxElements && double(args.n) * p.ldcodes < kMaxElements,
              "MaddnessEncodeArgs: n = {} rows of {} floats / {} codes are too many", args.n, p.ldx,
              p.ldcodes);
@@ -255,8 +262,7 @@ void maddness_decode_cuda(const MaddnessDecodeArgs& args) {
   constexpr const char* kS = "MaddnessDecodeArgs";
   check_dim(args.n, kS, "n", 0);
   check_dim(args.m, kS, "m", 1);
-  AXNN_CHECK(args.c >= 1 && args.c <= kMaxCodebooks, "MaddnessDecodeArgs.c = {}: expected 1..{}",
-             args.c, kMaxCodebooks);
+  check_codebooks(args.c, kS);
   const bool int8 = args.lut_int8 != nullptr, fp32 = args.lut_fp32 != nullptr;
   AXNN_CHECK(int8 != fp32, "MaddnessDecodeArgs: give exactly one of lut_int8 and lut_fp32 ({})",
              int8 ? "both are set" : "neither is set");
@@ -274,7 +280,7 @@ void maddness_decode_cuda(const MaddnessDecodeArgs& args) {
   AXNN_CHECK(args.c % group == 0,
              "MaddnessDecodeArgs.average_levels = {}: c = {} is not divisible by 2^{} = {}",
              args.average_levels, args.c, args.average_levels, group);
-  AXNN_CHECK(args.codes != nullptr, "MaddnessDecodeArgs.codes is null");
+  check_not_null(args.codes, kS, "codes");
   detail::DecodeParams p{};
   p.ldcodes = resolve_ld(args.ldcodes, args.c, kS, "ldcodes", "c");
   p.ldd = resolve_ld(args.ldd, args.n, kS, "ldd", "n");

@@ -13,16 +13,17 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/cuda_emulation.h"
 #include "core/subprocess.h"
+#include "cuda/cases.h"
 #include "cuda/emulated/emulated_kernels.h"
 #include "kernels/lut_conv.h"
 #include "kernels/lut_gemm.h"
@@ -34,10 +35,16 @@ namespace {
 using detail::Storage;
 using emulated::Gpu;
 using emulated::Launched;
+using test::ConvOperands;
 using test::CudaEmulation;
+using test::GemmCase;
+using test::GemmOperands;
+using test::Geometry;
 using test::GuardedBuffer;
-
-constexpr int32_t kSentinel = 0x5a5a5a5a;
+using test::kSentinel;
+using test::random_codes;
+using test::Table;
+using test::table_of;
 
 // The emulation of the kernels, `edit` (header name, text) -> text applied to their headers.
 template <class Edit>
@@ -70,19 +77,6 @@ class Emulated : public ::testing::Test {
   static inline std::unique_ptr<CudaEmulation> kernels_;
 };
 
-struct Table {
-  std::vector<int32_t> entries;
-  int32_t min = 0, max = 0;
-};
-
-Table finish(std::vector<int32_t> entries) {
-  Table t;
-  t.min = *std::min_element(entries.begin(), entries.end());
-  t.max = *std::max_element(entries.begin(), entries.end());
-  t.entries = std::move(entries);
-  return t;
-}
-
 int64_t value(unsigned code, int bits, bool is_signed) {
   return is_signed && code >= (1u << (bits - 1)) ? int64_t(code) - (int64_t{1} << bits)
                                                  : int64_t(code);
@@ -99,7 +93,7 @@ Table product_table(int bits, bool is_signed, uint32_t seed) {
       if (rng() % 7 == 0) v += int64_t(rng() % 81) - 40;
       entries[(x << bits) | w] = static_cast<int32_t>(v);
     }
-  return finish(std::move(entries));
+  return table_of(std::move(entries));
 }
 
 // A table of 32-bit span (shared32 up to 7 bits, global32 at 8): the products scaled past 2^16
@@ -113,7 +107,7 @@ Table wide_table(int bits, bool is_signed, uint32_t seed) {
                                       (rng() & 0xffffff));
   entries[0] = std::numeric_limits<int32_t>::min();
   entries[1] = std::numeric_limits<int32_t>::max();
-  return finish(std::move(entries));
+  return table_of(std::move(entries));
 }
 
 // offset16 at the int32 edges: INT32_MAX minus an approximate product (sums wrap), or every
@@ -125,14 +119,7 @@ Table edge_table(int bits, bool is_signed, uint32_t seed, bool constant_min) {
     entries[i] = constant_min
                      ? std::numeric_limits<int32_t>::min()
                      : std::numeric_limits<int32_t>::max() - (product.entries[i] - product.min);
-  return finish(std::move(entries));
-}
-
-// Codes with garbage above the low `bits` bits: the kernels must mask them.
-std::vector<uint8_t> random_codes(size_t count, std::mt19937& rng) {
-  std::vector<uint8_t> codes(count);
-  for (uint8_t& c : codes) c = static_cast<uint8_t>(rng());
-  return codes;
+  return table_of(std::move(entries));
 }
 
 const char* storage_name(int storage) {
@@ -142,24 +129,14 @@ const char* storage_name(int storage) {
 // ---------------------------------------------------------------------------------------------
 // LUT-GEMM
 
-struct GemmCase {
-  int64_t m, k, n;
-  int64_t batch = 1;
-  bool share_a = false, share_b = false;
-  int64_t pad = 0;  // extra elements per row of A, B and C
-};
-
 // One emulated launch and lut_gemm_ref per slice; C's padding keeps its sentinel.
 Launched check_gemm(const CudaEmulation& kernels, const Table& table, int bits, Storage storage,
                     const GemmCase& g, const Gpu& gpu, uint32_t seed) {
   std::mt19937 rng(seed);
-  const int64_t lda = g.k + g.pad, ldb = g.n + g.pad, ldc = g.n + g.pad;
-  const int64_t slice_a = g.m * lda, slice_b = g.k * ldb, slice_c = g.m * ldc;
-  const std::vector<uint8_t> a = random_codes(size_t(slice_a * (g.share_a ? 1 : g.batch)), rng);
-  const std::vector<uint8_t> b = random_codes(size_t(slice_b * (g.share_b ? 1 : g.batch)), rng);
+  const GemmOperands o(g, rng);
   const GuardedBuffer<int32_t> d_table(table.entries);
-  const GuardedBuffer<uint8_t> d_a(a), d_b(b);
-  const GuardedBuffer<int32_t> d_c(std::vector<int32_t>(size_t(slice_c * g.batch), kSentinel));
+  const GuardedBuffer<uint8_t> d_a(o.a), d_b(o.b);
+  const GuardedBuffer<int32_t> d_c(std::vector<int32_t>(o.c_size(g), kSentinel));
   detail::GemmParams p{};
   p.table = d_table.data();
   p.bits = bits;
@@ -171,28 +148,19 @@ Launched check_gemm(const CudaEmulation& kernels, const Table& table, int bits, 
   p.m = g.m;
   p.n = g.n;
   p.k = g.k;
-  p.lda = lda;
-  p.ldb = ldb;
-  p.ldc = ldc;
+  p.lda = o.lda;
+  p.ldb = o.ldb;
+  p.ldc = o.ldc;
   p.batch = g.batch;
-  p.batch_stride_a = g.share_a ? 0 : slice_a;
-  p.batch_stride_b = g.share_b ? 0 : slice_b;
-  p.batch_stride_c = slice_c;
+  p.batch_stride_a = g.share_a ? 0 : o.slice_a;
+  p.batch_stride_b = g.share_b ? 0 : o.slice_b;
+  p.batch_stride_c = o.slice_c;
   Launched launched;
   kernels.lookup<emulated::EmulateGemm>("emulate_lut_gemm")(&p, &gpu, &launched);
   EXPECT_EQ(launched.status, 0) << "barrier divergence";
 
-  std::vector<int32_t> want(size_t(slice_c * g.batch), kSentinel);
-  for (int64_t i = 0; i < g.batch; ++i)
-    lut_gemm_ref(table.entries, bits, a.data() + (g.share_a ? 0 : i * slice_a),
-                 b.data() + (g.share_b ? 0 : i * slice_b), want.data() + i * slice_c, g.m, g.k, g.n,
-                 lda, ldb, ldc);
-  const std::vector<int32_t> got = d_c.to_vector();
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    if (got[i] != want[i] && mismatches++ < 3)
-      ADD_FAILURE() << "C[slice " << i / slice_c << "][" << i % slice_c / ldc << "][" << i % ldc
-                    << "] = " << got[i] << ", expected " << want[i];
+  const int64_t mismatches = test::count_mismatches(
+      d_c.to_vector(), test::gemm_ref(table, bits, g, o), [&](size_t i) { return o.c_element(i); });
   EXPECT_EQ(mismatches, 0) << g.m << "x" << g.k << "x" << g.n << " batch " << g.batch << " ("
                            << storage_name(launched.storage) << ", grid " << launched.grid
                            << ", splits " << launched.splits << ")";
@@ -297,13 +265,6 @@ TEST_F(Emulated, LutGemmSplitK) {
 // ---------------------------------------------------------------------------------------------
 // LUT-conv
 
-struct Geometry {
-  const char* name;
-  int64_t batch, channels, height, width, out_channels, kh, kw, groups;
-  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
-  int pad_code;  // taken modulo 2^bits
-};
-
 const Geometry kGeometries[] = {
     {"same3x3", 2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},
     {"strided_dilated_groups", 3, 4, 8, 7, 6, 3, 2, 2, 2, 1, 0, 2, 1, 2, 77},
@@ -320,42 +281,12 @@ Launched check_conv(const CudaEmulation& kernels, const Table& table, int bits, 
   SCOPED_TRACE(g.name);
   std::mt19937 rng(seed);
   const int pad_code = g.pad_code % (1 << bits);
-  const int64_t cg = g.channels / g.groups;
-  const std::vector<uint8_t> src =
-      random_codes(size_t(g.batch * g.channels * g.height * g.width), rng);
-  const std::vector<uint8_t> w = random_codes(size_t(g.out_channels * cg * g.kh * g.kw), rng);
-  std::vector<uint8_t> src_masked(src), w_masked(w);
-  for (uint8_t& c : src_masked) c &= (1u << bits) - 1;
-  for (uint8_t& c : w_masked) c &= (1u << bits) - 1;
-  LutConv2dDesc desc;
-  desc.batch = g.batch;
-  desc.channels = g.channels;
-  desc.height = g.height;
-  desc.width = g.width;
-  desc.out_channels = g.out_channels;
-  desc.kh = g.kh;
-  desc.kw = g.kw;
-  desc.groups = g.groups;
-  desc.stride_h = g.stride_h;
-  desc.stride_w = g.stride_w;
-  desc.pad_h = g.pad_h;
-  desc.pad_w = g.pad_w;
-  desc.dilation_h = g.dilation_h;
-  desc.dilation_w = g.dilation_w;
-  desc.table = table.entries;
-  desc.bits = bits;
-  desc.weights = w_masked.data();
-  desc.pad_code = pad_code;
-  desc.isa = Isa::kRef;
-  const LutConv2d conv = LutConv2d::create(desc);
-  const int64_t oh = conv.out_height(), ow = conv.out_width();
-  const size_t out_size = size_t(g.batch * g.out_channels * oh * ow);
-  std::vector<int32_t> want(out_size, kSentinel);
-  conv.run(src_masked.data(), want.data(), 1);
+  const ConvOperands o(g, rng);
+  const test::ConvRef ref = test::conv_ref(g, table.entries, bits, pad_code, o);
 
   const GuardedBuffer<int32_t> d_table(table.entries);
-  const GuardedBuffer<uint8_t> d_src(src), d_w(w);
-  const GuardedBuffer<int32_t> d_dst(std::vector<int32_t>(out_size, kSentinel));
+  const GuardedBuffer<uint8_t> d_src(o.src), d_w(o.weights);
+  const GuardedBuffer<int32_t> d_dst(std::vector<int32_t>(ref.dst.size(), kSentinel));
   detail::ConvParams p{};
   p.table = d_table.data();
   p.bits = bits;
@@ -365,30 +296,14 @@ Launched check_conv(const CudaEmulation& kernels, const Table& table, int bits, 
   p.src = d_src.data();
   p.weights = d_w.data();
   p.dst = d_dst.data();
-  p.batch = g.batch;
-  p.channels = g.channels;
-  p.height = g.height;
-  p.width = g.width;
-  p.out_channels = g.out_channels;
-  p.kh = g.kh;
-  p.kw = g.kw;
-  p.groups = g.groups;
-  p.stride_h = g.stride_h;
-  p.stride_w = g.stride_w;
-  p.pad_h = g.pad_h;
-  p.pad_w = g.pad_w;
-  p.dilation_h = g.dilation_h;
-  p.dilation_w = g.dilation_w;
-  p.out_h = oh;
-  p.out_w = ow;
+  test::copy_conv_geometry(g, p);
+  p.out_h = ref.out_h;
+  p.out_w = ref.out_w;
   Launched launched;
   kernels.lookup<emulated::EmulateConv>("emulate_lut_conv2d")(&p, &gpu, &launched);
   EXPECT_EQ(launched.status, 0) << "barrier divergence";
-  const std::vector<int32_t> got = d_dst.to_vector();
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < out_size; ++i)
-    if (got[i] != want[i] && mismatches++ < 3)
-      ADD_FAILURE() << "dst[" << i << "] = " << got[i] << ", expected " << want[i];
+  const int64_t mismatches = test::count_mismatches(
+      d_dst.to_vector(), ref.dst, [](size_t i) { return "dst[" + std::to_string(i) + "]"; });
   EXPECT_EQ(mismatches, 0) << "(" << storage_name(launched.storage) << ", grid " << launched.grid
                            << ", splits " << launched.splits << ")";
   return launched;
@@ -524,8 +439,8 @@ TEST_F(Emulated, MaddnessDecodeMatchesRef) {
       desc.lut_int8 = lut8;
     desc.average_levels = fp32 ? 0 : cs.levels;
     const size_t out = size_t(cs.m * ldd);
-    std::vector<int32_t> want_i(out, kSentinel), got_i;
-    std::vector<float> want_f(out, -7.0f), got_f;
+    std::vector<int32_t> want_i(out, kSentinel);
+    std::vector<float> want_f(out, -7.0f);
 
     const GuardedBuffer<uint8_t> d_codes(codes);
     const GuardedBuffer<int8_t> d_lut8(lut8);
@@ -550,12 +465,9 @@ TEST_F(Emulated, MaddnessDecodeMatchesRef) {
     EXPECT_EQ(launched.status, 0);
     if (fp32) {
       maddness_decode_ref(desc, codes.data(), cs.n, ldcodes, want_f.data(), ldd);
-      got_f = d_dst_f.to_vector();
-      EXPECT_EQ(std::memcmp(got_f.data(), want_f.data(), out * sizeof(float)), 0);
-      int64_t mismatches = 0;
-      for (size_t i = 0; i < out; ++i)
-        if (std::memcmp(&got_f[i], &want_f[i], sizeof(float)) != 0 && mismatches++ < 3)
-          ADD_FAILURE() << "dst[" << i << "] = " << got_f[i] << ", expected " << want_f[i];
+      EXPECT_EQ(test::count_mismatches(d_dst_f.to_vector(), want_f,
+                                       [](size_t i) { return "dst[" + std::to_string(i) + "]"; }),
+                0);
     } else {
       maddness_decode_ref(desc, codes.data(), cs.n, ldcodes, want_i.data(), ldd);
       EXPECT_EQ(d_dst_i.to_vector(), want_i);
