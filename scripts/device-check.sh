@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 # with the libraries those load; Fashion-MNIST for the CLI tests that train and evaluate. MPI
 # (search over ranks) and ONNX import are optional and left out: the GPU checks do not need them.
 debs=(libfmt-dev libfmt9 libspdlog-dev libspdlog1.10 nlohmann-json3-dev libyaml-cpp-dev
-      libyaml-cpp0.7 libcli11-dev libgtest-dev libgmock-dev zlib1g-dev libdnnl-dev libdnnl2
+      libyaml-cpp0.7 libcli11-dev libgtest-dev libgmock-dev zlib1g-dev zlib1g libdnnl-dev libdnnl2
       ocl-icd-libopencl1 libxgboost-dev libxgboost0 libdmlc0 dataset-fashion-mnist)
 
 # The test programs with GPU cases (the rest of the suite is CI's): the CUDA kernels against the
@@ -107,6 +107,10 @@ else
   deps=/tmp/axnn-deps
   mkdir -p "$deps"
   for f in .device/debs/*.deb; do dpkg -x "$f" "$deps"; done
+  # Absolute links in the packages (libz.so -> /lib/...) must point into $deps, not at the system.
+  find "$deps" -type l -lname '/*' | while read -r link; do
+    ln -sfn "$deps$(readlink "$link")" "$link"
+  done
   # The datasets' place is fixed (src/data/datasets.h); everything else stays under $deps.
   [ -d /usr/share/datasets/fashion-mnist ] ||
     { mkdir -p /usr/share/datasets && cp -r "$deps/usr/share/datasets/fashion-mnist" /usr/share/datasets/; }
