@@ -36,9 +36,11 @@ constexpr int64_t kMinChunkColumns = 64;
 constexpr int kMaxThreads = 1024;
 
 constexpr std::string_view kRefSchedules[] = {"rows"};
-constexpr std::string_view kAvx2Schedules[] = {"table-load-over-m", "table-load-over-n"};
+constexpr std::string_view kAvx2Schedules[] = {"table-load-over-m", "table-load-over-n",
+                                               "table-load-16-over-m", "columns-over-m"};
 constexpr std::string_view kAvx512Schedules[] = {"table-load-over-m", "table-load-over-n",
-                                                 "planes-over-m", "planes-over-n"};
+                                                 "planes-over-m", "planes-over-n",
+                                                 "table-load-16-over-m"};
 
 // ceil(a / b) for b > 0 and any sign of a.
 int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }

@@ -264,10 +264,13 @@ const ImplSchedule kSchedules[] = {
     {Isa::kRef, "rows"},
     {Isa::kAvx2, "table-load-over-m"},
     {Isa::kAvx2, "table-load-over-n"},
+    {Isa::kAvx2, "table-load-16-over-m"},
+    {Isa::kAvx2, "columns-over-m"},
     {Isa::kAvx512, "table-load-over-m"},
     {Isa::kAvx512, "table-load-over-n"},
     {Isa::kAvx512, "planes-over-m"},
     {Isa::kAvx512, "planes-over-n"},
+    {Isa::kAvx512, "table-load-16-over-m"},
 };
 
 void PrintTo(const ImplSchedule& s, std::ostream* os) {
@@ -303,6 +306,65 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(s.k) + "_n" + std::to_string(s.n) + "_b" +
              std::to_string(std::get<2>(info.param)) + "_" + kind_name(std::get<3>(info.param));
     });
+
+// ---- The small-M and small-N schedules, forced, on every M up to 17 (one 16-row block and a bit
+// of the next), N from 1 to 70 (tiles of 8 columns and their remainders), K short, just past one
+// flush period and past two, every width; against lut_gemm_ref at 1 and 2 threads.
+
+const ImplSchedule kSmallSchedules[] = {
+    {Isa::kAvx2, "table-load-16-over-m"},
+    {Isa::kAvx2, "columns-over-m"},
+    {Isa::kAvx512, "table-load-16-over-m"},
+};
+
+class LutGemmSmallShapes : public ::testing::TestWithParam<std::tuple<ImplSchedule, int>> {};
+
+TEST_P(LutGemmSmallShapes, MatchRef) {
+  const auto [impl, bits] = GetParam();
+  if (impl.isa > detected_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(impl.isa);
+  const TableKind kinds[] = {TableKind::kRandom, TableKind::kExtremes, TableKind::kNearIntMax};
+  for (int64_t m = 1; m <= 17; ++m)
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, 4 * m + 1, int64_t{70}})
+      for (int64_t k : {5, 257, 530}) {
+        SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n));
+        const TableKind kind = kinds[(m + n) % 3];
+        const Problem p =
+            make_problem(m, k, n, bits, kind, static_cast<uint32_t>(m * 7 + n), m % 2);
+        const LutGemm gemm = create(p, impl.isa, impl.schedule);
+        ASSERT_EQ(gemm.schedule(p.n), impl.schedule);
+        const std::vector<int32_t> want = reference(p);
+        ASSERT_EQ(first_mismatch(run(gemm, p, 1), want, p.ldc), "") << "1 thread";
+        ASSERT_EQ(first_mismatch(run(gemm, p, 2), want, p.ldc), "") << "2 threads";
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, LutGemmSmallShapes,
+                         ::testing::Combine(::testing::ValuesIn(kSmallSchedules),
+                                            ::testing::Range(2, 9)),
+                         [](const auto& info) {
+                           const ImplSchedule impl = std::get<0>(info.param);
+                           std::string schedule = impl.schedule;
+                           std::replace(schedule.begin(), schedule.end(), '-', '_');
+                           return isa_param_name(impl.isa) + "_" + schedule + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+// The cost model takes the new schedules where they pay off (a choice, not a result: every
+// schedule's results are checked above).
+TEST(LutGemm, SmallShapesChooseTheirSchedules) {
+  const Problem p16 = make_problem(16, 144, 8, 8, TableKind::kRandom, 3);
+  const Problem heads = make_problem(192, 192, 8, 8, TableKind::kRandom, 5);
+  if (detected_isa() >= Isa::kAvx2) {
+    EXPECT_EQ(create(p16, Isa::kAvx2).schedule(50176), "table-load-16-over-m");
+    EXPECT_EQ(create(heads, Isa::kAvx2).schedule(1), "columns-over-m");
+  }
+  if (detected_isa() >= Isa::kAvx512) {
+    EXPECT_EQ(create(p16, Isa::kAvx512).schedule(50176), "table-load-16-over-m");
+    EXPECT_EQ(
+        create(make_problem(48, 288, 8, 8, TableKind::kRandom, 7), Isa::kAvx512).schedule(12544),
+        "table-load-16-over-m");
+  }
+}
 
 TEST(LutGemm, UnknownScheduleNamesTheImplAndItsSchedules) {
   const Problem p = make_problem(4, 6, 5, 8, TableKind::kRandom, 67);

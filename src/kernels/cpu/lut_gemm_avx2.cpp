@@ -1,4 +1,4 @@
-// AVX2 LUT-GEMM: the two table-load schedules with 256-bit registers.
+// AVX2 LUT-GEMM: three table-load schedules with 256-bit registers and a scalar one for tiny N.
 //
 // Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
 // weight code a (offsets), and transposed, row-major over the activation code b (offsets_t);
@@ -8,7 +8,7 @@
 // T[k][b][32 rows] = u[A[row][k]][b] for all 256 b by 16 x 8 transposes of the 32 table rows
 // selected by the weights (AVX2 has no byte permute over more than 16 entries, so the transposes
 // are the cheapest build). Then each code B[k][n] selects the 64-byte row T[k][B[k][n]]: 32
-// lookups per two loads. Four columns of B are accumulated at a time in 16 registers, in 16 bits:
+// lookups per two loads. Two columns of B are accumulated at a time in 8 registers, in 16 bits:
 // a word w = x0 + 256 x1 is summed as S1 += w (mod 2^16) and S2 += w >> 8, which for up to 256
 // terms gives sum x1 = S2 and sum x0 = (S1 - 256 S2) mod 2^16 exactly. Between k blocks the
 // partial sums wait in an N x 64 uint16 buffer; every 256 k they are widened into an N x 32 int32
@@ -18,10 +18,21 @@
 //
 // table-load-over-n (large M, small N). The mirror image: T[k][a][32 columns] = u[a][B[k][col]]
 // from the rows of offsets_t selected by a block of 32 columns of B, then each code A[m][k]
-// selects a row; four rows of A at a time; no transposition into C.
+// selects a row; two rows of A at a time; no transposition into C.
+//
+// table-load-16-over-m (M = 16, 48, ...; and measured slightly faster than table-load-over-m per
+// useful lookup). The same with blocks of 16 rows (a 16-lane half of A's 32-row block layout):
+// T[k][b][16 rows] by the same transposes, rows of 32 bytes, one 256-bit load per 16 lookups,
+// four columns of B at a time in 8 registers; T per k block is half as large.
+//
+// columns-over-m (N of a few columns, attention heads, batch-1 linears). No table build: for
+// each column j of B and 32-row block of A, the table column u[.][B[k][j]] of each k (offsets_t)
+// is looked up by the block's codes of that k with scalar loads, 8 rows in int32 registers,
+// 16 k at a time so that their columns stay in L1. Threads split the (column, block) tasks.
 //
 // The build costs 256 rows per k, so it pays off only when enough columns (rows) share it: the
-// schedule with more sharing is chosen per run.
+// cheapest schedule by a cost model over M and N (build against sharing, padding, scalar lookups
+// for the few-column case) is chosen per run.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -38,13 +49,26 @@
 namespace axnn::kernels {
 namespace {
 
-enum class Schedule { kTableLoadM, kTableLoadN };
-constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n"};
+enum class Schedule { kTableLoadM, kTableLoadN, kTableLoad16M, kColumnsM };
+constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n",
+                                           "table-load-16-over-m", "columns-over-m"};
 
-constexpr int64_t kTileLines = 4;  // lines (B columns or A rows) per register tile
+// Lines (B columns or A rows) per register tile: 8 accumulators either way, so that with the
+// temporaries they stay within AVX2's 16 registers (4 lines of 32 lanes spilled: 15.5 G lookups/s
+// against 26 on 32 x 288 x 12544).
+constexpr int64_t kTileLines = 2;      // 32-lane T rows: S1 and S2 of two 256-bit halves per line
+constexpr int64_t kHalfTileLines = 4;  // 16-lane T rows: S1 and S2 of one 256-bit half per line
 // Schedule choice, measured on Sapphire Rapids: building T costs about as much as streaming
-// kBuildLines lines through it.
+// kBuildLines lines through it. Table-load-16 streams lines at kHalfSpeed of table-load's rate
+// per useful lookup (the same work per lookup, one load per 16 rows; measured 28 against 26 G
+// lookups/s on 32 x 288 x 12544, 27 against 25 on 64 x 576 x 3136) and pads rows to 16, not 32.
 constexpr double kBuildLines = 230;
+constexpr double kHalfSpeed = 1.07;
+// Columns-over-m (N of a few columns, where a table build has nothing to share): scalar lookups
+// cost kColumnsCost table-load lookups each; its k block keeps the block's table columns in L1.
+constexpr double kColumnsCost = 6.5;
+constexpr int64_t kColumnsKBlock = 16;
+constexpr int kColumnsRows = 8;  // rows of A accumulated in registers
 
 // Transposes a 16 x 8 uint16 block: dst[i * stride + 0..15] = rows[0..15][col + i]. Rows 0..7
 // travel in the low 128-bit lanes and rows 8..15 in the high ones, so the in-lane unpacks of an
@@ -128,21 +152,31 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 
   void run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
            int threads) const override {
-    if (choose(n) == Schedule::kTableLoadM)
-      run_table_load_m(b, n, c, ldb, ldc, threads);
-    else
-      run_table_load_n(b, n, c, ldb, ldc, threads);
+    switch (choose(n)) {
+      case Schedule::kTableLoadM:
+        return run_table_load_m(b, n, c, ldb, ldc, threads);
+      case Schedule::kTableLoadN:
+        return run_table_load_n(b, n, c, ldb, ldc, threads);
+      case Schedule::kTableLoad16M:
+        return run_table_load16_m(b, n, c, ldb, ldc, threads);
+      case Schedule::kColumnsM:
+        return run_columns_m(b, n, c, ldb, ldc, threads);
+    }
   }
 
  private:
-  // The forced schedule, else the one whose table build is shared by more lines.
+  // The forced schedule, else the cheapest: the table build against the lines that share it,
+  // with rows or columns padded to whole blocks.
   Schedule choose(int64_t n) const {
     if (forced_ >= 0) return static_cast<Schedule>(forced_);
     const double rows = static_cast<double>(blocks_ * kBlockRows), cols = static_cast<double>(n);
+    const double half_rows = static_cast<double>((m() + kHalfRows - 1) / kHalfRows * kHalfRows);
     const double padded_cols = static_cast<double>((n + kBlockRows - 1) / kBlockRows * kBlockRows);
-    const double over_m = rows * (cols + kBuildLines);
-    const double over_n = padded_cols * (static_cast<double>(m()) + kBuildLines);
-    return over_m <= over_n ? Schedule::kTableLoadM : Schedule::kTableLoadN;
+    const double costs[] = {rows * (cols + kBuildLines),
+                            padded_cols * (static_cast<double>(m()) + kBuildLines),
+                            half_rows * (cols / kHalfSpeed + kBuildLines),
+                            static_cast<double>(m()) * cols * kColumnsCost};
+    return static_cast<Schedule>(std::min_element(std::begin(costs), std::end(costs)) - costs);
   }
 
   uint32_t k_bias() const { return static_cast<uint32_t>(k()) * static_cast<uint32_t>(bias_); }
@@ -167,6 +201,71 @@ class LutGemmAvx2 final : public LutGemm::Impl {
         store_block_sums(sums, kBlockRows, std::min(kBlockRows, rows - m0), j0, j1,
                          static_cast<int32_t>(k_bias()), c + m0 * ldc, ldc);
       }
+    }
+  }
+
+  // Table-load-16 over m: half blocks of A (a 16-lane half of a_'s 32-row block) build a T of
+  // 16-row (32-byte) rows, kHalfKBlock k at a time.
+  void run_table_load16_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                          int threads) const {
+    const int64_t rows = m(), depth = k();
+    const std::vector<BlockTask> tasks =
+        split_blocks((rows + kHalfRows - 1) / kHalfRows, n, threads, kHalfTileLines);
+    reserve_scratch(threads, [&] { table_load_buffers(n); });
+#pragma omp parallel num_threads(threads)
+    {
+      const auto [t, part, sums] = table_load_buffers(n);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t task = 0; task < tasks.size(); ++task) {
+        const auto [hb, j0, j1] = tasks[task];
+        const uint8_t* a_half = a_.data() + (hb / 2) * depth * kBlockRows + (hb % 2) * kHalfRows;
+        for (int64_t k0 = 0; k0 < depth; k0 += kHalfKBlock) {
+          const int64_t kb = std::min(kHalfKBlock, depth - k0);
+          build_table16(table_->offsets.data(), a_half + k0 * kBlockRows, kb, t);
+          const FlushStep step = flush_step(k0, kb, depth);
+          const uint8_t* codes = b + k0 * ldb;
+          int64_t j = j0;
+          for (; j + kHalfTileLines <= j1; j += kHalfTileLines)
+            tile16<kHalfTileLines>(t, codes + j, ldb, kb, part + j * 2 * kHalfRows,
+                                   sums + j * kHalfRows, step);
+          for (; j < j1; ++j)
+            tile16<1>(t, codes + j, ldb, kb, part + j * 2 * kHalfRows, sums + j * kHalfRows, step);
+        }
+        const int64_t m0 = hb * kHalfRows;
+        store_block_sums(sums, kHalfRows, std::min(kHalfRows, rows - m0), j0, j1,
+                         static_cast<int32_t>(k_bias()), c + m0 * ldc, ldc);
+      }
+    }
+  }
+
+  // Columns over m: per column j of B and 32-row block of A, the table column u[.][B[k][j]] of
+  // each k (offsets_t, 512 bytes) is looked up by the block's codes of that k, kColumnsRows rows
+  // at a time in registers, kColumnsKBlock k at a time so that their columns stay in L1.
+  void run_columns_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                     int threads) const {
+    const int64_t rows = m(), depth = k(), tasks = n * blocks_;
+    const uint32_t bias = k_bias();
+    const uint16_t* offsets_t = table_->offsets_t.data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t j = task / blocks_, m0 = task % blocks_ * kBlockRows;
+      const int64_t count = std::min(kBlockRows, rows - m0);
+      const uint8_t* a = a_.data() + m0 * depth;
+      uint32_t sums[kBlockRows] = {};
+      const uint16_t* columns[kColumnsKBlock];
+      for (int64_t k0 = 0; k0 < depth; k0 += kColumnsKBlock) {
+        const int64_t kb = std::min(kColumnsKBlock, depth - k0);
+        for (int64_t kk = 0; kk < kb; ++kk) columns[kk] = offsets_t + 256 * b[(k0 + kk) * ldb + j];
+        for (int64_t r0 = 0; r0 < count; r0 += kColumnsRows) {
+          uint32_t acc[kColumnsRows] = {};
+          const uint8_t* codes = a + k0 * kBlockRows + r0;
+          for (int64_t kk = 0; kk < kb; ++kk, codes += kBlockRows)
+            for (int i = 0; i < kColumnsRows; ++i) acc[i] += columns[kk][codes[i]];
+          for (int i = 0; i < kColumnsRows; ++i) sums[r0 + i] += acc[i];
+        }
+      }
+      for (int64_t r = 0; r < count; ++r)
+        c[(m0 + r) * ldc + j] = static_cast<int32_t>(sums[r] + bias);
     }
   }
 
@@ -208,6 +307,49 @@ class LutGemmAvx2 final : public LutGemm::Impl {
       for (int code = 0; code < 256; code += 8)
         for (int r = 0; r < kBlockRows; r += 16)
           transpose_16x8(rows + r, code, tk + code * kBlockRows + r, kBlockRows);
+    }
+  }
+
+  // The 16-row T: T[kk][code][0..15] = source[codes[kk * 32 + i]][code] for i < 16, kk < kb.
+  static void build_table16(const uint16_t* source, const uint8_t* codes, int64_t kb, uint16_t* t) {
+    const uint16_t* rows[kHalfRows];
+    for (int64_t kk = 0; kk < kb; ++kk) {
+      for (int r = 0; r < kHalfRows; ++r) rows[r] = source + 256 * codes[kk * kBlockRows + r];
+      uint16_t* tk = t + kk * kHalfTStride;
+      for (int code = 0; code < 256; code += 8)
+        transpose_16x8(rows, code, tk + code * kHalfRows, kHalfRows);
+    }
+  }
+
+  // kLines columns of B against the 16-row T for kb k: one 32-byte row per column and k; partial
+  // sums in part[line][S1 16 | S2 16] and sums[line][16], as in tile().
+  template <int kLines>
+  static void tile16(const uint16_t* t, const uint8_t* codes, int64_t k_stride, int64_t kb,
+                     uint16_t* part, int32_t* sums, FlushStep step) {
+    const auto [first, last, add] = step;
+    __m256i s1[kLines], s2[kLines];
+    auto* saved = reinterpret_cast<__m256i*>(part);
+    for (int j = 0; j < kLines; ++j) {
+      s1[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j);
+      s2[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j + 1);
+    }
+    const char* tk = reinterpret_cast<const char*>(t);
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kHalfTStride * sizeof(uint16_t), codes += k_stride) {
+#pragma GCC unroll 4
+      for (int j = 0; j < kLines; ++j) {
+        const __m256i v = _mm256_load_si256(
+            reinterpret_cast<const __m256i*>(tk + (static_cast<size_t>(codes[j]) << 5)));
+        s1[j] = _mm256_add_epi16(s1[j], v);
+        s2[j] = _mm256_add_epi16(s2[j], _mm256_srli_epi16(v, 8));
+      }
+    }
+    for (int j = 0; j < kLines; ++j) {
+      if (last) {
+        widen_words(s1[j], s2[j], sums + kHalfRows * j, add);
+      } else {
+        _mm256_store_si256(saved + 2 * j, s1[j]);
+        _mm256_store_si256(saved + 2 * j + 1, s2[j]);
+      }
     }
   }
 
@@ -264,7 +406,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
 
   int32_t bias_;
   int64_t blocks_;
-  int forced_;                       // index into kSchedules, -1 to choose per run
+  int forced_;  // index into kSchedules, -1 to choose per run
   std::shared_ptr<const Avx2Table> table_;
   std::vector<uint8_t> a_;           // [block][k][32 rows]
   std::vector<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]

@@ -14,7 +14,7 @@
 // sum x0 = (S1 - 256 S2) mod 2^16 are both exact, so the 32-bit sum is rebuilt exactly when the
 // partial sums are widened into int32, once per 256 k. The bias adds k * bias mod 2^32.
 //
-// Four schedules, chosen per run by a cost model over M, N and K (table build cost against its
+// Five schedules, chosen per run by a cost model over M, N and K (table build cost against its
 // reuse, lane padding), or forced through LutGemmDesc::schedule:
 // - table-load-over-m (large N). For a block of 32 rows of A and kKBlock k, build
 //   T[k][b][32 rows] = u[A[row][k]][b] for all 256 b with the plane lookups (two k per 64-byte
@@ -28,6 +28,12 @@
 // - table-load-over-n (large M, small N: the linears of a ViT at batch 1). The mirror image: T
 //   from a block of 32 columns of B (packed per call, masks by vpmovb2m) and rows, then each
 //   code A[m][k] selects a row of 32 columns; eight rows of A at a time; no transposition.
+// - table-load-16-over-m (large N and M = 16, 48, ... or M <= 16: the 16-channel stages). The
+//   same with blocks of 16 rows: one index vector holds 16 rows of four k (lane l: rows
+//   8 (l % 2) .. + 7 of k = 4q + l / 2, then of 4q + 2 + l / 2), so that vpunpck{l,h}bw yields
+//   the 32-byte T rows of four k per lookup. Each code B[k][n] selects a 32-byte row, 16 lookups
+//   per load, accumulated in 256-bit registers (eight columns at a time in 16 of them), whose
+//   arithmetic runs on three ports, not two; partial sums N x 32 uint16 and N x 16 int32.
 // - planes-over-m (small N and M, where building 256 rows per k would not pay off). For each
 //   column n and each k, the 8 plane registers of code B[k][n] are loaded once and used for up to
 //   4 index vectors of A^T (256 rows of A), 64 lookups each. Partial sums widen into an int32
@@ -76,6 +82,11 @@ constexpr double kPlanesSpeed[] = {1.29, 0.91, 0.526};
 // Table-load also pays, per block and line whatever K, for its 16-bit partial sums' trips through
 // memory and the final store into C (small K, very large N: 32 x 27 x 295936).
 constexpr double kTableLoadLineCost = 1300;
+// Table-load-16 against table-load, per useful lookup: half the lookups per load, but 256-bit
+// arithmetic on three ports instead of two (96 x 288 x 3136: 26 G lookups/s against 30; on
+// 16 x 144 x 50176 27 against 15); per block and line it pays kHalfLineCost (16 x 27 x 50176: 20).
+constexpr double kHalfSpeed = 0.88;
+constexpr double kHalfLineCost = 200;
 // planes-over-n against planes-over-m: the same lookups plus a vpmovb2m and unaligned B loads.
 constexpr double kPlanesNSpeed = 0.95;
 // With a single index vector per k, the plane loads (and for planes-over-m the code load) serve
@@ -83,9 +94,10 @@ constexpr double kPlanesNSpeed = 0.95;
 constexpr double kOneChunkSpeed = 0.6;
 constexpr double kOneVectorSpeed = 0.85;
 
-enum class Schedule { kTableLoadM, kTableLoadN, kPlanesM, kPlanesN };
+enum class Schedule { kTableLoadM, kTableLoadN, kPlanesM, kPlanesN, kTableLoad16M };
 constexpr std::string_view kSchedules[] = {"table-load-over-m", "table-load-over-n",
-                                           "planes-over-m", "planes-over-n"};
+                                           "planes-over-m", "planes-over-n",
+                                           "table-load-16-over-m"};
 
 struct Planes {
   __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;
@@ -192,6 +204,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         bias_(table->bias),
         blocks_((desc.m + kBlockRows - 1) / kBlockRows),
         pairs_((desc.k + 1) / 2),
+        half_blocks_((desc.m + kHalfRows - 1) / kHalfRows),
+        quads_((desc.k + 3) / 4),
         chunks_((desc.m + kChunk - 1) / kChunk),
         index_bits_(std::max(6, desc.bits)),
         forced_(find_schedule(desc, "avx512", kSchedules)),
@@ -240,7 +254,10 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     const int64_t vectors = (n + kChunk - 1) / kChunk;
     const double planes_n = rows * static_cast<double>(vectors * kChunk) /
                             (speed * kPlanesNSpeed * (vectors == 1 ? kOneVectorSpeed : 1.0));
-    const double costs[] = {table_load_m, table_load_n, planes_m, planes_n};
+    const double table_load16_m =
+        static_cast<double>(half_blocks_ * kHalfRows) * (cols / kHalfSpeed + build) +
+        static_cast<double>(half_blocks_) * cols * kHalfLineCost / static_cast<double>(k());
+    const double costs[] = {table_load_m, table_load_n, planes_m, planes_n, table_load16_m};
     return static_cast<Schedule>(std::min_element(std::begin(costs), std::end(costs)) - costs);
   }
 
@@ -256,6 +273,8 @@ class LutGemmAvx512 final : public LutGemm::Impl {
         return run_planes<kIndexBits>(b, n, c, ldb, ldc, threads);
       case Schedule::kPlanesN:
         return run_planes_n<kIndexBits>(b, n, c, ldb, ldc, threads);
+      case Schedule::kTableLoad16M:
+        return run_table_load16_m<kIndexBits>(b, n, c, ldb, ldc, threads);
     }
   }
 
@@ -313,6 +332,28 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     return k_block_layout_;
   }
 
+  // Table-load-16-over-m index vectors: lane l of quad q holds rows 8 (l % 2) .. + 7 of
+  // k = 4q + l / 2, then of 4q + 2 + l / 2, so that vpunpck{l,h}bw of the lo/hi results yields the
+  // 16-row T rows of k = 4q, 4q + 1 (low and high half) and 4q + 2, 4q + 3.
+  const PackedA& quad_layout() const {
+    std::call_once(quad_layout_.once, [this] {
+      quad_layout_.codes = make_aligned<uint8_t>(half_blocks_ * quads_ * 64);
+      quad_layout_.masks.resize(half_blocks_ * quads_ * 2);
+      for (int64_t mb = 0; mb < half_blocks_; ++mb)
+        for (int64_t q = 0; q < quads_; ++q) {
+          uint8_t* v = quad_layout_.codes.get() + (mb * quads_ + q) * 64;
+          for (int lane = 0; lane < 4; ++lane)
+            for (int i = 0; i < 8; ++i) {
+              const int64_t row = mb * kHalfRows + 8 * (lane % 2) + i;
+              v[16 * lane + i] = code(row, 4 * q + lane / 2);
+              v[16 * lane + 8 + i] = code(row, 4 * q + 2 + lane / 2);
+            }
+          set_masks(v, &quad_layout_.masks[(mb * quads_ + q) * 2]);
+        }
+    });
+    return quad_layout_;
+  }
+
   static void set_masks(const uint8_t* v, uint64_t* masks) {
     uint64_t high = 0;
     for (int i = 0; i < 64; ++i) high |= static_cast<uint64_t>(v[i] >> 7) << i;
@@ -337,6 +378,68 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                            lo, hi);
         _mm512_store_si512(t + (2 * p) * kTStride + 32 * code, _mm512_unpacklo_epi8(lo, hi));
         _mm512_store_si512(t + (2 * p + 1) * kTStride + 32 * code, _mm512_unpackhi_epi8(lo, hi));
+      }
+    }
+  }
+
+  // The 16-row T: T[4q + i][code][0..15] for i < 4, every code and q < count, from the index
+  // vectors of quad_layout() and the planes.
+  template <int kIndexBits>
+  static void build_table16(const uint8_t* source, const uint8_t* idx, const uint64_t* masks,
+                            int64_t count, uint16_t* t) {
+    for (int code = 0; code < 256; ++code) {
+      const Planes planes = load_planes(source + 512 * code);
+      for (int64_t q = 0; q < count; ++q) {
+        __m512i lo, hi;
+        lookup<kIndexBits>(planes, _mm512_load_si512(idx + 64 * q), masks[2 * q], masks[2 * q + 1],
+                           lo, hi);
+        const __m512i even = _mm512_unpacklo_epi8(lo, hi), odd = _mm512_unpackhi_epi8(lo, hi);
+        uint16_t* row = t + 4 * q * kHalfTStride + kHalfRows * code;
+        auto* rows = reinterpret_cast<__m256i*>(row);
+        _mm256_store_si256(rows, _mm512_castsi512_si256(even));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(row + kHalfTStride),
+                           _mm512_extracti64x4_epi64(even, 1));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(row + 2 * kHalfTStride),
+                           _mm512_castsi512_si256(odd));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(row + 3 * kHalfTStride),
+                           _mm512_extracti64x4_epi64(odd, 1));
+      }
+    }
+  }
+
+  // The 16-row table_load_tile: kLines columns of B against the 16-row T for kb k, 256-bit rows
+  // (all 256-bit arithmetic, so that the third vector port stays open), partial sums in
+  // part[line][S1 16 | S2 16] and sums[line][16].
+  template <int kLines>
+  static void table_load16_tile(const uint16_t* t, const uint8_t* codes, int64_t k_stride,
+                                int64_t kb, uint16_t* part, int32_t* sums, FlushStep step) {
+    const auto [first, last, add] = step;
+    __m256i s1[kLines], s2[kLines];
+    auto* saved = reinterpret_cast<__m256i*>(part);
+    for (int j = 0; j < kLines; ++j) {
+      s1[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j);
+      s2[j] = first ? _mm256_setzero_si256() : _mm256_load_si256(saved + 2 * j + 1);
+    }
+    const char* tk = reinterpret_cast<const char*>(t);
+    for (int64_t kk = 0; kk < kb; ++kk, tk += kHalfTStride * sizeof(uint16_t), codes += k_stride) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kLines; ++j) {
+        const __m256i v = _mm256_load_si256(
+            reinterpret_cast<const __m256i*>(tk + (static_cast<size_t>(codes[j]) << 5)));
+        s1[j] = _mm256_add_epi16(s1[j], v);
+        s2[j] = _mm256_add_epi16(s2[j], _mm256_srli_epi16(v, 8));
+      }
+    }
+    for (int j = 0; j < kLines; ++j) {
+      if (last) {
+        const __m256i x0 = _mm256_sub_epi16(s1[j], _mm256_slli_epi16(s2[j], 8));
+        store_or_add(sums + kHalfRows * j,
+                     _mm512_add_epi32(_mm512_slli_epi32(_mm512_cvtepu16_epi32(s2[j]), 8),
+                                      _mm512_cvtepu16_epi32(x0)),
+                     add);
+      } else {
+        _mm256_store_si256(saved + 2 * j, s1[j]);
+        _mm256_store_si256(saved + 2 * j + 1, s2[j]);
       }
     }
   }
@@ -420,6 +523,43 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     }
   }
 
+  // Table-load-16 over m: the 16-row T from A's 16-row block and planes, B's codes select its
+  // rows, kHalfKBlock k per build.
+  template <int kIndexBits>
+  void run_table_load16_m(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t ldc,
+                          int threads) const {
+    const int64_t rows = m(), depth = k();
+    const int32_t bias = k_bias();
+    const std::vector<BlockTask> tasks = split_blocks(half_blocks_, n, threads, kTableLines);
+    const PackedA& a = quad_layout();
+    reserve_scratch(threads, [&] { table_load_buffers(n); });
+#pragma omp parallel num_threads(threads)
+    {
+      const auto [t, part, sums] = table_load_buffers(n);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t task = 0; task < tasks.size(); ++task) {
+        const auto [mb, j0, j1] = tasks[task];
+        for (int64_t k0 = 0; k0 < depth; k0 += kHalfKBlock) {
+          const int64_t kb = std::min(kHalfKBlock, depth - k0), q0 = mb * quads_ + k0 / 4;
+          build_table16<kIndexBits>(table_->planes.get(), a.codes.get() + q0 * 64,
+                                    a.masks.data() + q0 * 2, (kb + 3) / 4, t);
+          const FlushStep step = flush_step(k0, kb, depth);
+          const uint8_t* codes = b + k0 * ldb;
+          int64_t j = j0;
+          for (; j + kTableLines <= j1; j += kTableLines)
+            table_load16_tile<kTableLines>(t, codes + j, ldb, kb, part + j * 2 * kHalfRows,
+                                           sums + j * kHalfRows, step);
+          for (; j < j1; ++j)
+            table_load16_tile<1>(t, codes + j, ldb, kb, part + j * 2 * kHalfRows,
+                                 sums + j * kHalfRows, step);
+        }
+        const int64_t m0 = mb * kHalfRows;
+        store_block_sums(sums, kHalfRows, std::min(kHalfRows, rows - m0), j0, j1, bias,
+                         c + m0 * ldc, ldc);
+      }
+    }
+  }
+
   // Table-load over n: T from a block of 32 columns of B (packed per call) and rows_, A's codes
   // select its rows. Pays for large M and small N, where the build is shared by many rows.
   template <int kIndexBits>
@@ -455,8 +595,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
             set_masks(v, masks + 2 * p);
           }
           build_table<kIndexBits>(table_->rows.get(), idx, masks, pairs, t);
-          table_load_lines(t, a_blocks + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth,
-                           part, sums);
+          table_load_lines(t, a_blocks + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
         }
         store_row_sums(sums, kBlockRows, r0, r1, n0, cols, bias, c, ldc);
       }
@@ -591,18 +730,21 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   }
 
   int32_t bias_;
-  int64_t blocks_;                     // row blocks of kBlockRows (table-load)
-  int64_t pairs_;                      // k pairs (table-load)
-  int64_t chunks_;                     // row chunks of kChunk (planes-over-m)
-  int index_bits_;                     // 8, 7 or 6: bits of the weight codes as stored (see lookup)
-  int forced_;                         // index into kSchedules, -1 to choose per run
+  int64_t blocks_;       // row blocks of kBlockRows (table-load)
+  int64_t pairs_;        // k pairs (table-load)
+  int64_t half_blocks_;  // row blocks of kHalfRows (table-load-16)
+  int64_t quads_;        // k quads (table-load-16)
+  int64_t chunks_;       // row chunks of kChunk (planes-over-m)
+  int index_bits_;       // 8, 7 or 6: bits of the weight codes as stored (see lookup)
+  int forced_;           // index into kSchedules, -1 to choose per run
   std::shared_ptr<const Avx512Table> table_;
-  AlignedBuffer<uint8_t> a_;           // [m][k]
+  AlignedBuffer<uint8_t> a_;  // [m][k]
   // Packed on first use (std::call_once, as run() may be called concurrently), so that a LutGemm
   // created for one call packs only the layout its schedule reads.
   mutable PackedA pair_layout_;        // [block][pair][64], masks [block][pair][high, low]
   mutable PackedA transposed_layout_;  // [k][chunks * 64], masks [k][chunk][high, low]
   mutable PackedA k_block_layout_;     // [k / kKBlock][m][k % kKBlock], no masks
+  mutable PackedA quad_layout_;        // [half block][quad][64], masks [half block][quad][2]
 };
 
 }  // namespace

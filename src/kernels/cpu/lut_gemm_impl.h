@@ -3,8 +3,8 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -88,6 +88,15 @@ constexpr int64_t kKBlock = 16;               // k per table build
 constexpr int64_t kTStride = 256 * 32 + 320;  // uint16 per k in T, padded against set aliasing
 constexpr int64_t kFlushK = 256;              // 16-bit partial sums stay exact up to here
 static_assert(kFlushK % kKBlock == 0 && kKBlock % 2 == 0, "k blocks must tile flush periods");
+// The 16-row table-load schedules (blocks of 16 rows of A, for 16-channel stages and M <= 16): T
+// rows of 16 uint16 (32 bytes), so that T per k block is half as large (more of it stays in L1),
+// in the same scratch. Measured: 32 k per build (the same T size) spills more than it saves.
+constexpr int64_t kHalfRows = 16;               // lanes of a 16-row T row
+constexpr int64_t kHalfKBlock = 16;             // k per table build
+constexpr int64_t kHalfTStride = kTStride / 2;  // uint16 per k in T, padded as kTStride
+static_assert(kHalfKBlock * kHalfTStride <= kKBlock * kTStride && kFlushK % kHalfKBlock == 0 &&
+                  kHalfKBlock % 4 == 0,
+              "16-row k blocks must fit the scratch and tile flush periods");
 
 // Where the k block [k0, k0 + kb) of depth lies in its flush period.
 struct FlushStep {
