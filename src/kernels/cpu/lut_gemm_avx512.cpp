@@ -630,6 +630,7 @@ class LutGemmAvx512 final : public LutGemm::Impl {
                   int threads) const {
     const int64_t rows = m(), depth = k(), padded = chunks_ * kChunk;
     const int32_t bias = k_bias();
+    threads = static_cast<int>(std::min<int64_t>(threads, n));  // threads split the columns
     transposed_layout();  // packed here, outside the parallel region, so that failures throw
     reserve_scratch(threads, [&] { sums_buffer(kPlanesCols * padded); });
 #pragma omp parallel num_threads(threads)
