@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bench/timing.h"
 #include "models/zoo.h"
@@ -25,6 +27,18 @@ struct ModelBenchOptions {
   c10::Device device = c10::kCPU;  // where both run (a CUDA device: each run waits for the GPU)
   uint32_t seed = 1;
   TimingOptions timing;
+  // After the timed runs, `profile_runs` more of each with the stage timers on (core/profile.h);
+  // 0 skips the profile.
+  int profile_runs = 0;
+};
+
+// Seconds per forward pass of one layer (or of what runs between layers: layer "(outside
+// layers)"): the fp32 run's total and the approximate run's stages, "other" being the layer's
+// total less its timed stages (dispatch, allocation, autograd bookkeeping, bias).
+struct LayerProfile {
+  std::string layer;
+  double fp32 = 0, approx = 0;
+  std::vector<std::pair<std::string, double>> stages;  // in order of first appearance
 };
 
 struct ModelBenchResult {
@@ -34,6 +48,7 @@ struct ModelBenchResult {
   double relative_power = 0;  // the network's relative multiplier power; negative if unknown
   double macs_per_image = 0;  // conv, linear and attention MACs
   Timing approx, fp32;        // seconds per batch
+  std::vector<LayerProfile> profile;  // empty unless profile_runs > 0
 
   [[nodiscard]] double images_per_second(const Timing& t) const { return batch / t.min; }
   // Approximate time over fp32 time (the targets: <= 1.5 on a CPU, <= 3 on a GPU), at the min and
@@ -48,5 +63,7 @@ ModelBenchResult run_model_bench(const ModelBenchOptions& options);
 
 nlohmann::ordered_json to_json(const ModelBenchResult& result);
 std::string format_model_bench(const ModelBenchResult& result);
+// The profile as a table in milliseconds per forward pass, one row per layer.
+std::string format_model_profile(const ModelBenchResult& result);
 
 }  // namespace axnn::bench

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "kernels/lut_gemm.h"
 
 namespace axnn::kernels {
@@ -60,6 +61,34 @@ class LutConv2d::State {
   int64_t depth() const { return group_channels * geometry.kh * geometry.kw; }
   int64_t positions() const { return oh * ow; }
 
+  // With stride 1 and as many output as input columns, the window offset (i, j) maps output
+  // position p of an image to input position p + (i D_h - P_h) W + (j D_w - P_w): one copy of the
+  // image's rows that lie inside, then padding for the rows above and below and the columns a
+  // horizontal offset pushes outside.
+  bool shift_copies_images = false;
+
+  // cols[k][q] of one whole image for window offset (i, j), `plane` the image's input channel.
+  void shifted_image(const uint8_t* plane, int64_t i, int64_t j, uint8_t* dst) const {
+    const LutConv2dDesc& s = geometry;
+    const int64_t w = s.width, di = i * s.dilation_h - s.pad_h, dj = j * s.dilation_w - s.pad_w;
+    const int64_t y0 = std::clamp(-di, int64_t{0}, oh), y1 = std::clamp(s.height - di, y0, oh);
+    std::memset(dst, pad, static_cast<size_t>(y0 * w));
+    std::memset(dst + y1 * w, pad, static_cast<size_t>((oh - y1) * w));
+    if (y1 == y0) return;
+    // The flat range of rows y0..y1, less what would read before or after the plane (border
+    // columns, padded below).
+    const int64_t offset = di * w + dj;
+    const int64_t begin = std::max(y0 * w, -offset);
+    const int64_t end = std::min(y1 * w, s.height * w - offset);
+    if (end > begin) std::memcpy(dst + begin, plane + begin + offset, static_cast<size_t>(end - begin));
+    const int64_t left = std::clamp(-dj, int64_t{0}, w), right = std::clamp(w - dj, left, w);
+    // Column by column: the borders are a few bytes a row, too short for memset calls.
+    for (int64_t x = 0; x < left; ++x)
+      for (int64_t y = y0; y < y1; ++y) dst[y * w + x] = pad;
+    for (int64_t x = right; x < w; ++x)
+      for (int64_t y = y0; y < y1; ++y) dst[y * w + x] = pad;
+  }
+
   // cols[k][q] for q in [q0, q0 + count) of group g.
   void im2col(const uint8_t* src, int64_t g, int64_t q0, int64_t count, uint8_t* cols,
               int threads) const {
@@ -71,6 +100,13 @@ class LutConv2d::State {
       uint8_t* dst = cols + k * count;
       int64_t n = q0 / positions(), y = q0 % positions() / ow, xo = q0 % ow;
       for (int64_t q = 0; q < count;) {
+        if (shift_copies_images && y == 0 && xo == 0 && count - q >= positions()) {
+          const uint8_t* plane = src + (n * s.channels + g * group_channels + c) * s.height * s.width;
+          shifted_image(plane, i, j, dst + q);
+          q += positions();
+          ++n;
+          continue;
+        }
         // The rest of output row y of image n: one input row, or padding.
         const int64_t len = std::min(ow - xo, count - q);
         const int64_t ih = y * s.stride_h - s.pad_h + i * s.dilation_h;
@@ -177,6 +213,7 @@ LutConv2d LutConv2d::create(const LutConv2dDesc& desc) {
   s.geometry.table = {};
   s.geometry.weights = nullptr;
   s.pad = static_cast<uint8_t>(desc.pad_code);
+  s.shift_copies_images = desc.stride_h == 1 && desc.stride_w == 1 && s.ow == desc.width;
   const int64_t total = desc.batch * s.positions();
   s.chunk = std::min(std::max(desc.im2col_bytes / s.depth(), kMinChunkColumns), total);
   for (int64_t g = 0; g < desc.groups; ++g) {
@@ -210,8 +247,12 @@ void LutConv2d::run(const uint8_t* src, int32_t* dst, int threads) const {
   for (int64_t g = 0; g < s.geometry.groups; ++g) {
     for (int64_t q0 = 0; q0 < total; q0 += chunk) {
       const int64_t count = std::min(chunk, total - q0);
-      s.im2col(src, g, q0, count, cols, threads);
+      {
+        const profile::StageScope timer("im2col");
+        s.im2col(src, g, q0, count, cols, threads);
+      }
       s.gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
+      const profile::StageScope timer("scatter");
       s.scatter(result, g, q0, count, dst, threads);
     }
   }

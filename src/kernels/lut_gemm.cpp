@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/profile.h"
 #include "kernels/cpu/lut_gemm_impl.h"
 
 namespace axnn::kernels {
@@ -120,6 +121,7 @@ void store_row_sums(const int32_t* sums, int64_t block_cols, int64_t r0, int64_t
 }
 
 LutGemm LutGemm::create(const LutGemmDesc& desc) {
+  const profile::StageScope timer("pack");
   AXNN_CHECK(desc.bits >= 2 && desc.bits <= 8, "LutGemmDesc.bits = {}: expected 2..8", desc.bits);
   const size_t entries = size_t{1} << (2 * desc.bits);
   AXNN_CHECK(desc.table.data() != nullptr, "LutGemmDesc.table is null");
@@ -166,6 +168,7 @@ void LutGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t 
   AXNN_CHECK(threads >= 0 && threads <= kMaxThreads, "LutGemm::run: threads = {}: expected 0..{}",
              threads, kMaxThreads);
   if (threads == 0) threads = omp_get_max_threads();
+  const profile::StageScope timer("kernel");
   impl_->run(b, n, c, ldb == 0 ? n : ldb, ldc == 0 ? n : ldc, threads);
 }
 

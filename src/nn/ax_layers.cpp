@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "mult/registry.h"
 #include "nn/device.h"
 #include "ops/ax_ops.h"
@@ -266,6 +267,7 @@ AxLayer::HalutShape AxLinearImpl::halut_shape() const {
 at::Tensor AxLinearImpl::halut_weights() const { return weight.detach().t().unsqueeze(0); }
 
 at::Tensor AxLinearImpl::forward(const at::Tensor& x) {
+  const profile::LayerScope timer(layer_name());
   macs_per_sample_ = x.numel() / samples_of(x) * weight.size(0);
   observe(0, x);
   const auto rows = [&] { return x.reshape({1, -1, x.size(-1)}); };
@@ -348,6 +350,7 @@ int64_t AxConv2dImpl::out_size(const at::Tensor& x, int i) const {
 }
 
 at::Tensor AxConv2dImpl::forward(const at::Tensor& x) {
+  const profile::LayerScope timer(layer_name());
   observe(0, x);
   const auto b = bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   at::Tensor y;
@@ -413,6 +416,7 @@ AxMatMulImpl::AxMatMulImpl(std::string layer_name, const LayerConfig& config)
 }
 
 at::Tensor AxMatMulImpl::forward(const at::Tensor& a, const at::Tensor& b) {
+  const profile::LayerScope timer(layer_name());
   macs_per_sample_ = a.numel() / samples_of(a) * b.size(-1);
   observe(0, a);
   observe(1, b);

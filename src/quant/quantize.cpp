@@ -1,6 +1,7 @@
 #include "quant/quantize.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -18,6 +19,38 @@ void check_bits(int bits) {
 void check_float(const at::Tensor& x, const char* what) {
   AXNN_CHECK(at::isFloatingType(x.scalar_type()), "quantizer: {} must be a float tensor, got {}",
              what, std::string(c10::toString(x.scalar_type())));
+}
+
+// quantize_symmetric's tensor expression in one pass over a CPU fp32 x whose scale is one value
+// or one per slice x[i]: the same fp32 product, rounded half to even (by the 1.5 * 2^23 shift,
+// exact for the clamped values, under the default rounding mode) and clamped.
+at::Tensor quantize_rows_cpu(const at::Tensor& x, const at::Tensor& scale, SymmetricRange range) {
+  at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kChar));
+  const int64_t rows = scale.numel() == 1 ? 1 : x.size(0);
+  const int64_t row = rows == 0 ? 0 : x.numel() / rows;
+  const float* src = x.data_ptr<float>();
+  const float* scales = scale.data_ptr<float>();
+  int8_t* dst = out.data_ptr<int8_t>();
+  const auto lo = static_cast<float>(range.qmin), hi = static_cast<float>(range.qmax);
+  constexpr float kShift = 12582912.0f;  // 1.5 * 2^23
+  at::parallel_for(0, x.numel(), 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t r = i / row, stop = std::min(end, (r + 1) * row);
+      const float s = scales[r];
+      for (; i < stop; ++i) {
+        const float v = std::min(std::max(src[i] * s, lo), hi);
+        dst[i] = static_cast<int8_t>((v + kShift) - kShift);
+      }
+    }
+  });
+  return out;
+}
+
+// True when `scale` is one value, or one per slice x[i] shaped [x.size(0), 1, ...].
+bool per_tensor_or_row(const at::Tensor& scale, const at::Tensor& x) {
+  if (scale.numel() == 1) return true;
+  if (x.dim() == 0 || scale.dim() != x.dim() || scale.size(0) != x.size(0)) return false;
+  return scale.numel() == x.size(0);
 }
 
 }  // namespace
@@ -39,6 +72,8 @@ at::Tensor quantize_symmetric(const at::Tensor& x, const at::Tensor& amax, int b
   // fp32 throughout, as the contract says; amax = 0 gives scale 0 and so code 0.
   const at::Tensor scale =
       at::where(amax_f > 0, static_cast<float>(range.qmax) / amax_f, at::zeros_like(amax_f));
+  if (x.is_cpu() && x.scalar_type() == at::kFloat && x.numel() > 0 && per_tensor_or_row(scale, x))
+    return quantize_rows_cpu(x.contiguous(), scale.contiguous(), range);
   return at::clamp(at::round(x.to(at::kFloat) * scale), range.qmin, range.qmax).to(at::kChar);
 }
 

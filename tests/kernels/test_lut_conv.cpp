@@ -110,6 +110,10 @@ const Shape kShapes[] = {
     {2, 1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 2, 1, 3, 1},     // rows of padding only
     {2, 3, 4, 150, 35, 1, 3, 1, 1, 1, 0, 1, 1, 1, 9},  // rows longer than a 64-column chunk
     {3, 6, 7, 23, 70, 3, 3, 2, 1, 2, 1, 1, 2, 1, 0},   // 35 rows a group: two 32-row blocks
+    // Stride 1 with as many output as input columns (whole images copied shifted): more output
+    // rows than input rows, dilation, a 5x5 window wider than the image's height.
+    {2, 3, 6, 9, 4, 3, 3, 1, 1, 1, 3, 2, 1, 2, 7},
+    {2, 2, 3, 7, 3, 5, 5, 1, 1, 1, 2, 2, 1, 1, 11},
 };
 
 class LutConv2dShapes : public ::testing::TestWithParam<Shape> {};

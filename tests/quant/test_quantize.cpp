@@ -52,6 +52,40 @@ TEST(Quantize, SymmetricMatchesAPlainLoopInFp32) {
   }
 }
 
+// The CPU one-pass loop (fp32 x, one scale or one per x[i]) against the tensor expression it
+// replaces, on ties, values beyond amax, infinities, zero amax, several threads' chunks and a
+// non-contiguous x (and a double x, which takes the expression).
+TEST(Quantize, OnePassLoopMatchesTheTensorExpression) {
+  at::manual_seed(2);
+  const auto expression = [](const at::Tensor& x, const at::Tensor& amax, int bits, bool narrow) {
+    const SymmetricRange r = symmetric_range(bits, narrow);
+    const at::Tensor a = amax.to(at::kFloat);
+    const at::Tensor scale =
+        at::where(a > 0, static_cast<float>(r.qmax) / a, at::zeros_like(a));
+    return at::clamp(at::round(x.to(at::kFloat) * scale), r.qmin, r.qmax).to(at::kChar);
+  };
+  at::Tensor x = at::randn({6, 5, 70, 71}) * 4;
+  // Exact ties at scale 63.5 (amax 2, 8 bits): k + 0.5 for both parities.
+  x[0][0][0].copy_(at::arange(-35, 36).to(at::kFloat).add(0.5f).div(63.5f));
+  x[1][0][0][0] = INFINITY;
+  x[1][0][0][1] = -INFINITY;
+  const at::Tensor per_row = amax_of(x, 0) * 0.5;
+  per_row[2].fill_(0);
+  for (const int bits : {2, 7, 8})
+    for (const bool narrow : {true, false})
+      for (const at::Tensor& amax : {at::tensor(2.0f), per_row}) {
+        EXPECT_TRUE(at::equal(quantize_symmetric(x, amax, bits, narrow),
+                              expression(x, amax, bits, narrow)))
+            << "bits " << bits << " narrow " << narrow << " amax " << amax.sizes();
+        const at::Tensor t = x.transpose(0, 3);
+        const at::Tensor amax_t = amax.numel() == 1 ? amax : amax.transpose(0, 3);
+        EXPECT_TRUE(at::equal(quantize_symmetric(t, amax_t, bits, narrow),
+                              expression(t, amax_t, bits, narrow)));
+        EXPECT_TRUE(at::equal(quantize_symmetric(x.to(at::kDouble), amax, bits, narrow),
+                              expression(x, amax, bits, narrow)));
+      }
+}
+
 TEST(Quantize, AmaxPerChannelAndPerTensor) {
   const at::Tensor w = at::tensor({1.0f, -4.0f, 2.0f, 0.5f}).view({2, 2});
   EXPECT_EQ(amax_of(w).item<float>(), 4.0f);

@@ -157,6 +157,8 @@ void run_model(const bench::ModelBenchOptions& options, bool json) {
     std::puts(bench::to_json(result).dump(2).c_str());
   else
     std::fputs(bench::format_model_bench(result).c_str(), stdout);
+  if (!json && !result.profile.empty())
+    std::fputs(bench::format_model_profile(result).c_str(), stdout);
 }
 
 void add_model_bench(CLI::App& bench) {
@@ -184,6 +186,10 @@ void add_model_bench(CLI::App& bench) {
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N: where both run")
       ->capture_default_str();
   cmd->add_option("--repeat", o.timing.min_runs, "Minimum timed runs of each")
+      ->capture_default_str();
+  cmd->add_option("--profile", o.profile_runs,
+                  "After timing, run this many more passes of each with stage timers and print "
+                  "where the time goes per layer (docs/performance.md)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {

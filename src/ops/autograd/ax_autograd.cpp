@@ -10,6 +10,7 @@
 //                  with Dx, Dw the table's central differences along each operand's value. A conv
 //                  is a linear on its im2col rows, a matmul one linear per batch slice.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/profile.h"
 #include "ops/autograd/grad_common.h"
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
@@ -42,8 +44,43 @@ at::Tensor scale_of(const at::Tensor& amax, int64_t bits) {
   return at::where(a > 0, qmax_of(bits) / a, at::zeros_like(a));
 }
 
-// acc / (sx sw) in fp32, 0 where the product of scales is 0.
-at::Tensor dequantize_acc(const at::Tensor& acc, const at::Tensor& scales) {
+// dequantize_acc's expression in one pass over a CPU int32 acc whose scales are one value or one
+// per channel of `channel_dim` (the other dims of scales 1).
+at::Tensor dequantize_acc_cpu(const at::Tensor& acc, const at::Tensor& scales, int64_t channel_dim) {
+  const at::Tensor a = acc.contiguous(), s = scales.contiguous();
+  at::Tensor out = at::empty(a.sizes(), a.options().dtype(at::kFloat));
+  const int64_t channels = s.numel();
+  int64_t inner = 1;  // elements per channel block: x[..., c, inner]
+  for (int64_t d = channel_dim + 1; d < a.dim(); ++d) inner *= a.size(d);
+  const int32_t* src = a.data_ptr<int32_t>();
+  const float* scale = s.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  const auto divide = [](int32_t v, float sc) { return sc > 0 ? static_cast<float>(v) / sc : 0.0f; };
+  if (channels > 1 && inner == 1) {  // channels last: rows of `channels` elements
+    at::parallel_for(0, a.numel() / channels, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        for (int64_t c = 0; c < channels; ++c)
+          dst[r * channels + c] = divide(src[r * channels + c], scale[c]);
+    });
+    return out;
+  }
+  if (channels == 1) inner = a.numel();
+  at::parallel_for(0, a.numel(), 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t block = i / inner, stop = std::min(end, (block + 1) * inner);
+      const float sc = scale[block % channels];
+      for (; i < stop; ++i) dst[i] = divide(src[i], sc);
+    }
+  });
+  return out;
+}
+
+// acc / (sx sw) in fp32, 0 where the product of scales is 0. scales broadcasts against acc: one
+// value, or one per channel of dim `channel_dim` of acc.
+at::Tensor dequantize_acc(const at::Tensor& acc, const at::Tensor& scales, int64_t channel_dim) {
+  const profile::StageScope timer("dequantize");
+  if (acc.is_cpu() && acc.numel() > 0 && scales.scalar_type() == at::kFloat)
+    return dequantize_acc_cpu(acc, scales, channel_dim);
   const at::Tensor f = acc.to(at::kFloat);
   return at::where(scales > 0, f / scales, at::zeros_like(f));
 }
@@ -55,6 +92,7 @@ struct Quantized {
 
 Quantized quantize_operands(const at::Tensor& x, const at::Tensor& x_amax, const at::Tensor& w,
                             const at::Tensor& w_amax_shaped, int64_t bits, bool narrow_range) {
+  const profile::StageScope timer("quantize");
   return {quant::quantize_symmetric(x, x_amax.to(at::kFloat), static_cast<int>(bits), narrow_range),
           quant::quantize_symmetric(w, w_amax_shaped.to(at::kFloat), static_cast<int>(bits),
                                     narrow_range),
@@ -81,7 +119,7 @@ class AxLinearFunction : public torch::autograd::Function<AxLinearFunction> {
     ctx->save_for_backward({x, weight, lut, x_amax, w_amax_col, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
-    return dequantize_acc(acc, q.sx * q.sw.reshape({-1}));
+    return dequantize_acc(acc, q.sx * q.sw.reshape({-1}), acc.dim() - 1);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -119,7 +157,7 @@ class AxMatmulFunction : public torch::autograd::Function<AxMatmulFunction> {
                             int64_t mode) {
     const Quantized q =
         quantize_operands(a, a_amax.reshape({}), b, b_amax.reshape({}), bits, narrow_range);
-    const at::Tensor y = dequantize_acc(lut_matmul(q.qx, q.qw, lut), q.sx * q.sw);
+    const at::Tensor y = dequantize_acc(lut_matmul(q.qx, q.qw, lut), q.sx * q.sw, 0);
     ctx->save_for_backward({a, b, lut, a_amax, b_amax, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
@@ -171,7 +209,7 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
     ConvArgs{stride.vec(), padding.vec(), dilation.vec(), groups}.save(ctx);
-    return dequantize_acc(acc, q.sx * q.sw.reshape({1, -1, 1, 1}));
+    return dequantize_acc(acc, q.sx * q.sw.reshape({1, -1, 1, 1}), 1);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {

@@ -19,6 +19,7 @@
 #include "ops/autograd/grad_common.h"
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
+#include "core/profile.h"
 #include "quant/quantize.h"
 
 namespace axnn::ops {
@@ -35,6 +36,7 @@ struct Operand {
 
 Operand quantize_operand(const at::Tensor& v, const at::Tensor& min, const at::Tensor& max,
                          int64_t bits) {
+  const profile::StageScope timer("quantize");
   const quant::AsymmetricTensors p = quant::asymmetric_params(min, max, static_cast<int>(bits));
   return {quant::quantize_asymmetric(v, p, static_cast<int>(bits)), p.scale, p.zero_point};
 }
@@ -43,6 +45,7 @@ Operand quantize_operand(const at::Tensor& v, const at::Tensor& min, const at::T
 at::Tensor dequantize(const at::Tensor& acc, const at::Tensor& sum_x, const at::Tensor& sum_w,
                       const at::Tensor& sx, const at::Tensor& zx, const at::Tensor& sw,
                       const at::Tensor& zw, int64_t k) {
+  const profile::StageScope timer("dequantize");
   const at::Tensor zx_i = zx.to(at::kLong), zw_i = zw.to(at::kLong);
   const at::Tensor exact = acc.to(at::kLong) - zw_i * sum_x - zx_i * sum_w + k * zx_i * zw_i;
   return (exact.to(at::kDouble) * (sx.to(at::kDouble) * sw.to(at::kDouble))).to(at::kFloat);

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "core/profile.h"
 #include "kernels/lut_conv.h"
 #include "kernels/lut_gemm.h"
 #include "ops/checks.h"
@@ -22,6 +23,7 @@ const uint8_t* code_data(const at::Tensor& t) { return static_cast<const uint8_t
 // The table [a][b] of the kernel: the lut itself, or its transpose when the lut's second operand
 // is the kernel's stationary one.
 std::vector<int32_t> kernel_table(const at::Tensor& lut, bool transpose) {
+  const profile::StageScope timer("pack");
   const at::Tensor t = (transpose ? lut.t() : lut).contiguous();
   const int32_t* p = t.data_ptr<int32_t>();
   return std::vector<int32_t>(p, p + t.numel());
