@@ -55,12 +55,17 @@ at::Tensor dequantize_acc_cpu(const at::Tensor& acc, const at::Tensor& scales, i
   const int32_t* src = a.data_ptr<int32_t>();
   const float* scale = s.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  const auto divide = [](int32_t v, float sc) { return sc > 0 ? static_cast<float>(v) / sc : 0.0f; };
+  // The divisions are unconditional (by 1 where a scale is 0, then replaced) so that they
+  // vectorize.
+  std::vector<float> divisor(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) divisor[c] = scale[c] > 0 ? scale[c] : 1.0f;
   if (channels > 1 && inner == 1) {  // channels last: rows of `channels` elements
     at::parallel_for(0, a.numel() / channels, 256, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
-        for (int64_t c = 0; c < channels; ++c)
-          dst[r * channels + c] = divide(src[r * channels + c], scale[c]);
+        for (int64_t c = 0; c < channels; ++c) {
+          const float q = static_cast<float>(src[r * channels + c]) / divisor[c];
+          dst[r * channels + c] = scale[c] > 0 ? q : 0.0f;
+        }
     });
     return out;
   }
@@ -68,8 +73,12 @@ at::Tensor dequantize_acc_cpu(const at::Tensor& acc, const at::Tensor& scales, i
   at::parallel_for(0, a.numel(), 16384, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end;) {
       const int64_t block = i / inner, stop = std::min(end, (block + 1) * inner);
-      const float sc = scale[block % channels];
-      for (; i < stop; ++i) dst[i] = divide(src[i], sc);
+      const float d = divisor[block % channels];
+      if (scale[block % channels] > 0) {
+        for (; i < stop; ++i) dst[i] = static_cast<float>(src[i]) / d;
+      } else {
+        for (; i < stop; ++i) dst[i] = 0.0f;
+      }
     }
   });
   return out;
