@@ -194,6 +194,33 @@ TEST(LutConv2d, LargeBatchIsChunkedAcrossImages) {
   EXPECT_EQ(values(out), naive_conv(x, w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0));
 }
 
+// The CPU impl keeps what it packs (per lut tensor, and per table, geometry and weight codes):
+// whatever changes, a kept entry must never be served for it.
+TEST(LutConv2d, KeptPackingsFollowChangedWeightsAndTables) {
+  at::Tensor lut = random_lut(8, 21);
+  const at::Tensor x = random_codes({2, 3, 6, 6}, at::kByte);
+  at::Tensor w = random_codes({4, 3, 3, 3}, at::kByte);
+  const auto check = [&](const char* what) {
+    EXPECT_EQ(values(lut_conv2d(x, w, lut, {1, 1}, {1, 1}, {1, 1}, 1, 0)),
+              naive_conv(x, w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0))
+        << what;
+  };
+  check("first call");
+  check("same operands again");
+  w.view(-1)[5].add_(1);  // one weight code, in place
+  check("one weight code changed in place");
+  w = random_codes({4, 3, 3, 3}, at::kByte);
+  check("new weight tensor");
+  lut.view(-1)[static_cast<int64_t>(code(x, 0, 8) * 256 + code(w, 0, 8))].add_(1000);
+  check("one table entry changed in place");
+  lut = lut.clone();
+  lut.view(-1)[7].add_(3);
+  check("a new table tensor");
+  EXPECT_EQ(values(lut_conv2d(x.narrow(0, 0, 1), w, lut, {1, 1}, {1, 1}, {1, 1}, 1, 0)),
+            naive_conv(x.narrow(0, 0, 1).contiguous(), w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0))
+      << "another batch";
+}
+
 TEST(LutConv2d, MatchesIntegerConvolutionForTheExactTable) {
   // With lut[x][w] = value(x) * value(w) the op is an integer conv2d: compare with at::conv2d
   // on the operand values (exact in double for these magnitudes).
