@@ -13,8 +13,8 @@
 // end anywhere in an output row or image, and each chunk's O/groups x chunk result is scattered
 // into dst. im2col is parallel over k (each thread writes whole rows of cols, walking the chunk one
 // output row segment at a time: a memcpy of one input row for stride 1, padding by memset), the
-// GEMM over its own threads, the scatter over the output channels. cols and the result are the
-// calling thread's scratch, kept between runs.
+// GEMM over its own threads, the scatter over the output channels (copying, or dequantizing into
+// fp32 on the way). cols and the result are the calling thread's scratch, kept between runs.
 #include "kernels/lut_conv.h"
 
 #include <fmt/format.h>
@@ -48,6 +48,15 @@ int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a 
 
 thread_local std::vector<uint8_t> cols_scratch;
 thread_local std::vector<int32_t> result_scratch;
+
+// Checks run()'s arguments; returns the thread count to use.
+int checked_threads(const void* src, const void* dst, int threads) {
+  AXNN_CHECK(src != nullptr, "LutConv2d::run: src is null");
+  AXNN_CHECK(dst != nullptr, "LutConv2d::run: dst is null");
+  AXNN_CHECK(threads >= 0 && threads <= kMaxThreads, "LutConv2d::run: threads = {}: expected 0..{}",
+             threads, kMaxThreads);
+  return threads == 0 ? omp_get_max_threads() : threads;
+}
 
 }  // namespace
 
@@ -137,21 +146,26 @@ class LutConv2d::State {
     }
   }
 
-  // dst[n][g * group_out + o][p] = result[o][q] for the chunk's columns q = (n, p).
-  void scatter(const int32_t* result, int64_t g, int64_t q0, int64_t count, int32_t* dst,
-               int threads) const {
+  // dst[n][g * group_out + o][p] = store(result[o][q]) for the chunk's columns q = (n, p);
+  // store(o, src, dst, len) writes one run of a channel.
+  template <class Out, class Store>
+  void scatter(const int32_t* result, int64_t g, int64_t q0, int64_t count, Out* dst, int threads,
+               const Store& store) const {
     const int64_t out_channels = geometry.out_channels, positions = this->positions();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t o = 0; o < group_out; ++o) {
       for (int64_t q = 0; q < count;) {
         const int64_t n = (q0 + q) / positions, p = (q0 + q) % positions;
         const int64_t len = std::min(positions - p, count - q);
-        std::memcpy(dst + (n * out_channels + g * group_out + o) * positions + p,
-                    result + o * count + q, static_cast<size_t>(len) * sizeof(int32_t));
+        store(g * group_out + o, result + o * count + q,
+              dst + (n * out_channels + g * group_out + o) * positions + p, len);
         q += len;
       }
     }
   }
+
+  template <class Out, class Store>
+  void run(const uint8_t* src, Out* dst, int threads, const Store& store) const;
 };
 
 LutConv2d LutConv2d::create(const LutConv2dDesc& desc) {
@@ -230,32 +244,47 @@ LutConv2d LutConv2d::create(const LutConv2dDesc& desc) {
   return LutConv2d(std::move(state));
 }
 
-void LutConv2d::run(const uint8_t* src, int32_t* dst, int threads) const {
-  AXNN_CHECK(src != nullptr, "LutConv2d::run: src is null");
-  AXNN_CHECK(dst != nullptr, "LutConv2d::run: dst is null");
-  AXNN_CHECK(threads >= 0 && threads <= kMaxThreads, "LutConv2d::run: threads = {}: expected 0..{}",
-             threads, kMaxThreads);
-  if (threads == 0) threads = omp_get_max_threads();
-  const State& s = *state_;
-  const int64_t total = s.geometry.batch * s.positions(), chunk = s.chunk;
-  if (cols_scratch.size() < static_cast<size_t>(s.depth() * chunk))
-    cols_scratch.resize(static_cast<size_t>(s.depth() * chunk));
-  if (result_scratch.size() < static_cast<size_t>(s.group_out * chunk))
-    result_scratch.resize(static_cast<size_t>(s.group_out * chunk));
+template <class Out, class Store>
+void LutConv2d::State::run(const uint8_t* src, Out* dst, int threads, const Store& store) const {
+  const int64_t total = geometry.batch * positions();
+  if (cols_scratch.size() < static_cast<size_t>(depth() * chunk))
+    cols_scratch.resize(static_cast<size_t>(depth() * chunk));
+  if (result_scratch.size() < static_cast<size_t>(group_out * chunk))
+    result_scratch.resize(static_cast<size_t>(group_out * chunk));
   uint8_t* cols = cols_scratch.data();
   int32_t* result = result_scratch.data();
-  for (int64_t g = 0; g < s.geometry.groups; ++g) {
+  for (int64_t g = 0; g < geometry.groups; ++g) {
     for (int64_t q0 = 0; q0 < total; q0 += chunk) {
       const int64_t count = std::min(chunk, total - q0);
       {
         const profile::StageScope timer("im2col");
-        s.im2col(src, g, q0, count, cols, threads);
+        im2col(src, g, q0, count, cols, threads);
       }
-      s.gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
+      gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
       const profile::StageScope timer("scatter");
-      s.scatter(result, g, q0, count, dst, threads);
+      scatter(result, g, q0, count, dst, threads, store);
     }
   }
+}
+
+void LutConv2d::run(const uint8_t* src, int32_t* dst, int threads) const {
+  threads = checked_threads(src, dst, threads);
+  state_->run(src, dst, threads, [](int64_t, const int32_t* from, int32_t* to, int64_t len) {
+    std::memcpy(to, from, static_cast<size_t>(len) * sizeof(int32_t));
+  });
+}
+
+void LutConv2d::run(const uint8_t* src, float* dst, const float* divisors, int threads) const {
+  threads = checked_threads(src, dst, threads);
+  AXNN_CHECK(divisors != nullptr, "LutConv2d::run: divisors is null");
+  state_->run(src, dst, threads, [divisors](int64_t o, const int32_t* from, float* to, int64_t len) {
+    const float d = divisors[o];
+    if (!(d > 0)) {
+      std::fill(to, to + len, 0.0f);
+      return;
+    }
+    for (int64_t i = 0; i < len; ++i) to[i] = static_cast<float>(from[i]) / d;
+  });
 }
 
 int64_t LutConv2d::out_height() const { return state_->oh; }

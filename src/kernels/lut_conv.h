@@ -47,6 +47,10 @@ class LutConv2d {
   // means omp_get_max_threads(). Uses per-thread scratch of the calling thread, so concurrent
   // runs from different threads are safe.
   void run(const uint8_t* src, int32_t* dst, int threads = 0) const;
+  // The same, each sum dequantized as it is scattered (DESIGN.md section 2: y = acc / (sx sw)):
+  // dst[n][o][y][x] = float(sum) / divisors[o] in fp32, 0 where divisors[o] is not > 0.
+  // divisors: out_channels values.
+  void run(const uint8_t* src, float* dst, const float* divisors, int threads = 0) const;
 
   int64_t out_height() const;
   int64_t out_width() const;

@@ -44,6 +44,14 @@ LutMatmulShape check_lut_matmul(const at::Tensor& a, const at::Tensor& b, const 
   return {bits, a.size(-2), a.size(-1), b.size(-1), std::move(out_sizes)};
 }
 
+void check_divisors(const at::Tensor& divisors, const at::Tensor& w) {
+  TORCH_CHECK(divisors.scalar_type() == at::kFloat && divisors.dim() == 1 &&
+                  (w.dim() == 0 || divisors.size(0) == w.size(0)),
+              "axnn: lut_conv2d_dequantized: divisors must be float [", w.dim() ? w.size(0) : 0,
+              "] (one per output channel), got ", divisors.scalar_type(), " ", divisors.sizes());
+  check_same_device("lut_conv2d_dequantized", w, {{"divisors", &divisors}});
+}
+
 LutConv2dShape check_lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
                                 at::IntArrayRef stride, at::IntArrayRef padding,
                                 at::IntArrayRef dilation, int64_t groups, int64_t pad_code) {

@@ -38,6 +38,9 @@ LutConv2dShape check_lut_conv2d(const at::Tensor& x, const at::Tensor& w, const 
                                 at::IntArrayRef stride, at::IntArrayRef padding,
                                 at::IntArrayRef dilation, int64_t groups, int64_t pad_code);
 
+// lut_conv2d_dequantized's divisors: float [O], O the output channels of w, on w's device.
+void check_divisors(const at::Tensor& divisors, const at::Tensor& w);
+
 // x [..., D] as contiguous float rows [N, D].
 at::Tensor float_rows(const at::Tensor& x, const char* op);
 // The codes' shape: x's with the last dimension c.

@@ -24,4 +24,12 @@ at::Tensor lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor
                       std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
                       std::array<int64_t, 2> dilation, int64_t groups, int64_t pad_code);
 
+// lut_conv2d dequantized as the layers do (DESIGN.md section 2, y = acc / (sx sw)): fp32
+// out[n][o][..] = acc[n][o][..] / divisors[o], 0 where divisors[o] is not > 0; divisors float
+// [O]. On a CPU the sums are dequantized as the kernel scatters them, never stored as int32.
+at::Tensor lut_conv2d_dequantized(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                                  const at::Tensor& divisors, std::array<int64_t, 2> stride,
+                                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation,
+                                  int64_t groups, int64_t pad_code);
+
 }  // namespace axnn::ops

@@ -13,6 +13,9 @@ TORCH_LIBRARY(axnn, m) {
       "lut_conv2d(Tensor x, Tensor w, Tensor lut, int[2] stride, int[2] padding, int[2] dilation, "
       "int groups, int pad_code) -> Tensor");
   m.def(
+      "lut_conv2d_dequantized(Tensor x, Tensor w, Tensor lut, Tensor divisors, int[2] stride, "
+      "int[2] padding, int[2] dilation, int groups, int pad_code) -> Tensor");
+  m.def(
       "ax_linear(Tensor x, Tensor weight, Tensor? bias, Tensor lut, Tensor x_amax, "
       "Tensor w_amax, int bits, bool narrow_range, str grad_mode) -> Tensor");
   m.def(
@@ -60,6 +63,19 @@ at::Tensor lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor
           .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                             at::IntArrayRef, at::IntArrayRef, at::IntArrayRef, int64_t, int64_t)>();
   return op.call(x, w, lut, stride, padding, dilation, groups, pad_code);
+}
+
+at::Tensor lut_conv2d_dequantized(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                                  const at::Tensor& divisors, std::array<int64_t, 2> stride,
+                                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation,
+                                  int64_t groups, int64_t pad_code) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("axnn::lut_conv2d_dequantized", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                            const at::Tensor&, at::IntArrayRef, at::IntArrayRef, at::IntArrayRef,
+                            int64_t, int64_t)>();
+  return op.call(x, w, lut, divisors, stride, padding, dilation, groups, pad_code);
 }
 
 at::Tensor ax_linear(const at::Tensor& x, const at::Tensor& weight,

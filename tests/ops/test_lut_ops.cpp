@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <tuple>
+#include <cstring>
 #include <vector>
 
 #include "common/error_of.h"
@@ -219,6 +220,29 @@ TEST(LutConv2d, KeptPackingsFollowChangedWeightsAndTables) {
   EXPECT_EQ(values(lut_conv2d(x.narrow(0, 0, 1), w, lut, {1, 1}, {1, 1}, {1, 1}, 1, 0)),
             naive_conv(x.narrow(0, 0, 1).contiguous(), w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0))
       << "another batch";
+}
+
+TEST(LutConv2d, DequantizedIsTheSumOverItsDivisorInFp32) {
+  const at::Tensor lut = random_lut(8, 22);
+  const at::Tensor x = random_codes({3, 4, 7, 5}, at::kChar);
+  const at::Tensor w = random_codes({6, 2, 3, 2}, at::kChar);
+  // Zero and negative divisors give 0, as a zero scale does.
+  const at::Tensor divisors = at::tensor({3.5f, 0.0f, 1e-3f, -2.0f, 7.25f, 1.0f});
+  const at::Tensor got =
+      lut_conv2d_dequantized(x, w, lut, divisors, {2, 1}, {1, 2}, {1, 2}, 2, 5);
+  const std::vector<int32_t> sums = naive_conv(x, w, lut, 8, {2, 1}, {1, 2}, {1, 2}, 2, 5);
+  ASSERT_EQ(got.scalar_type(), at::kFloat);
+  ASSERT_EQ(got.numel(), static_cast<int64_t>(sums.size()));
+  const int64_t per_channel = got.numel() / (3 * 6);
+  const float* y = got.data_ptr<float>();
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const float d = divisors[i / per_channel % 6].item<float>();
+    const float want = d > 0 ? static_cast<float>(sums[static_cast<size_t>(i)]) / d : 0.0f;
+    ASSERT_EQ(std::memcmp(&y[i], &want, sizeof(float)), 0) << "element " << i;
+  }
+  EXPECT_THROW(lut_conv2d_dequantized(x, w, lut, divisors.narrow(0, 0, 5), {2, 1}, {1, 2},
+                                      {1, 2}, 2, 5),
+               c10::Error);
 }
 
 TEST(LutConv2d, MatchesIntegerConvolutionForTheExactTable) {

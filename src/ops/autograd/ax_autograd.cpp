@@ -20,6 +20,7 @@
 
 #include "core/profile.h"
 #include "ops/autograd/grad_common.h"
+#include "ops/checks.h"
 #include "ops/ax_ops.h"
 #include "ops/lut_ops.h"
 #include "quant/quantize.h"
@@ -211,14 +212,14 @@ class AxConv2dFunction : public torch::autograd::Function<AxConv2dFunction> {
     const Quantized q =
         quantize_operands(x, x_amax.reshape({}), weight, w_amax_shaped, bits, narrow_range);
     // Symmetric codes: 0.0 is code 0, the padding's code.
-    const at::Tensor acc =
-        lut_conv2d(q.qx, q.qw, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
-                   {dilation[0], dilation[1]}, groups, 0);
+    const at::Tensor y = lut_conv2d_dequantized(
+        q.qx, q.qw, lut, (q.sx * q.sw).reshape({-1}).expand({o}).contiguous(),
+        {stride[0], stride[1]}, {padding[0], padding[1]}, {dilation[0], dilation[1]}, groups, 0);
     ctx->save_for_backward({x, weight, lut, x_amax, w_amax_shaped, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
     ConvArgs{stride.vec(), padding.vec(), dilation.vec(), groups}.save(ctx);
-    return dequantize_acc(acc, q.sx * q.sw.reshape({1, -1, 1, 1}), 1);
+    return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -303,7 +304,23 @@ at::Tensor ax_conv2d_impl(const at::Tensor& x, const at::Tensor& weight,
   return bias ? y + bias->view({1, -1, 1, 1}) : y;
 }
 
+// The int32 sums of lut_conv2d, then dequantize_acc: what backends without a fused kernel run.
+at::Tensor lut_conv2d_dequantized_composite(const at::Tensor& x, const at::Tensor& w,
+                                            const at::Tensor& lut, const at::Tensor& divisors,
+                                            at::IntArrayRef stride, at::IntArrayRef padding,
+                                            at::IntArrayRef dilation, int64_t groups,
+                                            int64_t pad_code) {
+  check_divisors(divisors, w);
+  const at::Tensor acc = lut_conv2d(x, w, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
+                                    {dilation[0], dilation[1]}, groups, pad_code);
+  return dequantize_acc(acc, divisors.view({1, -1, 1, 1}), 1);
+}
+
 }  // namespace
+
+TORCH_LIBRARY_IMPL(axnn, CompositeExplicitAutograd, m) {
+  m.impl("lut_conv2d_dequantized", lut_conv2d_dequantized_composite);
+}
 
 TORCH_LIBRARY_IMPL(axnn, CompositeImplicitAutograd, m) {
   m.impl("ax_linear", ax_linear_impl);

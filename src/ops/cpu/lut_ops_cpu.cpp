@@ -183,9 +183,11 @@ at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Te
   return out;
 }
 
-at::Tensor lut_conv2d_cpu(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
-                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
-                          int64_t groups, int64_t pad_code) {
+// lut_conv2d into int32, or dequantized into fp32 by `divisors` (defined).
+at::Tensor run_lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                          const at::Tensor& divisors, at::IntArrayRef stride,
+                          at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                          int64_t pad_code) {
   const LutConv2dShape shape =
       check_lut_conv2d(x, w, lut, stride, padding, dilation, groups, pad_code);
   const at::Tensor x_c = x.contiguous(), w_c = w.contiguous();
@@ -204,12 +206,32 @@ at::Tensor lut_conv2d_cpu(const at::Tensor& x, const at::Tensor& w, const at::Te
   desc.pad_code = static_cast<int>(pad_code);
   const std::vector<int64_t> sizes = {desc.batch, desc.out_channels, shape.out_height,
                                       shape.out_width};
-  if (w.numel() == 0) return at::zeros(sizes, x.options().dtype(at::kInt));
-  at::Tensor out = at::empty(sizes, x.options().dtype(at::kInt));
+  const at::ScalarType type = divisors.defined() ? at::kFloat : at::kInt;
+  if (w.numel() == 0) return at::zeros(sizes, x.options().dtype(type));
+  at::Tensor out = at::empty(sizes, x.options().dtype(type));
   if (out.numel() == 0) return out;
-  packed_conv(desc, table, w.numel())->run(code_data(x_c), out.data_ptr<int32_t>(),
-                                           at::get_num_threads());
+  const std::shared_ptr<const kernels::LutConv2d> conv = packed_conv(desc, table, w.numel());
+  if (divisors.defined()) {
+    const at::Tensor d = divisors.contiguous();
+    conv->run(code_data(x_c), out.data_ptr<float>(), d.data_ptr<float>(), at::get_num_threads());
+  } else {
+    conv->run(code_data(x_c), out.data_ptr<int32_t>(), at::get_num_threads());
+  }
   return out;
+}
+
+at::Tensor lut_conv2d_cpu(const at::Tensor& x, const at::Tensor& w, const at::Tensor& lut,
+                          at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                          int64_t groups, int64_t pad_code) {
+  return run_lut_conv2d(x, w, lut, {}, stride, padding, dilation, groups, pad_code);
+}
+
+at::Tensor lut_conv2d_dequantized_cpu(const at::Tensor& x, const at::Tensor& w,
+                                      const at::Tensor& lut, const at::Tensor& divisors,
+                                      at::IntArrayRef stride, at::IntArrayRef padding,
+                                      at::IntArrayRef dilation, int64_t groups, int64_t pad_code) {
+  check_divisors(divisors, w);
+  return run_lut_conv2d(x, w, lut, divisors, stride, padding, dilation, groups, pad_code);
 }
 
 }  // namespace
@@ -217,6 +239,7 @@ at::Tensor lut_conv2d_cpu(const at::Tensor& x, const at::Tensor& w, const at::Te
 TORCH_LIBRARY_IMPL(axnn, CPU, m) {
   m.impl("lut_matmul", lut_matmul_cpu);
   m.impl("lut_conv2d", lut_conv2d_cpu);
+  m.impl("lut_conv2d_dequantized", lut_conv2d_dequantized_cpu);
 }
 
 }  // namespace axnn::ops
