@@ -2,7 +2,8 @@
 //
 // Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable), row-major over the
 // weight code a (offsets), and transposed, row-major over the activation code b (offsets_t);
-// 128 KB each.
+// 128 KB each, packed once per LutTable (Avx2Table) and shared by every LutGemm created from it,
+// which packs only A: in 32-row blocks at create, in k blocks on table-load-over-n's first run.
 //
 // table-load-over-m (large N). For a block of 32 rows of A and kKBlock k, build
 // T[k][b][32 rows] = u[A[row][k]][b] for all 256 b by 16 x 8 transposes of the 32 table rows
@@ -37,6 +38,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "kernels/cpu/lut_gemm_impl.h"
 
@@ -115,8 +117,20 @@ inline void widen_words(__m256i s1, __m256i s2, int32_t* dst, bool add) {
   _mm256_store_si256(p + 1, r1);
 }
 
-// The table as this impl reads it, shared through the TableCache.
-struct Avx2Table {
+// The table as this impl reads it: a LutTable's impl, shared by every LutGemmAvx2 packed against
+// it.
+class Avx2Table final : public LutTable::Impl {
+ public:
+  Avx2Table(int bits, OffsetTable offsets)
+      : Impl(bits), bias(offsets.bias), offsets(std::move(offsets.offsets)) {
+    offsets_t.resize(this->offsets.size());
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b) offsets_t[b * 256 + a] = this->offsets[a * 256 + b];
+  }
+  std::string_view name() const override { return "avx2"; }
+  std::span<const std::string_view> schedules() const override { return kSchedules; }
+  std::shared_ptr<const LutGemm::Impl> pack(const StationaryA& a) const override;
+
   int32_t bias;
   std::vector<uint16_t> offsets;    // [a][b]
   std::vector<uint16_t> offsets_t;  // [b][a]
@@ -124,25 +138,20 @@ struct Avx2Table {
 
 class LutGemmAvx2 final : public LutGemm::Impl {
  public:
-  LutGemmAvx2(const LutGemmDesc& desc, std::shared_ptr<const Avx2Table> table)
-      : Impl(desc.m, desc.k),
+  LutGemmAvx2(const StationaryA& a, std::shared_ptr<const Avx2Table> table)
+      : Impl(a.m, a.k),
         bias_(table->bias),
-        blocks_((desc.m + kBlockRows - 1) / kBlockRows),
-        forced_(find_schedule(desc, "avx2", kSchedules)),
+        blocks_((a.m + kBlockRows - 1) / kBlockRows),
+        forced_(a.schedule),
         table_(std::move(table)) {
-    // A in blocks of 32 rows, k-major, padded rows use code 0 (their sums are discarded).
-    a_.assign(blocks_ * desc.k * kBlockRows, 0);
-    for (int64_t r = 0; r < desc.m; ++r)
-      for (int64_t p = 0; p < desc.k; ++p)
-        a_[((r / kBlockRows) * desc.k + p) * kBlockRows + r % kBlockRows] =
-            desc.a[r * desc.lda + p];
-    // A in k blocks, [k / kKBlock][row][k % kKBlock]: a k block of every row is one slice.
-    const int64_t k_blocks = (desc.k + kKBlock - 1) / kKBlock;
-    a_k_blocks_.assign(k_blocks * desc.m * kKBlock, 0);
-    for (int64_t r = 0; r < desc.m; ++r)
-      for (int64_t p = 0; p < desc.k; ++p)
-        a_k_blocks_[((p / kKBlock) * desc.m + r) * kKBlock + p % kKBlock] =
-            desc.a[r * desc.lda + p];
+    // A in blocks of 32 rows, k-major, padded rows use code 0 (their sums are discarded). The k
+    // block layout of table-load-over-n is derived from it on that schedule's first run.
+    a_.assign(blocks_ * a.k * kBlockRows, 0);
+    for (int64_t r = 0; r < a.m; ++r) {
+      const uint8_t* src = a.a + r * a.lda;
+      uint8_t* dst = a_.data() + (r / kBlockRows) * a.k * kBlockRows + r % kBlockRows;
+      for (int64_t p = 0; p < a.k; ++p) dst[p * kBlockRows] = src[p];
+    }
   }
 
   std::string_view name() const override { return "avx2"; }
@@ -274,6 +283,7 @@ class LutGemmAvx2 final : public LutGemm::Impl {
     const int64_t rows = m(), depth = k();
     const std::vector<BlockTask> tasks =
         split_blocks((n + kBlockRows - 1) / kBlockRows, rows, threads, kTileLines);
+    const uint8_t* a_k_blocks = k_block_layout().data();
     reserve_scratch(threads, [&] { table_load_buffers(rows); });
 #pragma omp parallel num_threads(threads)
     {
@@ -290,11 +300,27 @@ class LutGemmAvx2 final : public LutGemm::Impl {
             for (int64_t col = 0; col < kBlockRows; ++col)
               codes[kk * kBlockRows + col] = col < cols ? b[(k0 + kk) * ldb + n0 + col] : 0;
           build_table(table_->offsets_t.data(), codes, kb, t);
-          lines(t, a_k_blocks_.data() + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
+          lines(t, a_k_blocks + k0 * rows, 1, kKBlock, r0, r1, k0, kb, depth, part, sums);
         }
         store_row_sums(sums, kBlockRows, r0, r1, n0, cols, static_cast<int32_t>(k_bias()), c, ldc);
       }
     }
+  }
+
+  // Table-load-over-n row codes: A in k blocks, [k / kKBlock][row][k % kKBlock], so that a k block
+  // of every row is one contiguous M x 16 slice; packed from a_ on first use (std::call_once, as
+  // run() may be called concurrently).
+  const std::vector<uint8_t>& k_block_layout() const {
+    std::call_once(k_blocks_once_, [this] {
+      const int64_t rows = m(), depth = k(), k_blocks = (depth + kKBlock - 1) / kKBlock;
+      a_k_blocks_.assign(k_blocks * rows * kKBlock, 0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* src = a_.data() + (r / kBlockRows) * depth * kBlockRows + r % kBlockRows;
+        for (int64_t p = 0; p < depth; ++p)
+          a_k_blocks_[((p / kKBlock) * rows + r) * kKBlock + p % kKBlock] = src[p * kBlockRows];
+      }
+    });
+    return a_k_blocks_;
   }
 
   // T[kk][code][0..31] = source[codes[kk * 32 + i]][code] for the 32 lanes i, kk < kb: the rows
@@ -408,27 +434,23 @@ class LutGemmAvx2 final : public LutGemm::Impl {
   int64_t blocks_;
   int forced_;  // index into kSchedules, -1 to choose per run
   std::shared_ptr<const Avx2Table> table_;
-  std::vector<uint8_t> a_;           // [block][k][32 rows]
-  std::vector<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock]
+  std::vector<uint8_t> a_;  // [block][k][32 rows]
+  mutable std::once_flag k_blocks_once_;
+  mutable std::vector<uint8_t> a_k_blocks_;  // [k / kKBlock][m][k % kKBlock], see k_block_layout
 };
+
+std::shared_ptr<const LutGemm::Impl> Avx2Table::pack(const StationaryA& a) const {
+  return std::make_shared<const LutGemmAvx2>(
+      a, std::static_pointer_cast<const Avx2Table>(shared_from_this()));
+}
 
 }  // namespace
 
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc) {
-  static TableCache<Avx2Table> cache;
-  auto table = cache.get(desc, [](const LutGemmDesc& d) -> std::shared_ptr<const Avx2Table> {
-    OffsetTable offsets = make_offset_table(d);
-    if (offsets.offsets.empty()) return nullptr;
-    auto packed = std::make_shared<Avx2Table>();
-    packed->bias = offsets.bias;
-    packed->offsets = std::move(offsets.offsets);
-    packed->offsets_t.resize(packed->offsets.size());
-    for (int a = 0; a < 256; ++a)
-      for (int b = 0; b < 256; ++b) packed->offsets_t[b * 256 + a] = packed->offsets[a * 256 + b];
-    return packed;
-  });
-  if (!table) return nullptr;
-  return std::make_shared<const LutGemmAvx2>(desc, std::move(table));
+std::shared_ptr<const LutTable::Impl> make_lut_table_avx2(std::span<const int32_t> table,
+                                                          int bits) {
+  OffsetTable offsets = make_offset_table(table, bits);
+  if (offsets.offsets.empty()) return nullptr;
+  return std::make_shared<Avx2Table>(bits, std::move(offsets));
 }
 
 }  // namespace axnn::kernels

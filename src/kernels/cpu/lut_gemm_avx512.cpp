@@ -2,12 +2,16 @@
 //
 // Tables. The offsets u[a][b] = table[a][b] - bias (uint16, see OffsetTable) are stored as byte
 // planes of 256 bytes: planes[b] = {lo[a] = u[a][b] & 255, hi[a] = u[a][b] >> 8} over the
-// weight code a for each activation code b, and rows[a] the same over b for each a; 128 KB each.
+// weight code a for each activation code b, and rows[a] the same over b for each a; 128 KB each,
+// packed once per LutTable (Avx512Table) and shared by every LutGemm created from it, which packs
+// only A: a dense copy at create, and each schedule's layout of it (with the bit-7 masks of its
+// index vectors) on that schedule's first run.
 // Looking up 64 codes in the planes of one code is, per plane, two merge-masked vpermi2b: the
 // first resolves the codes with bit 7 clear from the low 128 entries, the second the others from
-// the high 128 (bit-7 masks of the stationary A are computed at create, of B with vpmovb2m). For
-// widths of 7 bits or less the table repeats over the high code bits, so a lookup is one vpermi2b
-// (7 bits) or one vpermb (6 bits or less) per plane, which ignore the high bits. No gathers.
+// the high 128 (bit-7 masks of the stationary A are computed with its layout, of B with vpmovb2m).
+// For widths of 7 bits or less the table repeats over the high code bits, so a lookup is one
+// vpermi2b (7 bits) or one vpermb (6 bits or less) per plane, which ignore the high bits. No
+// gathers.
 //
 // 16-bit accumulation. A word w = x0 + 256 x1 (two bytes, or one uint16 offset) is summed as
 // S1 += w (mod 2^16) and S2 += w >> 8. For up to 256 terms sum x1 = S2 and
@@ -55,6 +59,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "kernels/cpu/lut_gemm_impl.h"
@@ -182,9 +187,19 @@ inline void flush_planes(const PlaneAcc& a, int32_t* dst, bool add) {
   }
 }
 
-// The table as this impl reads it (byte planes, see the top comment), shared through the
-// TableCache.
-struct Avx512Table {
+// The table as this impl reads it (byte planes, see the top comment): a LutTable's impl, shared by
+// every LutGemmAvx512 packed against it.
+class Avx512Table final : public LutTable::Impl {
+ public:
+  Avx512Table(int bits, int32_t bias)
+      : Impl(bits),
+        bias(bias),
+        planes(make_aligned<uint8_t>(256 * 512)),
+        rows(make_aligned<uint8_t>(256 * 512)) {}
+  std::string_view name() const override { return "avx512"; }
+  std::span<const std::string_view> schedules() const override { return kSchedules; }
+  std::shared_ptr<const LutGemm::Impl> pack(const StationaryA& a) const override;
+
   int32_t bias;
   AlignedBuffer<uint8_t> planes;  // [b][lo 256 | hi 256] over a
   AlignedBuffer<uint8_t> rows;    // [a][lo 256 | hi 256] over b
@@ -199,21 +214,20 @@ struct PackedA {
 
 class LutGemmAvx512 final : public LutGemm::Impl {
  public:
-  LutGemmAvx512(const LutGemmDesc& desc, std::shared_ptr<const Avx512Table> table)
-      : Impl(desc.m, desc.k),
+  LutGemmAvx512(const StationaryA& a, std::shared_ptr<const Avx512Table> table)
+      : Impl(a.m, a.k),
         bias_(table->bias),
-        blocks_((desc.m + kBlockRows - 1) / kBlockRows),
-        pairs_((desc.k + 1) / 2),
-        half_blocks_((desc.m + kHalfRows - 1) / kHalfRows),
-        quads_((desc.k + 3) / 4),
-        chunks_((desc.m + kChunk - 1) / kChunk),
-        index_bits_(std::max(6, desc.bits)),
-        forced_(find_schedule(desc, "avx512", kSchedules)),
-        table_(std::move(table)) {
+        blocks_((a.m + kBlockRows - 1) / kBlockRows),
+        pairs_((a.k + 1) / 2),
+        half_blocks_((a.m + kHalfRows - 1) / kHalfRows),
+        quads_((a.k + 3) / 4),
+        chunks_((a.m + kChunk - 1) / kChunk),
+        index_bits_(std::max(6, table->bits())),
+        forced_(a.schedule),
+        table_(std::move(table)),
+        a_(make_aligned<uint8_t>(a.m * a.k)) {
     // A dense; the other layouts are derived from it on their schedule's first run.
-    a_ = make_aligned<uint8_t>(desc.m * desc.k);
-    for (int64_t r = 0; r < desc.m; ++r)
-      std::copy_n(desc.a + r * desc.lda, desc.k, a_.get() + r * desc.k);
+    for (int64_t r = 0; r < a.m; ++r) std::copy_n(a.a + r * a.lda, a.k, a_.get() + r * a.k);
   }
 
   std::string_view name() const override { return "avx512"; }
@@ -308,12 +322,36 @@ class LutGemmAvx512 final : public LutGemm::Impl {
       const int64_t padded = chunks_ * kChunk;
       transposed_layout_.codes = make_aligned<uint8_t>(k() * padded);
       transposed_layout_.masks.resize(k() * chunks_ * 2);
-      for (int64_t p = 0; p < k(); ++p) {
-        uint8_t* row = transposed_layout_.codes.get() + p * padded;
-        for (int64_t r = 0; r < padded; ++r) row[r] = code(r, p);
-        for (int64_t c = 0; c < chunks_; ++c)
-          set_masks(row + c * kChunk, &transposed_layout_.masks[(p * chunks_ + c) * 2]);
-      }
+      // 64 rows x 8 k at a time: the 64 row pieces of 8 codes as 8 vectors of 8 x 8 bytes, each
+      // transposed by one vpermb into (k, 8 rows) pieces, which are then stored per k.
+      const __m512i transpose8 = _mm512_set_epi64(
+          0x3f372f271f170f07, 0x3e362e261e160e06, 0x3d352d251d150d05, 0x3c342c241c140c04,
+          0x3b332b231b130b03, 0x3a322a221a120a02, 0x3931292119110901, 0x3830282018100800);
+      uint8_t* codes = transposed_layout_.codes.get();
+      const int64_t rows = m(), depth = k();
+      alignas(64) uint64_t pieces[kChunk];
+      for (int64_t c = 0; c < chunks_; ++c)
+        for (int64_t p0 = 0; p0 < depth; p0 += 8) {
+          const int64_t count = std::min<int64_t>(8, depth - p0);
+          for (int64_t i = 0; i < kChunk; ++i) {
+            const int64_t r = c * kChunk + i;
+            pieces[i] = 0;  // rows past m (and k past depth) read code 0
+            if (r >= rows) continue;
+            if (count == 8) {
+              std::memcpy(&pieces[i], a_.get() + r * depth + p0, 8);
+            } else {
+              std::memcpy(&pieces[i], a_.get() + r * depth + p0, count);
+            }
+          }
+          for (int g = 0; g < 8; ++g)
+            _mm512_store_si512(pieces + 8 * g, _mm512_permutexvar_epi8(
+                                                   transpose8, _mm512_load_si512(pieces + 8 * g)));
+          for (int64_t j = 0; j < count; ++j) {
+            uint8_t* dst = codes + (p0 + j) * padded + c * kChunk;
+            for (int g = 0; g < 8; ++g) std::memcpy(dst + 8 * g, &pieces[8 * g + j], 8);
+            set_masks(dst, &transposed_layout_.masks[((p0 + j) * chunks_ + c) * 2]);
+          }
+        }
     });
     return transposed_layout_;
   }
@@ -354,9 +392,9 @@ class LutGemmAvx512 final : public LutGemm::Impl {
     return quad_layout_;
   }
 
+  // The bit-7 masks {high, low} of a 64-byte index vector (64-byte aligned).
   static void set_masks(const uint8_t* v, uint64_t* masks) {
-    uint64_t high = 0;
-    for (int i = 0; i < 64; ++i) high |= static_cast<uint64_t>(v[i] >> 7) << i;
+    const uint64_t high = _mm512_movepi8_mask(_mm512_load_si512(v));
     masks[0] = high;
     masks[1] = ~high;
   }
@@ -748,28 +786,26 @@ class LutGemmAvx512 final : public LutGemm::Impl {
   mutable PackedA quad_layout_;        // [half block][quad][64], masks [half block][quad][2]
 };
 
+std::shared_ptr<const LutGemm::Impl> Avx512Table::pack(const StationaryA& a) const {
+  return std::make_shared<const LutGemmAvx512>(
+      a, std::static_pointer_cast<const Avx512Table>(shared_from_this()));
+}
+
 }  // namespace
 
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc& desc) {
-  static TableCache<Avx512Table> cache;
-  auto table = cache.get(desc, [](const LutGemmDesc& d) -> std::shared_ptr<const Avx512Table> {
-    const OffsetTable offsets = make_offset_table(d);
-    if (offsets.offsets.empty()) return nullptr;
-    auto packed = std::make_shared<Avx512Table>();
-    packed->bias = offsets.bias;
-    packed->planes = make_aligned<uint8_t>(256 * 512);
-    packed->rows = make_aligned<uint8_t>(256 * 512);
-    for (int b = 0; b < 256; ++b)
-      for (int a = 0; a < 256; ++a) {
-        const uint16_t u = offsets.offsets[a * 256 + b];
-        packed->planes[b * 512 + a] = packed->rows[a * 512 + b] = static_cast<uint8_t>(u & 255);
-        packed->planes[b * 512 + 256 + a] = packed->rows[a * 512 + 256 + b] =
-            static_cast<uint8_t>(u >> 8);
-      }
-    return packed;
-  });
-  if (!table) return nullptr;
-  return std::make_shared<const LutGemmAvx512>(desc, std::move(table));
+std::shared_ptr<const LutTable::Impl> make_lut_table_avx512(std::span<const int32_t> table,
+                                                            int bits) {
+  const OffsetTable offsets = make_offset_table(table, bits);
+  if (offsets.offsets.empty()) return nullptr;
+  auto packed = std::make_shared<Avx512Table>(bits, offsets.bias);
+  for (int b = 0; b < 256; ++b)
+    for (int a = 0; a < 256; ++a) {
+      const uint16_t u = offsets.offsets[a * 256 + b];
+      packed->planes[b * 512 + a] = packed->rows[a * 512 + b] = static_cast<uint8_t>(u & 255);
+      packed->planes[b * 512 + 256 + a] = packed->rows[a * 512 + 256 + b] =
+          static_cast<uint8_t>(u >> 8);
+    }
+  return packed;
 }
 
 }  // namespace axnn::kernels

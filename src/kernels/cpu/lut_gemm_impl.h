@@ -3,9 +3,7 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -17,8 +15,35 @@
 
 namespace axnn::kernels {
 
-// A packed operand A with its table, ready to run. Built once by a factory; run() is const and
-// may be called concurrently. Arguments reaching run() have been validated by LutGemm.
+// A validated stationary operand, as LutGemm::create hands it to LutTable::Impl::pack.
+struct StationaryA {
+  const uint8_t* a;  // m x k codes, row stride lda (resolved: >= k)
+  int64_t m;
+  int64_t k;
+  int64_t lda;
+  int schedule;  // index into the impl's schedules(), -1 to choose per run
+};
+
+// A packed table: built once by a factory, immutable, shared by every LutGemm::Impl packed
+// against it (each holds a shared_ptr to it, from shared_from_this()).
+class LutTable::Impl : public std::enable_shared_from_this<LutTable::Impl> {
+ public:
+  explicit Impl(int bits) : bits_(bits) {}
+  virtual ~Impl() = default;
+  virtual std::string_view name() const = 0;
+  // The loop schedules of the impl's LutGemms, by name, in the order StationaryA::schedule counts.
+  virtual std::span<const std::string_view> schedules() const = 0;
+  // Packs A against this table (only what every schedule needs; layouts of single schedules may
+  // be packed on their first run). The result keeps this table alive.
+  virtual std::shared_ptr<const LutGemm::Impl> pack(const StationaryA& a) const = 0;
+  int bits() const { return bits_; }
+
+ private:
+  int bits_;
+};
+
+// A packed operand A with its table, ready to run. Built by LutTable::Impl::pack; run() is const
+// and may be called concurrently. Arguments reaching run() have been validated by LutGemm.
 class LutGemm::Impl {
  public:
   Impl(int64_t m, int64_t k) : m_(m), k_(k) {}
@@ -44,40 +69,6 @@ class LutGemm::Impl {
 struct OffsetTable {
   int32_t bias = 0;               // the table minimum
   std::vector<uint16_t> offsets;  // [a][b], 65536 entries
-};
-
-// An impl's packed tables by content, shared by every LutGemm created over the same table:
-// packing a table costs far more than packing a small A, and a network's layers create LutGemms
-// over the same few tables again and again (one per layer call, one per attention slice). The
-// key is the whole table, compared entry by entry, so a hit is always the same table.
-template <class Packed>
-class TableCache {
- public:
-  // The packed form of desc's table: cached, or pack(desc) on a miss. A null result (the impl
-  // declines the table) is cached too.
-  template <class Pack>
-  std::shared_ptr<const Packed> get(const LutGemmDesc& desc, const Pack& pack) {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = entries_.begin(); it != entries_.end(); ++it)
-      if (it->bits == desc.bits && it->table.size() == desc.table.size() &&
-          std::memcmp(it->table.data(), desc.table.data(), desc.table.size_bytes()) == 0) {
-        entries_.splice(entries_.begin(), entries_, it);  // most recently used first
-        return it->packed;
-      }
-    entries_.push_front({desc.bits, {desc.table.begin(), desc.table.end()}, pack(desc)});
-    if (entries_.size() > kEntries) entries_.pop_back();
-    return entries_.front().packed;
-  }
-
- private:
-  static constexpr size_t kEntries = 8;
-  struct Entry {
-    int bits;
-    std::vector<int32_t> table;
-    std::shared_ptr<const Packed> packed;
-  };
-  std::mutex mutex_;
-  std::list<Entry> entries_;
 };
 
 // The table-load schedules' geometry, the same for every ISA: T holds, per k, 256 rows of 32
@@ -108,9 +99,10 @@ constexpr FlushStep flush_step(int64_t k0, int64_t kb, int64_t depth) {
   return {k0 % kFlushK == 0, k0 + kb == depth || (k0 + kb) % kFlushK == 0, k0 >= kFlushK};
 }
 
-// Builds the offset table; offsets stay empty when max - min > 65535 (the SIMD impls decline).
-// Defined in lut_gemm.cpp, compiled for the baseline ISA, so that every ISA file can share it.
-OffsetTable make_offset_table(const LutGemmDesc& desc);
+// Builds the offset table of a validated table (2^bits x 2^bits); offsets stay empty when
+// max - min > 65535 (the SIMD impls decline). Defined in lut_gemm.cpp, compiled for the baseline
+// ISA, so that every ISA file can share it.
+OffsetTable make_offset_table(std::span<const int32_t> table, int bits);
 
 // Work split for impls that walk C in blocks of rows and build tables per block: whole blocks
 // first, then the blocks % threads blocks that would leave threads idle at the end, each cut into
@@ -182,15 +174,12 @@ void reserve_scratch(int threads, const Reserve& reserve) {
   if (error) std::rethrow_exception(error);
 }
 
-// The index of desc.schedule in an impl's schedules, or -1 when it is empty (choose per run).
-// Throws naming the impl and its schedules for any other name.
-int find_schedule(const LutGemmDesc& desc, std::string_view impl,
-                  std::span<const std::string_view> schedules);
-
-// Factories, one per ISA file. Each receives a validated desc (lda resolved) and returns nullptr
-// when it cannot reproduce the table exactly, so that the next impl in the list is tried.
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx512(const LutGemmDesc& desc);
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_avx2(const LutGemmDesc& desc);
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_ref(const LutGemmDesc& desc);
+// Factories, one per ISA file: the table packed for that impl, from a validated table
+// (2^bits x 2^bits entries, bits 2..8), or nullptr when the impl cannot reproduce it exactly, so
+// that the next impl in the list is tried.
+std::shared_ptr<const LutTable::Impl> make_lut_table_avx512(std::span<const int32_t> table,
+                                                            int bits);
+std::shared_ptr<const LutTable::Impl> make_lut_table_avx2(std::span<const int32_t> table, int bits);
+std::shared_ptr<const LutTable::Impl> make_lut_table_ref(std::span<const int32_t> table, int bits);
 
 }  // namespace axnn::kernels

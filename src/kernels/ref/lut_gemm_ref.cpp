@@ -31,14 +31,26 @@ namespace {
 
 constexpr std::string_view kSchedules[] = {"rows"};
 
-// The ref impl as a LutGemm: owns copies of the table and A, splits rows of C over threads.
+// The ref impl's table: a copy of the caller's.
+class RefTable final : public LutTable::Impl {
+ public:
+  RefTable(std::span<const int32_t> table, int bits)
+      : Impl(bits), table(table.begin(), table.end()) {}
+  std::string_view name() const override { return "ref"; }
+  std::span<const std::string_view> schedules() const override { return kSchedules; }
+  std::shared_ptr<const LutGemm::Impl> pack(const StationaryA& a) const override;
+
+  std::vector<int32_t> table;
+};
+
+// The ref impl as a LutGemm: owns a copy of A, shares the table, splits rows of C over threads.
 class LutGemmRef final : public LutGemm::Impl {
  public:
-  explicit LutGemmRef(const LutGemmDesc& desc)
-      : Impl(desc.m, desc.k), table_(desc.table.begin(), desc.table.end()), bits_(desc.bits) {
-    a_.resize(static_cast<size_t>(desc.m * desc.k));
-    for (int64_t i = 0; i < desc.m; ++i)
-      for (int64_t p = 0; p < desc.k; ++p) a_[i * desc.k + p] = desc.a[i * desc.lda + p];
+  LutGemmRef(const StationaryA& a, std::shared_ptr<const RefTable> table)
+      : Impl(a.m, a.k), table_(std::move(table)) {
+    a_.resize(static_cast<size_t>(a.m * a.k));
+    for (int64_t i = 0; i < a.m; ++i)
+      for (int64_t p = 0; p < a.k; ++p) a_[i * a.k + p] = a.a[i * a.lda + p];
   }
 
   std::string_view name() const override { return "ref"; }
@@ -49,20 +61,24 @@ class LutGemmRef final : public LutGemm::Impl {
     const int64_t rows = m();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < rows; ++i)
-      lut_gemm_ref(table_, bits_, a_.data() + i * k(), b, c + i * ldc, 1, k(), n, k(), ldb, ldc);
+      lut_gemm_ref(table_->table, table_->bits(), a_.data() + i * k(), b, c + i * ldc, 1, k(), n,
+                   k(), ldb, ldc);
   }
 
  private:
-  std::vector<int32_t> table_;
+  std::shared_ptr<const RefTable> table_;
   std::vector<uint8_t> a_;
-  int bits_;
 };
+
+std::shared_ptr<const LutGemm::Impl> RefTable::pack(const StationaryA& a) const {
+  return std::make_shared<const LutGemmRef>(
+      a, std::static_pointer_cast<const RefTable>(shared_from_this()));
+}
 
 }  // namespace
 
-std::shared_ptr<const LutGemm::Impl> make_lut_gemm_ref(const LutGemmDesc& desc) {
-  find_schedule(desc, "ref", kSchedules);
-  return std::make_shared<const LutGemmRef>(desc);
+std::shared_ptr<const LutTable::Impl> make_lut_table_ref(std::span<const int32_t> table, int bits) {
+  return std::make_shared<RefTable>(table, bits);
 }
 
 }  // namespace axnn::kernels
