@@ -1,5 +1,6 @@
 // LutGemm: every impl this CPU can run against lut_gemm_ref and against an independent naive loop,
-// on random, extreme, product-like and wrapping tables, widths 2..8, odd shapes and strides.
+// on random, extreme, product-like and wrapping tables, widths 2..8, odd shapes and strides; and
+// LutGemms on different A from one shared LutTable, also from two threads at once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <string>
@@ -499,6 +501,150 @@ TEST(LutGemm, DefaultIsaIsTheActiveLevel) {
   desc.m = p.m;
   desc.k = p.k;
   EXPECT_EQ(LutGemm::create(desc).impl_name(), isa_name(active_isa()));
+}
+
+// ---- One LutTable shared by many LutGemms on different A (the attention slices' pattern).
+
+// A LutGemm of p's A (not its table) from a shared packed table.
+LutGemm create_from(const LutTable& table, const Problem& p, const std::string& schedule = "") {
+  return LutGemm::create(table, p.a.data(), p.m, p.k, p.lda, schedule);
+}
+
+// Shapes of A (and N) that one table serves: the ViT attention slices (Q K^T: 65 x 64 x 65,
+// A V: 65 x 65 x 64), and odd, strided and flush-crossing ones.
+const Shape kSharedShapes[] = {{65, 64, 65, 0},  {65, 65, 64, 3}, {1, 1, 1, 0},
+                               {17, 300, 33, 1}, {33, 5, 700, 0}, {130, 40, 7, 2}};
+
+class LutTableShared : public ::testing::TestWithParam<std::tuple<ImplSchedule, int>> {};
+
+TEST_P(LutTableShared, GemmsOnDifferentAMatchRef) {
+  const auto [impl, bits] = GetParam();
+  if (impl.isa > detected_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(impl.isa);
+  for (TableKind kind : {TableKind::kRandom, TableKind::kExtremes}) {
+    SCOPED_TRACE(kind_name(kind));
+    const std::vector<int32_t> values = make_table(kind, bits, 83 + bits);
+    const LutTable table = LutTable::create(values, bits, impl.isa);
+    ASSERT_EQ(table.impl_name(), isa_name(impl.isa));
+    ASSERT_EQ(table.bits(), bits);
+    // Every schedule forced, and the impl's own choice ("" picks per run).
+    for (const std::string& schedule : {std::string(impl.schedule), std::string()})
+      for (size_t i = 0; i < std::size(kSharedShapes); ++i) {
+        const Shape s = kSharedShapes[i];
+        SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n) +
+                     " schedule '" + schedule + "'");
+        const Problem p =
+            make_problem(s.m, s.k, s.n, bits, kind, static_cast<uint32_t>(90 + i), s.pad, &values);
+        const LutGemm gemm = create_from(table, p, schedule);
+        EXPECT_EQ(gemm.impl_name(), table.impl_name());
+        if (!schedule.empty()) {
+          EXPECT_EQ(gemm.schedule(p.n), schedule);
+        }
+        EXPECT_EQ(gemm.m(), p.m);
+        EXPECT_EQ(gemm.k(), p.k);
+        const std::vector<int32_t> want = reference(p);
+        EXPECT_EQ(first_mismatch(run(gemm, p, 1), want, p.ldc), "") << "1 thread";
+        EXPECT_EQ(first_mismatch(run(gemm, p, 2), want, p.ldc), "") << "2 threads";
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, LutTableShared,
+                         ::testing::Combine(::testing::ValuesIn(kSchedules),
+                                            ::testing::Values(3, 7, 8)),
+                         [](const auto& info) {
+                           const ImplSchedule impl = std::get<0>(info.param);
+                           std::string schedule = impl.schedule;
+                           std::replace(schedule.begin(), schedule.end(), '-', '_');
+                           return isa_param_name(impl.isa) + "_" + schedule + "_b" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
+
+TEST_P(LutGemmIsa, SharedTableFromTwoThreadsMatchesRef) {
+  // Two threads create LutGemms on their own A's from one LutTable and run them at once, each
+  // slice's first run packing its schedule's layout of A while the other thread reads the table.
+  const std::vector<int32_t> values = make_table(TableKind::kRandom, 8, 97);
+  const LutTable table = LutTable::create(values, 8, GetParam());
+  std::vector<std::string> mismatch(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&, i] {
+      for (int slice = 0; slice < 24 && mismatch[i].empty(); ++slice) {
+        const Shape s = kSharedShapes[(slice + i) % std::size(kSharedShapes)];
+        const Problem p = make_problem(s.m, s.k, s.n, 8, TableKind::kRandom,
+                                       static_cast<uint32_t>(1000 * i + slice), s.pad, &values);
+        const LutGemm gemm = create_from(table, p);
+        std::vector<int32_t> c(p.m * p.ldc, kSentinel);
+        gemm.run(p.b.data(), p.n, c.data(), p.ldb, p.ldc, 1);
+        const std::string at = first_mismatch(c, reference(p), p.ldc);
+        if (!at.empty())
+          mismatch[i] =
+              "thread " + std::to_string(i) + " slice " + std::to_string(slice) + ": " + at;
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& m : mismatch) EXPECT_EQ(m, "");
+}
+
+TEST_P(LutGemmIsa, SharedTableIsACopyAndOutlivedByItsGemms) {
+  Problem p = make_problem(33, 100, 70, 8, TableKind::kRandom, 101);
+  const std::vector<int32_t> want = naive(p);
+  std::optional<LutGemm> gemm;
+  {
+    const LutTable table = LutTable::create(p.table, p.bits, GetParam());
+    std::fill(p.table.begin(), p.table.end(),
+              0);  // packed at create: later changes do not reach it
+    gemm.emplace(create_from(table, p));
+  }                                      // the LutGemm keeps the packed table alive
+  std::fill(p.a.begin(), p.a.end(), 0);  // and its own copy of A
+  EXPECT_EQ(first_mismatch(run(*gemm, p, 1), want, p.ldc), "");
+}
+
+TEST_P(LutGemmIsa, SharedWideTableIsRef) {
+  const Problem p = make_problem(20, 50, 60, 8, TableKind::kWide, 103);
+  const LutTable table = LutTable::create(p.table, p.bits, GetParam());
+  EXPECT_EQ(table.impl_name(), "ref");
+  EXPECT_EQ(first_mismatch(run(create_from(table, p), p, 1), naive(p), p.ldc), "");
+}
+
+TEST(LutTable, DefaultIsaIsTheActiveLevel) {
+  EXPECT_EQ(LutTable::create(make_table(TableKind::kRandom, 4, 107), 4).impl_name(),
+            isa_name(active_isa()));
+}
+
+TEST(LutTable, BadArgumentsAreRejectedNamingThem) {
+  const std::vector<int32_t> values = make_table(TableKind::kRandom, 4, 109);
+  auto message = [](auto call) -> std::string {
+    try {
+      call();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  using ::testing::HasSubstr;
+  EXPECT_THAT(message([&] { LutTable::create(values, 1); }),
+              HasSubstr("LutTable::create: bits = 1"));
+  EXPECT_THAT(message([&] { LutTable::create(values, 5); }),
+              HasSubstr("LutTable::create: table has 256 entries"));
+  EXPECT_THAT(message([&] { LutTable::create({}, 4); }), HasSubstr("LutTable::create: table"));
+  if (detected_isa() < Isa::kAvx512) {
+    EXPECT_THAT(message([&] { LutTable::create(values, 4, Isa::kAvx512); }),
+                HasSubstr("LutTable::create: isa"));
+  }
+
+  const LutTable table = LutTable::create(values, 4, Isa::kRef);
+  const std::vector<uint8_t> a(6 * 4);
+  EXPECT_NO_THROW(LutGemm::create(table, a.data(), 4, 6));
+  EXPECT_THAT(message([&] { LutGemm::create(table, nullptr, 4, 6); }),
+              HasSubstr("LutGemm::create: a is null"));
+  EXPECT_THAT(message([&] { LutGemm::create(table, a.data(), 0, 6); }),
+              HasSubstr("LutGemm::create: m = 0"));
+  EXPECT_THAT(message([&] { LutGemm::create(table, a.data(), 4, -2); }),
+              HasSubstr("LutGemm::create: k = -2"));
+  EXPECT_THAT(message([&] { LutGemm::create(table, a.data(), 4, 6, 5); }),
+              HasSubstr("LutGemm::create: lda = 5"));
+  EXPECT_THAT(message([&] { LutGemm::create(table, a.data(), 4, 6, 0, "planes-over-n"); }),
+              HasSubstr("LutGemm::create: schedule = 'planes-over-n': impl ref has only rows"));
 }
 
 // ---- Errors name the field at fault.
