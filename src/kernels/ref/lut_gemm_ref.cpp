@@ -1,6 +1,7 @@
 // Scalar ground truth: plain loops over unpacked codes, uint32 accumulation (wraps, no UB).
 #include <omp.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/lut_gemm_impl.h"
@@ -49,8 +50,7 @@ class LutGemmRef final : public LutGemm::Impl {
   LutGemmRef(const StationaryA& a, std::shared_ptr<const RefTable> table)
       : Impl(a.m, a.k), table_(std::move(table)) {
     a_.resize(static_cast<size_t>(a.m * a.k));
-    for (int64_t i = 0; i < a.m; ++i)
-      for (int64_t p = 0; p < a.k; ++p) a_[i * a.k + p] = a.a[i * a.lda + p];
+    for (int64_t i = 0; i < a.m; ++i) std::copy_n(a.a + i * a.lda, a.k, a_.data() + i * a.k);
   }
 
   std::string_view name() const override { return "ref"; }
