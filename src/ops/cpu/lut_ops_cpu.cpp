@@ -27,18 +27,20 @@ const uint8_t* code_data(const at::Tensor& t) { return static_cast<const uint8_t
 // A lut in the kernels' orientations, kept per lut tensor while the tensor is alive and
 // unmodified (same TensorImpl, same version): every layer of a model shares its multiplier's.
 struct PackedTable {
-  std::vector<int32_t> plain;       // lut[a][b]: LutGemm with a stationary
   std::vector<int32_t> transposed;  // lut[x][w] transposed: the conv's weights stationary
+  kernels::LutTable plain;          // lut[a][b] packed for LutGemm with a stationary
 };
 
-std::shared_ptr<const PackedTable> pack_table(const at::Tensor& lut) {
+std::shared_ptr<const PackedTable> pack_table(const at::Tensor& lut, int bits) {
+  const at::Tensor plain = lut.contiguous();
+  kernels::LutTable packed_plain = kernels::LutTable::create(
+      {plain.data_ptr<int32_t>(), static_cast<size_t>(plain.numel())}, bits);
   const profile::StageScope timer("pack");
-  auto packed = std::make_shared<PackedTable>();
-  const at::Tensor plain = lut.contiguous(), transposed = lut.t().contiguous();
-  packed->plain.assign(plain.data_ptr<int32_t>(), plain.data_ptr<int32_t>() + plain.numel());
-  packed->transposed.assign(transposed.data_ptr<int32_t>(),
-                            transposed.data_ptr<int32_t>() + transposed.numel());
-  return packed;
+  const at::Tensor transposed = lut.t().contiguous();
+  return std::make_shared<const PackedTable>(PackedTable{
+      std::vector<int32_t>(transposed.data_ptr<int32_t>(),
+                           transposed.data_ptr<int32_t>() + transposed.numel()),
+      std::move(packed_plain)});
 }
 
 // A few most recently used entries, front first.
@@ -77,9 +79,10 @@ struct TableEntry {
   std::shared_ptr<const PackedTable> value;
 };
 
-std::shared_ptr<const PackedTable> packed_table(const at::Tensor& lut) {
+// lut: checked, 2^bits x 2^bits.
+std::shared_ptr<const PackedTable> packed_table(const at::Tensor& lut, int bits) {
   // An inference tensor has no version counter to tell a modified table by: pack it every time.
-  if (lut.is_inference()) return pack_table(lut);
+  if (lut.is_inference()) return pack_table(lut, bits);
   // One entry per lut tensor, as every layer holds its own.
   static RecentlyUsed<TableEntry> tables(256);
   const int64_t version = lut._version();
@@ -89,7 +92,7 @@ std::shared_ptr<const PackedTable> packed_table(const at::Tensor& lut) {
       },
       [&] {
         return TableEntry{c10::weak_intrusive_ptr<c10::TensorImpl>(lut.getIntrusivePtr()), version,
-                          pack_table(lut)};
+                          pack_table(lut, bits)};
       });
 }
 
@@ -141,7 +144,6 @@ std::shared_ptr<const kernels::LutConv2d> packed_conv(const kernels::LutConv2dDe
 
 at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut) {
   const LutMatmulShape shape = check_lut_matmul(a, b, lut);
-  const int bits = shape.bits;
   const int64_t m = shape.m, k = shape.k, n = shape.n;
   // The kernels write every element: only an empty sum (k = 0) needs zeros.
   if (k == 0) return at::zeros(shape.out_sizes, a.options().dtype(at::kInt));
@@ -149,18 +151,11 @@ at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Te
   if (out.numel() == 0) return out;
 
   const at::Tensor a_c = a.contiguous(), b_c = b.contiguous();
-  const std::shared_ptr<const PackedTable> packed = packed_table(lut);
-  const std::vector<int32_t>& table = packed->plain;
+  const std::shared_ptr<const PackedTable> packed = packed_table(lut, shape.bits);
   // One product: the rows of every slice of a against b at once.
   auto product = [&](const uint8_t* a_codes, int64_t rows, const uint8_t* b_codes, int32_t* c,
                      int threads) {
-    kernels::LutGemmDesc desc;
-    desc.table = table;
-    desc.bits = bits;
-    desc.a = a_codes;
-    desc.m = rows;
-    desc.k = k;
-    kernels::LutGemm::create(desc).run(b_codes, n, c, 0, 0, threads);
+    kernels::LutGemm::create(packed->plain, a_codes, rows, k).run(b_codes, n, c, 0, 0, threads);
   };
   if (b.dim() == 2) {
     product(code_data(a_c), a.numel() / k, code_data(b_c), out.data_ptr<int32_t>(),
@@ -192,7 +187,7 @@ at::Tensor run_lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Te
       check_lut_conv2d(x, w, lut, stride, padding, dilation, groups, pad_code);
   const at::Tensor x_c = x.contiguous(), w_c = w.contiguous();
   // The kernel's stationary operand is the weight, so its table is lut[x][w] transposed.
-  const std::shared_ptr<const PackedTable> table = packed_table(lut);
+  const std::shared_ptr<const PackedTable> table = packed_table(lut, shape.bits);
   kernels::LutConv2dDesc desc;
   desc.batch = x.size(0), desc.channels = x.size(1), desc.height = x.size(2);
   desc.width = x.size(3);
