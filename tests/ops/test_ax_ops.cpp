@@ -76,6 +76,26 @@ TEST_F(AxLinear, ForwardIsIntegerArithmeticOnTheCodes) {
   }
 }
 
+// A zero amax (of a weight row, or of x) gives scale 0 and so outputs of exactly +0.0, never -0.0
+// or NaN; the others are the sums over their scales, bit for bit, with and without a bias.
+TEST_F(AxLinear, ZeroScalesGiveZerosAndTheRestDividesExactly) {
+  const at::Tensor lut = random_lut();
+  at::Tensor wz = w.clone();
+  wz[2].zero_();
+  const at::Tensor wz_amax = quant::amax_of(wz, 0).reshape({7});
+  const at::Tensor qx = quant::quantize_symmetric(x, x_amax, kBits).to(at::kLong).bitwise_and(255);
+  const at::Tensor qw =
+      quant::quantize_symmetric(wz, wz_amax.view({7, 1}), kBits).to(at::kLong).bitwise_and(255);
+  const at::Tensor acc = lut.to(at::kLong).index({qx.unsqueeze(-1), qw.t()}).sum(-2);
+  const at::Tensor scales = (kQmax / x_amax) * at::where(wz_amax > 0, kQmax / wz_amax, 0);
+  const at::Tensor want = at::where(scales > 0, acc.to(at::kFloat) / scales, 0);
+  const at::Tensor y = ax_linear(x, wz, {}, lut, x_amax, wz_amax, kBits, true, "ste");
+  EXPECT_TRUE(at::equal(y.view(at::kInt), want.contiguous().view(at::kInt)));  // the bits
+  EXPECT_TRUE(at::equal(ax_linear(x, wz, b, lut, x_amax, wz_amax, kBits, true, "ste"), want + b));
+  const at::Tensor y0 = ax_linear(x, wz, {}, lut, at::tensor(0.0f), wz_amax, kBits, true, "ste");
+  EXPECT_TRUE(at::equal(y0.view(at::kInt), at::zeros({2, 5, 7}, at::kInt)));
+}
+
 TEST_F(AxLinear, SteIsTheExactFp32Backward) {
   const Grads got = run_linear(x, w, b, random_lut(), x_amax, w_amax, "ste", g);
   const at::Tensor xv = x.clone().requires_grad_(), wv = w.clone().requires_grad_();

@@ -15,6 +15,8 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,51 +48,52 @@ at::Tensor scale_of(const at::Tensor& amax, int64_t bits) {
 }
 
 // dequantize_acc's expression in one pass over a CPU int32 acc whose scales are one value or one
-// per channel of `channel_dim` (the other dims of scales 1).
-at::Tensor dequantize_acc_cpu(const at::Tensor& acc, const at::Tensor& scales, int64_t channel_dim) {
-  const at::Tensor a = acc.contiguous(), s = scales.contiguous();
-  at::Tensor out = at::empty(a.sizes(), a.options().dtype(at::kFloat));
+// per channel of `channel_dim` (the other dims of scales 1), written over acc's own storage: acc
+// is the caller's temporary, and a new tensor would cost a page fault per 4 KB on first touch.
+at::Tensor dequantize_acc_cpu(at::Tensor acc, const at::Tensor& scales, int64_t channel_dim) {
+  if (!acc.is_contiguous()) acc = acc.contiguous();
+  const at::Tensor s = scales.contiguous();
   const int64_t channels = s.numel();
-  int64_t inner = 1;  // elements per channel block: x[..., c, inner]
-  for (int64_t d = channel_dim + 1; d < a.dim(); ++d) inner *= a.size(d);
-  const int32_t* src = a.data_ptr<int32_t>();
+  int64_t inner = 1;  // elements per channel block: acc[..., c, inner]
+  for (int64_t d = channel_dim + 1; d < acc.dim(); ++d) inner *= acc.size(d);
+  if (channels == 1) inner = acc.numel();
   const float* scale = s.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  // The divisions are unconditional (by 1 where a scale is 0, then replaced) so that they
-  // vectorize.
+  // Branch-free, so that it vectorizes: a scale that is not > 0 divides by +inf, and adding 0
+  // turns the -0 of a negative sum into the 0 the expression gives (and changes nothing else:
+  // a quotient of a nonzero int32 by a finite float is never 0).
   std::vector<float> divisor(static_cast<size_t>(channels));
-  for (int64_t c = 0; c < channels; ++c) divisor[c] = scale[c] > 0 ? scale[c] : 1.0f;
+  for (int64_t c = 0; c < channels; ++c) divisor[c] = scale[c] > 0 ? scale[c] : INFINITY;
+  int32_t* data = acc.data_ptr<int32_t>();
+  // One element in place: read as int32, written back as the float's bits.
+  const auto dequantize = [](int32_t* p, float d) {
+    const float f = static_cast<float>(*p) / d + 0.0f;
+    std::memcpy(p, &f, sizeof f);
+  };
   if (channels > 1 && inner == 1) {  // channels last: rows of `channels` elements
-    at::parallel_for(0, a.numel() / channels, 256, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, acc.numel() / channels, 256, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
-        for (int64_t c = 0; c < channels; ++c) {
-          const float q = static_cast<float>(src[r * channels + c]) / divisor[c];
-          dst[r * channels + c] = scale[c] > 0 ? q : 0.0f;
-        }
+        for (int64_t c = 0; c < channels; ++c) dequantize(data + r * channels + c, divisor[c]);
     });
-    return out;
-  }
-  if (channels == 1) inner = a.numel();
-  at::parallel_for(0, a.numel(), 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end;) {
-      const int64_t block = i / inner, stop = std::min(end, (block + 1) * inner);
-      const float d = divisor[block % channels];
-      if (scale[block % channels] > 0) {
-        for (; i < stop; ++i) dst[i] = static_cast<float>(src[i]) / d;
-      } else {
-        for (; i < stop; ++i) dst[i] = 0.0f;
+  } else {
+    at::parallel_for(0, acc.numel(), 16384, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end;) {
+        const int64_t block = i / inner, stop = std::min(end, (block + 1) * inner);
+        const float d = divisor[block % channels];
+        for (; i < stop; ++i) dequantize(data + i, d);
       }
-    }
-  });
-  return out;
+    });
+  }
+  return at::from_blob(
+      data, acc.sizes(), [keep = acc](void*) {}, acc.options().dtype(at::kFloat));
 }
 
 // acc / (sx sw) in fp32, 0 where the product of scales is 0. scales broadcasts against acc: one
-// value, or one per channel of dim `channel_dim` of acc.
-at::Tensor dequantize_acc(const at::Tensor& acc, const at::Tensor& scales, int64_t channel_dim) {
+// value, or one per channel of dim `channel_dim` of acc. Consumes acc (a CPU result may reuse its
+// storage).
+at::Tensor dequantize_acc(at::Tensor acc, const at::Tensor& scales, int64_t channel_dim) {
   const profile::StageScope timer("dequantize");
   if (acc.is_cpu() && acc.numel() > 0 && scales.scalar_type() == at::kFloat)
-    return dequantize_acc_cpu(acc, scales, channel_dim);
+    return dequantize_acc_cpu(std::move(acc), scales, channel_dim);
   const at::Tensor f = acc.to(at::kFloat);
   return at::where(scales > 0, f / scales, at::zeros_like(f));
 }
@@ -125,11 +128,12 @@ class AxLinearFunction : public torch::autograd::Function<AxLinearFunction> {
     const at::Tensor w_amax_col = w_amax.numel() == 1 ? w_amax.reshape({}) : w_amax.reshape({o, 1});
     const Quantized q =
         quantize_operands(x, x_amax.reshape({}), weight, w_amax_col, bits, narrow_range);
-    const at::Tensor acc = lut_matmul(q.qx, q.qw.t(), lut);
+    at::Tensor acc = lut_matmul(q.qx, q.qw.t(), lut);
     ctx->save_for_backward({x, weight, lut, x_amax, w_amax_col, q.qx, q.qw, q.sx, q.sw});
     ctx->saved_data["bits"] = bits;
     ctx->saved_data["mode"] = mode;
-    return dequantize_acc(acc, q.sx * q.sw.reshape({-1}), acc.dim() - 1);
+    const int64_t last = acc.dim() - 1;
+    return dequantize_acc(std::move(acc), q.sx * q.sw.reshape({-1}), last);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -266,7 +270,9 @@ at::Tensor ax_linear_impl(const at::Tensor& x, const at::Tensor& weight,
   // custom autograd function cannot take an undefined tensor.
   const at::Tensor y = AxLinearFunction::apply(x, weight, lut, x_amax, w_amax, bits, narrow_range,
                                                static_cast<int64_t>(parse_grad_mode(grad_mode)));
-  return bias ? y + *bias : y;
+  // In place: the function's fresh output is not saved by it, and a new tensor would cost a pass
+  // of page faults.
+  return bias ? y.add_(*bias) : y;
 }
 
 at::Tensor ax_matmul_impl(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
@@ -301,7 +307,7 @@ at::Tensor ax_conv2d_impl(const at::Tensor& x, const at::Tensor& weight,
   const at::Tensor y =
       AxConv2dFunction::apply(x, weight, lut, x_amax, w_amax, stride, padding, dilation, groups,
                               bits, narrow_range, static_cast<int64_t>(parse_grad_mode(grad_mode)));
-  return bias ? y + bias->view({1, -1, 1, 1}) : y;
+  return bias ? y.add_(bias->view({1, -1, 1, 1})) : y;  // in place, as ax_linear
 }
 
 // The int32 sums of lut_conv2d, then dequantize_acc: what backends without a fused kernel run.
@@ -311,9 +317,9 @@ at::Tensor lut_conv2d_dequantized_composite(const at::Tensor& x, const at::Tenso
                                             at::IntArrayRef dilation, int64_t groups,
                                             int64_t pad_code) {
   check_divisors(divisors, w);
-  const at::Tensor acc = lut_conv2d(x, w, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
-                                    {dilation[0], dilation[1]}, groups, pad_code);
-  return dequantize_acc(acc, divisors.view({1, -1, 1, 1}), 1);
+  return dequantize_acc(lut_conv2d(x, w, lut, {stride[0], stride[1]}, {padding[0], padding[1]},
+                                   {dilation[0], dilation[1]}, groups, pad_code),
+                        divisors.view({1, -1, 1, 1}), 1);
 }
 
 }  // namespace

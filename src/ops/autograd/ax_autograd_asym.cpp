@@ -260,7 +260,9 @@ at::Tensor ax_linear_asym_impl(const at::Tensor& x, const at::Tensor& weight,
   const at::Tensor y =
       AxLinearAsymFunction::apply(x, weight, lut, x_min, x_max, w_min, w_max, bits,
                                   static_cast<int64_t>(parse_grad_mode(grad_mode)));
-  return bias ? y + *bias : y;
+  // In place: the function's fresh output is not saved by it, and a new tensor would cost a pass
+  // of page faults.
+  return bias ? y.add_(*bias) : y;
 }
 
 at::Tensor ax_matmul_asym_impl(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut,
@@ -297,7 +299,7 @@ at::Tensor ax_conv2d_asym_impl(const at::Tensor& x, const at::Tensor& weight,
   const at::Tensor y = AxConv2dAsymFunction::apply(
       x, weight, lut, x_min, x_max, w_min, w_max, stride, padding, dilation, groups, bits,
       static_cast<int64_t>(parse_grad_mode(grad_mode)));
-  return bias ? y + bias->view({1, -1, 1, 1}) : y;
+  return bias ? y.add_(bias->view({1, -1, 1, 1})) : y;  // in place, as ax_linear
 }
 
 }  // namespace
