@@ -5,7 +5,7 @@
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -29,35 +29,37 @@ class TermGemm::State {
   ProductTerms terms;
   int64_t m = 0, k = 0;
   int64_t reduction = 0;                // G * K
+  int64_t cols = 0;                     // M + E: the extra columns sum the offset terms' slices
   int64_t block = 0;                    // columns of B per matmul call
-  std::vector<uint8_t> a;               // M x G*K masked copies of A, u8 or s8
-  std::vector<detail::ByteMap> b_maps;  // per term: B's code -> s8 weight
-  std::vector<int32_t> row_fix;         // r[m], modulo 2^32
-  bool any_fix = false;
+  std::vector<detail::ByteMap> b_maps;  // per term: B's code -> u8 / s8 src value
+  std::vector<int32_t> scales;          // d_e of each extra column
   dt src_type = dt::u8;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::memory weights;  // G*K x M+E, packed
 
-  // The matmul for `columns` columns into C with row stride ldc on `threads` threads.
-  const Matmul& matmul(int64_t columns, int64_t ldc, int threads) const {
+  const Matmul& matmul(int64_t rows, int threads) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto [it, inserted] = cache_.try_emplace({columns, ldc, threads});
-    if (inserted) {
-      detail::ThreadsScope scope(threads);
-      const dnnl::memory::desc src_md({m, reduction}, src_type, {reduction, 1});
-      const dnnl::memory::desc wei_md({reduction, columns}, dt::s8, {columns, 1});
-      const dnnl::memory::desc dst_md({m, columns}, dt::s32, {ldc, 1});
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      it->second.pd =
-          dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, engine);
-      it->second.prim = dnnl::matmul(it->second.pd);
-    }
+    auto [it, inserted] = cache_.try_emplace({rows, threads});
+    if (inserted) it->second = make(rows, threads, weights.get_desc());
     return it->second;
+  }
+
+  // A matmul of `rows` rows of expanded B; wei_md "any" lets oneDNN pick the packed layout.
+  Matmul make(int64_t rows, int threads, const dnnl::memory::desc& wei_md) const {
+    detail::ThreadsScope scope(threads);
+    const dnnl::memory::desc src_md({rows, reduction}, src_type, {reduction, 1});
+    const dnnl::memory::desc dst_md({rows, cols}, dt::s32, {cols, 1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    Matmul mm;
+    mm.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, engine);
+    mm.prim = dnnl::matmul(mm.pd);
+    return mm;
   }
 
  private:
   mutable std::mutex mutex_;
-  mutable std::map<std::tuple<int64_t, int64_t, int>, Matmul> cache_;
+  mutable std::map<std::pair<int64_t, int>, Matmul> cache_;
 };
 
 TermGemm TermGemm::create(const TermGemmDesc& desc) {
@@ -82,24 +84,35 @@ TermGemm TermGemm::create(const TermGemmDesc& desc) {
   s.reduction = g_count * s.k;
   s.block = std::max<int64_t>(64, desc.chunk_bytes / std::max<int64_t>(s.reduction, 1) / 64 * 64);
   s.src_type = is_signed ? dt::s8 : dt::u8;
-  s.a.resize(s.m * s.reduction);
-  s.row_fix.assign(s.m, 0);
-  for (int64_t g = 0; g < g_count; ++g) {
-    const ProductTerm& t = s.terms.terms[g];
-    const detail::ByteMap a_map = detail::plain_map(t.a_mask, bits, is_signed);
-    const detail::WeightMap w = detail::weight_map(t.b_mask, t.sign, bits, is_signed);
-    s.b_maps.push_back(w.map);
-    for (int64_t i = 0; i < s.m; ++i) {
-      const uint8_t* src = desc.a + i * lda;
-      detail::map_codes(src, s.a.data() + i * s.reduction + g * s.k, s.k, a_map);
-      if (w.offset == 0) continue;
-      int64_t sum = 0;
-      for (int64_t j = 0; j < s.k; ++j) sum += masked_value(src[j], t.a_mask, bits, is_signed);
-      s.row_fix[i] = static_cast<int32_t>(static_cast<uint32_t>(s.row_fix[i]) +
-                                          static_cast<uint32_t>(sum * w.offset));
-      s.any_fix = true;
+  if (g_count == 0) return TermGemm(std::move(state));
+
+  std::vector<detail::WeightMap> a_maps;
+  for (const ProductTerm& t : s.terms.terms) {
+    s.b_maps.push_back(detail::plain_map(t.b_mask, bits, is_signed));
+    a_maps.push_back(detail::weight_map(t.a_mask, t.sign, bits, is_signed));
+    const int32_t d = a_maps.back().offset;
+    if (d != 0 && std::find(s.scales.begin(), s.scales.end(), d) == s.scales.end()) {
+      s.scales.push_back(d);
     }
   }
+  s.cols = s.m + static_cast<int64_t>(s.scales.size());
+  std::vector<int8_t> plain(s.reduction * s.cols, 0);  // [g*K + k][i]
+  for (int64_t g = 0; g < g_count; ++g) {
+    const detail::WeightMap& w = a_maps[g];
+    const auto extra = std::find(s.scales.begin(), s.scales.end(), w.offset) - s.scales.begin();
+    for (int64_t j = 0; j < s.k; ++j) {
+      int8_t* row = plain.data() + (g * s.k + j) * s.cols;
+      for (int64_t i = 0; i < s.m; ++i) row[i] = static_cast<int8_t>(w.map(desc.a[i * lda + j]));
+      if (w.offset != 0) row[s.m + extra] = 1;
+    }
+  }
+  const dnnl::memory::desc any_md({s.reduction, s.cols}, dt::s8, dnnl::memory::format_tag::any);
+  const Matmul first = s.make(s.block, omp_get_max_threads(), any_md);
+  s.weights = dnnl::memory(first.pd.weights_desc(), s.engine);
+  dnnl::memory plain_mem({{s.reduction, s.cols}, dt::s8, {s.cols, 1}}, s.engine, plain.data());
+  dnnl::stream stream(s.engine);
+  dnnl::reorder(plain_mem, s.weights).execute(stream, plain_mem, s.weights);
+  stream.wait();
   return TermGemm(std::move(state));
 }
 
@@ -119,33 +132,38 @@ void TermGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t
   }
   detail::ThreadsScope scope(threads);
   thread_local std::vector<uint8_t> expanded, scratch;
-  expanded.resize(s.reduction * std::min(s.block, n));
-  uint8_t* const weights = expanded.data();  // the caller's buffer, not each worker's
+  thread_local std::vector<int32_t> product;
+  const int64_t rows = std::min(s.block, n);
+  expanded.resize(s.reduction * rows);
+  product.resize(s.cols * rows);
+  // The caller's buffers, not each worker's thread_local copies.
+  uint8_t* const src_data = expanded.data();
+  int32_t* const dst_data = product.data();
   dnnl::stream stream(s.engine);
-  const dnnl::memory::desc src_md({s.m, s.reduction}, s.src_type, {s.reduction, 1});
-  const dnnl::memory src(src_md, s.engine, const_cast<uint8_t*>(s.a.data()));
   for (int64_t n0 = 0; n0 < n; n0 += s.block) {
     const int64_t cols = std::min(s.block, n - n0);
+    const int64_t tiles = (cols + 15) / 16;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < s.reduction; ++r) {
-      detail::map_codes(b + (r % s.k) * ldb + n0, weights + r * cols, cols, s.b_maps[r / s.k]);
+    for (int64_t t = 0; t < tiles; ++t) {
+      detail::expand_transposed(b + n0 + 16 * t, s.k, std::min<int64_t>(16, cols - 16 * t), ldb,
+                                s.b_maps, src_data + 16 * t * s.reduction, s.reduction);
     }
-    const Matmul& mm = s.matmul(cols, ldc, threads);
+    const Matmul& mm = s.matmul(cols, threads);
     scratch.resize(mm.pd.scratchpad_desc().get_size());
-    const dnnl::memory wei(mm.pd.weights_desc(), s.engine, weights);
-    const dnnl::memory dst(mm.pd.dst_desc(), s.engine, c + n0);
+    const dnnl::memory src(mm.pd.src_desc(), s.engine, src_data);
+    const dnnl::memory dst(mm.pd.dst_desc(), s.engine, dst_data);
     const dnnl::memory pad(mm.pd.scratchpad_desc(), s.engine, scratch.data());
     mm.prim.execute(stream, {{DNNL_ARG_SRC, src},
-                             {DNNL_ARG_WEIGHTS, wei},
+                             {DNNL_ARG_WEIGHTS, s.weights},
                              {DNNL_ARG_DST, dst},
                              {DNNL_ARG_SCRATCHPAD, pad}});
     stream.wait();
-    if (!s.any_fix) continue;
+    const int64_t out_blocks = (cols + 63) / 64;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < s.m; ++i) {
-      auto* row = reinterpret_cast<uint32_t*>(c + i * ldc + n0);
-      const auto fix = static_cast<uint32_t>(s.row_fix[i]);
-      for (int64_t j = 0; j < cols; ++j) row[j] += fix;
+    for (int64_t t = 0; t < out_blocks; ++t) {
+      detail::transpose_out(dst_data + 64 * t * s.cols, s.cols,
+                            std::min<int64_t>(64, cols - 64 * t), s.m, s.scales, c + n0 + 64 * t,
+                            ldc);
     }
   }
 }
@@ -153,7 +171,7 @@ void TermGemm::run(const uint8_t* b, int64_t n, int32_t* c, int64_t ldb, int64_t
 std::string TermGemm::impl_name(int threads) const {
   const State& s = *state_;
   if (s.reduction == 0) return "none";
-  return s.matmul(s.block, s.block, detail::resolve_threads(threads)).pd.impl_info_str();
+  return s.matmul(s.block, detail::resolve_threads(threads)).pd.impl_info_str();
 }
 
 int64_t TermGemm::m() const { return state_->m; }

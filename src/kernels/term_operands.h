@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "mult/product_terms.h"
@@ -49,6 +50,17 @@ inline void map_codes(const uint8_t* __restrict src, uint8_t* __restrict dst, in
     for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(((src[i] & mask) ^ flip) + add);
   }
 }
+
+// The G masked slices of `cols` columns of a rows x cols code matrix (row stride ld), transposed:
+// dst[j * dst_ld + g * rows + r] = maps[g](src[r * ld + j]). 16 x 16 byte tiles through SSE2.
+void expand_transposed(const uint8_t* src, int64_t rows, int64_t cols, int64_t ld,
+                       std::span<const ByteMap> maps, uint8_t* dst, int64_t dst_ld);
+
+// dst[i * dst_ld + j] = src[j * src_ld + i] + sum_e scales[e] * src[j * src_ld + m + e] for i < m,
+// j < cols, modulo 2^32: a block of oneDNN's C^T (or nhwc output) into C (or NCHW) with the
+// offset corrections of the extra columns.
+void transpose_out(const int32_t* src, int64_t src_ld, int64_t cols, int64_t m,
+                   std::span<const int32_t> scales, int32_t* dst, int64_t dst_ld);
 
 // Throws axnn::Error (naming `who`) unless oneDNN's int8 dot products run without intermediate
 // saturation here (VNNI or AMX: AVX-512 without VNNI saturates pairs of u8 x s8 products to int16).
