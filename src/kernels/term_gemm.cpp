@@ -178,4 +178,16 @@ int64_t TermGemm::m() const { return state_->m; }
 int64_t TermGemm::k() const { return state_->k; }
 int64_t TermGemm::num_terms() const { return static_cast<int64_t>(state_->terms.terms.size()); }
 
+bool term_gemm_available() {
+  static const bool available = [] {
+    try {
+      detail::check_exact_int8("term_gemm_available");
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 }  // namespace axnn::kernels
