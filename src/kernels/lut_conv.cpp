@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/profile.h"
 #include "kernels/lut_gemm.h"
+#include "kernels/term_gemm.h"
 
 namespace axnn::kernels {
 namespace {
@@ -65,7 +66,8 @@ class LutConv2d::State {
   LutConv2dDesc geometry;  // table, weights and schedule cleared: only the sizes are kept
   int64_t group_channels = 0, group_out = 0, oh = 0, ow = 0, chunk = 0;
   uint8_t pad = 0;
-  std::vector<LutGemm> gemms;  // one per group
+  std::vector<LutGemm> gemms;        // one per group, or
+  std::vector<TermGemm> term_gemms;  // one per group for product terms
 
   int64_t depth() const { return group_channels * geometry.kh * geometry.kw; }
   int64_t positions() const { return oh * ow; }
@@ -230,7 +232,15 @@ LutConv2d LutConv2d::create(const LutConv2dDesc& desc) {
   s.shift_copies_images = desc.stride_h == 1 && desc.stride_w == 1 && s.ow == desc.width;
   const int64_t total = desc.batch * s.positions();
   s.chunk = std::min(std::max(desc.im2col_bytes / s.depth(), kMinChunkColumns), total);
-  for (int64_t g = 0; g < desc.groups; ++g) {
+  for (int64_t g = 0; g < desc.groups && desc.terms; ++g) {
+    TermGemmDesc gemm;
+    gemm.terms = *desc.terms;
+    gemm.a = desc.weights + g * s.group_out * s.depth();
+    gemm.m = s.group_out;
+    gemm.k = s.depth();
+    s.term_gemms.push_back(TermGemm::create(gemm));
+  }
+  for (int64_t g = 0; g < desc.groups && !desc.terms; ++g) {
     LutGemmDesc gemm;
     gemm.table = desc.table;
     gemm.bits = desc.bits;
@@ -260,7 +270,12 @@ void LutConv2d::State::run(const uint8_t* src, Out* dst, int threads, const Stor
         const profile::StageScope timer("im2col");
         im2col(src, g, q0, count, cols, threads);
       }
-      gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
+      if (gemms.empty()) {
+        const profile::StageScope timer("kernel");
+        term_gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
+      } else {
+        gemms[static_cast<size_t>(g)].run(cols, count, result, count, count, threads);
+      }
       const profile::StageScope timer("scatter");
       scatter(result, g, q0, count, dst, threads, store);
     }
@@ -290,9 +305,13 @@ void LutConv2d::run(const uint8_t* src, float* dst, const float* divisors, int t
 int64_t LutConv2d::out_height() const { return state_->oh; }
 int64_t LutConv2d::out_width() const { return state_->ow; }
 int64_t LutConv2d::chunk_columns() const { return state_->chunk; }
-std::string_view LutConv2d::impl_name() const { return state_->gemms.front().impl_name(); }
+std::string LutConv2d::impl_name() const {
+  const State& s = *state_;
+  return s.gemms.empty() ? s.term_gemms.front().impl_name() : std::string(s.gemms.front().impl_name());
+}
 std::string_view LutConv2d::schedule() const {
-  return state_->gemms.front().schedule(state_->chunk);
+  const State& s = *state_;
+  return s.gemms.empty() ? "terms" : s.gemms.front().schedule(s.chunk);
 }
 
 std::span<const std::string_view> lut_gemm_schedules(std::string_view impl) {

@@ -5,7 +5,8 @@
 // by the weight code first, so for a Multiplier (lut[x_code][w_code]) pass its transpose.
 // Accumulation wraps modulo 2^32 like LutGemm.
 //
-// Per group, an im2col GEMM over LutGemm with the weights stationary (see lut_conv.cpp).
+// Per group, an im2col GEMM over LutGemm with the weights stationary (see lut_conv.cpp), or over
+// TermGemm (oneDNN int8) for a table given as product terms.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <string_view>
 
 #include "core/cpu.h"
+#include "mult/product_terms.h"
 
 namespace axnn::kernels {
 
@@ -35,6 +37,10 @@ struct LutConv2dDesc {
   int64_t im2col_bytes = int64_t{2} << 20;
   std::optional<Isa> isa;  // as LutGemmDesc::isa
   std::string schedule;    // as LutGemmDesc::schedule; empty lets the impl choose per chunk
+  // The table as a sum of product terms (mult/product_terms.h) in this orientation (a_mask on
+  // the weight codes): the GEMMs run on oneDNN's exact int8 matmul (kernels/term_gemm.h) instead
+  // of lookups; isa and schedule then do not apply.
+  std::optional<ProductTerms> terms;
 };
 
 class LutConv2d {
@@ -55,8 +61,9 @@ class LutConv2d {
   int64_t out_height() const;
   int64_t out_width() const;
   int64_t chunk_columns() const;       // output positions per im2col chunk
-  std::string_view impl_name() const;  // the GEMM's impl: "ref", "avx2" or "avx512"
-  // The GEMM's schedule for a full chunk.
+  // The GEMM's impl: "ref", "avx2" or "avx512", or oneDNN's for product terms.
+  std::string impl_name() const;
+  // The GEMM's schedule for a full chunk ("terms" for product terms).
   std::string_view schedule() const;
 
   class State;

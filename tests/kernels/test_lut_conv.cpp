@@ -1,17 +1,21 @@
 // LutConv2d against plain table-lookup convolution loops: odd shapes with groups, stride, padding
 // and dilation, chunks that end inside output rows and images, every ISA level this CPU has and
-// every schedule of the chosen impl.
+// every schedule of the chosen impl, and structured tables as product terms.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/lut_conv.h"
 #include "kernels/lut_gemm.h"
+#include "kernels/term_gemm.h"
+#include "mult/generators.h"
+#include "mult/product_terms.h"
 
 namespace axnn::kernels {
 namespace {
@@ -168,6 +172,43 @@ TEST_P(LutConv2dShapes, EveryIsaScheduleAndChunkMatchesNaiveLoops) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OddShapes, LutConv2dShapes, ::testing::ValuesIn(kShapes));
+
+// Structured multipliers given as product terms (their GEMMs on oneDNN's int8 matmul) against the
+// same naive lookups, on every odd shape, with and without padding codes that are not 0.
+TEST(LutConv2d, ProductTermsMatchNaiveLoops) {
+  if (!term_gemm_available()) GTEST_SKIP() << "oneDNN's int8 is not exact here (no VNNI or AMX)";
+  const Multiplier mults[] = {make_exact(8, true),        make_exact(8, false),
+                              make_truncated(8, true, 6), make_truncated(5, false, 3),
+                              make_bam(8, false, 2, 4),   make_exact(3, true)};
+  for (const Multiplier& mult : mults) {
+    const int bits = mult.bits();
+    // LutConv2d's orientation: the weight code first.
+    std::vector<int32_t> table(mult.lut().size());
+    const int codes = 1 << bits;
+    for (int x = 0; x < codes; ++x)
+      for (int w = 0; w < codes; ++w) table[w * codes + x] = mult.lut()[x * codes + w];
+    const std::optional<ProductTerms> terms = product_terms(table, bits, mult.is_signed());
+    ASSERT_TRUE(terms) << mult.name();
+    for (const Shape& s : kShapes) {
+      std::mt19937 rng(static_cast<unsigned>(s.height * 7 + s.out_channels));
+      const std::vector<uint8_t> src = random_bytes(s.batch * s.channels * s.height * s.width, rng);
+      const std::vector<uint8_t> w =
+          random_bytes(s.out_channels * (s.channels / s.groups) * s.kh * s.kw, rng);
+      Shape shape = s;
+      shape.pad_code = s.pad_code & (codes - 1);
+      const std::vector<int32_t> want = naive_conv(shape, table, bits, src, w);
+      LutConv2dDesc desc = make_desc(shape, table, bits, w);
+      desc.terms = terms;
+      const LutConv2d conv = LutConv2d::create(desc);
+      EXPECT_EQ(conv.schedule(), "terms");
+      for (const int threads : {1, 2}) {
+        std::vector<int32_t> got(want.size(), 0x5a5a5a5a);
+        conv.run(src.data(), got.data(), threads);
+        EXPECT_EQ(got, want) << mult.name() << " " << describe(shape) << " threads " << threads;
+      }
+    }
+  }
+}
 
 TEST(LutConv2d, ChunkIsBytesOverDepthAtLeast64AndAtMostAllPositions) {
   const Shape s{2, 4, 10, 10, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};  // depth 36, 200 positions

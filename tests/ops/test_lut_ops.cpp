@@ -9,11 +9,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <tuple>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "common/error_of.h"
+#include "mult/generators.h"
 #include "ops/lut_ops.h"
 
 namespace axnn::ops {
@@ -260,6 +261,25 @@ TEST(LutConv2d, MatchesIntegerConvolutionForTheExactTable) {
       at::conv2d(x.to(at::kDouble), w.to(at::kDouble), {}, {1, 2}, {1, 1}, {2, 1}, 2);
   EXPECT_TRUE(at::equal(got, want.to(at::kInt)));
   (void)bits;
+}
+
+// Tables that are sums of product terms (exact, truncated, broken-array) may run on oneDNN's int8
+// matmul instead of lookups: the ops must not tell the difference.
+TEST(LutOps, StructuredTablesMatchNaiveLoops) {
+  for (const Multiplier& mult : {make_exact(8, true), make_exact(8, false),
+                                 make_truncated(8, true, 6), make_truncated(8, true, 2),
+                                 make_bam(8, false, 1, 3)}) {
+    const at::Tensor lut = at::tensor(std::vector<int32_t>(mult.lut().begin(), mult.lut().end()),
+                                      at::kInt)
+                               .view({256, 256});
+    const at::Tensor a = random_codes({3, 7, 70}, at::kByte), b = random_codes({70, 33}, at::kByte);
+    EXPECT_EQ(values(lut_matmul(a, b, lut)), naive_matmul(a, b, lut, 8)) << mult.name();
+    const at::Tensor x = random_codes({2, 4, 9, 9}, at::kByte);
+    const at::Tensor w = random_codes({6, 4, 3, 3}, at::kByte);
+    EXPECT_EQ(values(lut_conv2d(x, w, lut, {1, 1}, {1, 1}, {1, 1}, 1, 0)),
+              naive_conv(x, w, lut, 8, {1, 1}, {1, 1}, {1, 1}, 1, 0))
+        << mult.name();
+  }
 }
 
 using axnn::test_util::error_of;

@@ -3,6 +3,9 @@
 // lut_matmul is one LUT-GEMM with a as the kernel's stationary operand (one per slice when b is
 // batched too). lut_conv2d is the LutConv2d kernel (src/kernels/lut_conv.h: per group an im2col
 // GEMM with the weights stationary, the im2col columns built 2 MiB at a time) on the op's threads.
+// A lut that is a sum of product terms (exact multiplication, truncated and other partial-product
+// arrays: mult/product_terms.h, found from the table alone) runs its GEMMs as exact oneDNN int8
+// matmuls instead (kernels/term_gemm.h), bit-exact to the lookups.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -11,11 +14,15 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "core/profile.h"
 #include "kernels/lut_conv.h"
 #include "kernels/lut_gemm.h"
+#include "kernels/term_gemm.h"
+#include "mult/product_terms.h"
 #include "ops/checks.h"
 
 namespace axnn::ops {
@@ -29,18 +36,39 @@ const uint8_t* code_data(const at::Tensor& t) { return static_cast<const uint8_t
 struct PackedTable {
   std::vector<int32_t> transposed;  // lut[x][w] transposed: the conv's weights stationary
   kernels::LutTable plain;          // lut[a][b] packed for LutGemm with a stationary
+  // The lut as a sum of product terms (a_mask on a's codes), when it is one and oneDNN's int8
+  // runs exactly here: exact and structured multipliers then run as int8 GEMMs, not lookups.
+  std::optional<ProductTerms> terms;
 };
+
+// Most terms for which the int8 GEMMs beat the lookups, from `axnn bench model --profile` (batch 64,
+// 1 thread, Sapphire Rapids with AMX): a linear's G-term matmul (depth G K) costs about G / 7 of
+// the LUT-GEMM (vit-tiny: exact 1 term 0.45x, trunc8s_k6 7 terms 1.0x); a conv's im2col GEMM, whose
+// columns are expanded per term, about 2 G / 3 (resnet20: 1 term 0.67x, 7 terms 1.6x).
+constexpr size_t kMatmulMaxTerms = 6;
+constexpr size_t kConvMaxTerms = 1;
+
+// The lut's product terms for codes of either signedness (the table alone decides).
+std::optional<ProductTerms> find_terms(std::span<const int32_t> lut, int bits) {
+  if (!kernels::term_gemm_available()) return std::nullopt;
+  const profile::StageScope timer("pack");
+  for (const bool is_signed : {true, false})
+    if (auto terms = product_terms(lut, bits, is_signed)) return terms;
+  return std::nullopt;
+}
 
 std::shared_ptr<const PackedTable> pack_table(const at::Tensor& lut, int bits) {
   const at::Tensor plain = lut.contiguous();
-  kernels::LutTable packed_plain = kernels::LutTable::create(
-      {plain.data_ptr<int32_t>(), static_cast<size_t>(plain.numel())}, bits);
+  const std::span<const int32_t> entries(plain.data_ptr<int32_t>(),
+                                         static_cast<size_t>(plain.numel()));
+  kernels::LutTable packed_plain = kernels::LutTable::create(entries, bits);
+  std::optional<ProductTerms> terms = find_terms(entries, bits);
   const profile::StageScope timer("pack");
   const at::Tensor transposed = lut.t().contiguous();
   return std::make_shared<const PackedTable>(PackedTable{
       std::vector<int32_t>(transposed.data_ptr<int32_t>(),
                            transposed.data_ptr<int32_t>() + transposed.numel()),
-      std::move(packed_plain)});
+      std::move(packed_plain), std::move(terms)});
 }
 
 // A few most recently used entries, front first.
@@ -96,15 +124,16 @@ std::shared_ptr<const PackedTable> packed_table(const at::Tensor& lut, int bits)
       });
 }
 
-// A packed LutConv2d per (table, geometry, weight codes), compared in full, so an entry can never
-// be stale: new weights (a training step) have new codes and pack anew. The weights are found by
-// a hash of their codes and then compared byte for byte.
-struct ConvEntry {
+// A packed kernel per (table, geometry, stationary codes), compared in full, so an entry can
+// never be stale: new weights (a training step) have new codes and pack anew. The codes are found
+// by a hash and then compared byte for byte.
+template <class Kernel>
+struct PackedEntry {
   std::shared_ptr<const PackedTable> table;
   std::vector<int64_t> geometry;
-  uint64_t weight_hash;
-  std::vector<uint8_t> weights;
-  std::shared_ptr<const kernels::LutConv2d> value;
+  uint64_t hash;
+  std::vector<uint8_t> codes;
+  std::shared_ptr<const Kernel> value;
 };
 
 uint64_t hash_bytes(const uint8_t* data, size_t size) {
@@ -119,27 +148,56 @@ uint64_t hash_bytes(const uint8_t* data, size_t size) {
   return h;
 }
 
+template <class Kernel, class Make>
+std::shared_ptr<const Kernel> packed_kernel(const std::shared_ptr<const PackedTable>& table,
+                                            const std::vector<int64_t>& geometry,
+                                            const uint8_t* codes, int64_t count, Make&& make) {
+  static RecentlyUsed<PackedEntry<Kernel>> kernels(64);
+  const auto size = static_cast<size_t>(count);
+  const uint64_t hash = hash_bytes(codes, size);
+  return kernels.find_or_add(
+      [&](const PackedEntry<Kernel>& e) {
+        return e.table == table && e.hash == hash && e.geometry == geometry &&
+               std::memcmp(e.codes.data(), codes, size) == 0;
+      },
+      [&] {
+        return PackedEntry<Kernel>{table, geometry, hash,
+                                   std::vector<uint8_t>(codes, codes + size),
+                                   std::make_shared<const Kernel>(make())};
+      });
+}
+
 std::shared_ptr<const kernels::LutConv2d> packed_conv(const kernels::LutConv2dDesc& desc,
                                                       const std::shared_ptr<const PackedTable>& table,
                                                       int64_t weight_bytes) {
-  static RecentlyUsed<ConvEntry> convs(64);
   const std::vector<int64_t> geometry = {
       desc.batch,    desc.channels,   desc.height,     desc.width,      desc.out_channels,
       desc.kh,       desc.kw,         desc.groups,     desc.stride_h,   desc.stride_w,
       desc.pad_h,    desc.pad_w,      desc.dilation_h, desc.dilation_w, desc.bits,
       desc.pad_code};
-  const auto size = static_cast<size_t>(weight_bytes);
-  const uint64_t hash = hash_bytes(desc.weights, size);
-  return convs.find_or_add(
-      [&](const ConvEntry& e) {
-        return e.table == table && e.weight_hash == hash && e.geometry == geometry &&
-               std::memcmp(e.weights.data(), desc.weights, size) == 0;
-      },
-      [&] {
-        return ConvEntry{table, geometry, hash,
-                         std::vector<uint8_t>(desc.weights, desc.weights + size),
-                         std::make_shared<const kernels::LutConv2d>(kernels::LutConv2d::create(desc))};
-      });
+  return packed_kernel<kernels::LutConv2d>(table, geometry, desc.weights, weight_bytes,
+                                           [&] { return kernels::LutConv2d::create(desc); });
+}
+
+// a [rows, k] x b [k, n] through the product terms with b^T (a layer's weights) stationary, so
+// that it is packed once: C^T = TermGemm(b^T) x a^T, transposed into out.
+void term_matmul(const at::Tensor& a, const at::Tensor& b, const std::shared_ptr<const PackedTable>& table,
+                 int64_t rows, int64_t k, int64_t n, int32_t* out) {
+  const at::Tensor bt = b.t().contiguous(), at_ = a.reshape({rows, k}).t().contiguous();
+  const auto gemm = packed_kernel<kernels::TermGemm>(table, {n, k}, code_data(bt), n * k, [&] {
+    kernels::TermGemmDesc desc;
+    desc.terms = table->terms->transposed();  // a_mask on the weights' codes
+    desc.a = code_data(bt);
+    desc.m = n;
+    desc.k = k;
+    return kernels::TermGemm::create(desc);
+  });
+  at::Tensor ct = at::empty({n, rows}, at::TensorOptions(at::kInt));
+  {
+    const profile::StageScope timer("kernel");
+    gemm->run(code_data(at_), rows, ct.data_ptr<int32_t>(), 0, 0, at::get_num_threads());
+  }
+  at::from_blob(out, {rows, n}, at::TensorOptions(at::kInt)).copy_(ct.t());
 }
 
 at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Tensor& lut) {
@@ -157,6 +215,10 @@ at::Tensor lut_matmul_cpu(const at::Tensor& a, const at::Tensor& b, const at::Te
                      int threads) {
     kernels::LutGemm::create(packed->plain, a_codes, rows, k).run(b_codes, n, c, 0, 0, threads);
   };
+  if (b.dim() == 2 && packed->terms && packed->terms->terms.size() <= kMatmulMaxTerms) {
+    term_matmul(a_c, b_c, packed, a.numel() / k, k, n, out.data_ptr<int32_t>());
+    return out;
+  }
   if (b.dim() == 2) {
     product(code_data(a_c), a.numel() / k, code_data(b_c), out.data_ptr<int32_t>(),
             at::get_num_threads());
@@ -199,6 +261,8 @@ at::Tensor run_lut_conv2d(const at::Tensor& x, const at::Tensor& w, const at::Te
   desc.bits = shape.bits;
   desc.weights = code_data(w_c);
   desc.pad_code = static_cast<int>(pad_code);
+  if (table->terms && table->terms->terms.size() <= kConvMaxTerms)
+    desc.terms = table->terms->transposed();
   const std::vector<int64_t> sizes = {desc.batch, desc.out_channels, shape.out_height,
                                       shape.out_width};
   const at::ScalarType type = divisors.defined() ? at::kFloat : at::kInt;
